@@ -1,0 +1,2 @@
+//! Plugin runtime benchmarks (filled in below as the runtime lands).
+fn main() {}

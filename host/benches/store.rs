@@ -1,0 +1,171 @@
+//! Store benchmarks: cache-hit lookup latency, single-flight coalescing, upsert and
+//! claim throughput. Run with `cargo bench -p minstrel --bench store`; results and the
+//! machine they came from go in BENCHMARKS.md.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use minstrel::config::StoreConfig;
+use minstrel::store::index::BlobRow;
+use minstrel::store::{BlobSink, Fetch, Result, Store, TrackKey, now_ms};
+
+/// Waits, then writes `size` bytes: a stand-in for a download of known duration.
+#[derive(Clone)]
+struct SlowFetch {
+    delay: Duration,
+    size: usize,
+    seed: u8,
+    runs: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl Fetch for SlowFetch {
+    async fn fetch(&self, sink: &mut BlobSink) -> Result<()> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        let chunk = vec![self.seed; 64 * 1024];
+        let mut left = self.size;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            sink.write(&chunk[..n])?;
+            left -= n;
+        }
+        Ok(())
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default())
+        .await
+        .unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let fetcher = |seed: u8, delay_ms: u64| SlowFetch {
+        delay: Duration::from_millis(delay_ms),
+        size: 256 * 1024,
+        seed,
+        runs: runs.clone(),
+    };
+
+    // 1. Cache-hit lookup latency over 1,000 cached tracks.
+    for i in 0..1000u32 {
+        let key = TrackKey::new("bench", i.to_string());
+        store
+            .get_or_fetch(&key, fetcher((i % 251) as u8, 0))
+            .await
+            .unwrap();
+    }
+    let mut samples = Vec::with_capacity(10_000);
+    for i in 0..10_000u32 {
+        let key = TrackKey::new("bench", ((i * 7919) % 1000).to_string());
+        let started = Instant::now();
+        let hit = store.get_or_fetch(&key, fetcher(0, 0)).await.unwrap();
+        samples.push(started.elapsed());
+        assert!(hit.hit);
+    }
+    samples.sort();
+    println!(
+        "cache hit (get_or_fetch on a cached key, 10,000 calls): p50 {:?}, p99 {:?}",
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99)
+    );
+
+    // 2. Coalescing: 100 concurrent requests for one uncached key vs one request.
+    let mut ratios = Vec::new();
+    let (mut singles, mut crowds) = (Vec::new(), Vec::new());
+    for round in 0..7u32 {
+        let one = TrackKey::new("single", round.to_string());
+        let started = Instant::now();
+        store.get_or_fetch(&one, fetcher(1, 100)).await.unwrap();
+        let single = started.elapsed().as_secs_f64();
+
+        let before = runs.load(Ordering::SeqCst);
+        let many = TrackKey::new("crowd", round.to_string());
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let (store, key, f) = (store.clone(), many.clone(), fetcher(2, 100));
+                tokio::spawn(async move { store.get_or_fetch(&key, f).await.unwrap() })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let crowd = started.elapsed().as_secs_f64();
+        assert_eq!(runs.load(Ordering::SeqCst) - before, 1);
+        singles.push(single);
+        crowds.push(crowd);
+        ratios.push(crowd / single);
+    }
+    println!(
+        "coalescing (100 ms, 256 KiB fetch; 7 rounds): one request median {:.1} ms, 100 concurrent median {:.1} ms, ratio median {:.3}",
+        median(singles) * 1e3,
+        median(crowds) * 1e3,
+        median(ratios)
+    );
+
+    // 3. Upsert throughput: 8 tasks recording tracks (blob + track upsert each).
+    let total = 8_000u32;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..8u32)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..total / 8 {
+                    let key = TrackKey::new("upsert", ((t * 131 + i) % 500).to_string());
+                    let row = BlobRow {
+                        hash: format!("{:064x}", (i % 50) as u64),
+                        size: 1,
+                    };
+                    store.index().record(&key, &row, now_ms()).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "upserts (8 tasks, {total} record calls over 500 keys): {:.0}/s",
+        total as f64 / secs
+    );
+
+    // 4. Claims: 8 tasks claiming 8,000 distinct events twice each.
+    let started = Instant::now();
+    let won = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..8u32)
+        .map(|t| {
+            let (store, won) = (store.clone(), won.clone());
+            tokio::spawn(async move {
+                for i in 0..2000u32 {
+                    let id = ((t / 2) * 2000 + i).to_string();
+                    if store.claim("bench", &id).await.unwrap() {
+                        won.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(won.load(Ordering::SeqCst), 8000);
+    println!(
+        "claims (8 tasks, 16,000 attempts on 8,000 events): {:.0} attempts/s",
+        16_000.0 / secs
+    );
+}

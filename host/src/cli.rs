@@ -1,0 +1,196 @@
+//! The command line. Each command opens what it needs and calls into the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Config;
+use crate::fetch::HttpFetcher;
+use crate::store::{Store, TrackKey};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "minstrel",
+    version,
+    about = "A Discord bot host with sandboxed plugins"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./minstrel.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data folder: database, cached blobs, scratch space (default: ./minstrel-data).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect and maintain the cache store.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+    /// Exercise the store end to end on bundled sample audio, served over loopback.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Fetch a direct http(s) URL into the cache (once, however many ask at once).
+    Fetch {
+        url: String,
+        /// Print one JSON object: path, hash, size, hit.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what the cache holds.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evict least recently used, unleased blobs down to the size budget, and sweep
+    /// idle scratch folders.
+    Gc {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check files against the index. Exits with status 2 when problems are found,
+    /// unless --repair fixes them.
+    Verify {
+        /// Re-hash every blob.
+        #[arg(long)]
+        deep: bool,
+        /// Remove temp files of dead writers, orphan files, rows without files and
+        /// corrupt blobs.
+        #[arg(long)]
+        repair: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(&config.log);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+fn init_tracing(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(&config.data_dir, config.store.clone())
+        .await
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Cache { command } => cache(command, &config).await,
+        Command::Demo => crate::demo::run(&config).await.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+async fn cache(command: CacheCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let store = open_store(config).await?;
+    match command {
+        CacheCommand::Fetch { url, json } => {
+            let key = TrackKey::from_url(&url)?;
+            let fetcher = HttpFetcher::new(&url, config.store.fetch_stall())?;
+            let fetched = store
+                .get_or_fetch(&key, fetcher)
+                .await
+                .with_context(|| format!("fetching {url}"))?;
+            if json {
+                println!("{}", serde_json::to_string(&fetched)?);
+            } else {
+                println!("path: {}", fetched.blob.path.display());
+                println!("hash: {}", fetched.blob.hash);
+                println!("size: {}", fetched.blob.size);
+                println!("hit:  {}", fetched.hit);
+            }
+        }
+        CacheCommand::Stats { json } => {
+            let stats = store.stats().await?;
+            if json {
+                println!("{}", serde_json::to_string(&stats)?);
+            } else {
+                let s = &stats.index;
+                println!("tracks:        {}", s.tracks);
+                println!("blobs:         {}", s.blobs);
+                println!("bytes:         {} of {}", s.bytes, stats.max_cache_bytes);
+                println!("active leases: {}", s.active_leases);
+                println!("cache hits:    {}", s.hits);
+            }
+        }
+        CacheCommand::Gc { json } => {
+            let evicted = store.evict().await?;
+            let swept = store.sweep_scratch(config.store.scratch_idle()).await?;
+            if json {
+                let out = serde_json::json!({
+                    "evicted_blobs": evicted.blobs,
+                    "evicted_bytes": evicted.bytes,
+                    "swept_scratch": swept,
+                });
+                println!("{out}");
+            } else {
+                println!(
+                    "evicted {} blobs ({} bytes); swept {} idle scratch folders",
+                    evicted.blobs, evicted.bytes, swept
+                );
+            }
+        }
+        CacheCommand::Verify { deep, repair, json } => {
+            let report = store.reconcile(deep, repair).await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("checked blobs: {}", report.checked_blobs);
+                println!("temp files:    {}", report.temp_files);
+                println!("orphan files:  {}", report.orphan_files);
+                println!("missing blobs: {}", report.missing_blobs);
+                println!("corrupt:       {}", report.corrupt);
+                if repair && report.problems() > 0 {
+                    println!("repaired");
+                }
+            }
+            if report.problems() > 0 && !repair {
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

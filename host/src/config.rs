@@ -1,0 +1,198 @@
+//! Configuration: `minstrel.toml` (see `minstrel.example.toml`) with environment overrides.
+//!
+//! Any key can be overridden from the environment as `MINSTREL_<SECTION>__<KEY>` (double
+//! underscore between levels), for example `MINSTREL_STORE__MAX_CACHE_BYTES=1000000`.
+//! Values are parsed as TOML scalars (numbers, booleans), falling back to plain strings.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// Prefix of environment overrides.
+const ENV_PREFIX: &str = "MINSTREL_";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Folder holding the database, the blobs and scratch space.
+    pub data_dir: PathBuf,
+    /// `tracing` filter, e.g. `info` or `minstrel=debug`. `RUST_LOG` wins when set.
+    pub log: String,
+    pub store: StoreConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("minstrel-data"),
+            log: "info".into(),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+/// Limits and lifetimes of the cache store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Eviction budget for cached blobs, in bytes.
+    pub max_cache_bytes: u64,
+    /// Largest single fetch, in bytes; larger downloads fail cleanly.
+    pub max_fetch_bytes: u64,
+    /// Wall-clock limit for one fetch, in seconds.
+    pub fetch_timeout_secs: u64,
+    /// A fetch that receives no data for this long fails, in seconds.
+    pub fetch_stall_secs: u64,
+    /// Lifetime of a lease; holders renew it at a third of this.
+    pub lease_ttl_secs: u64,
+    /// How long an event claim is remembered.
+    pub claim_ttl_secs: u64,
+    /// Scratch folders of guilds idle for this long are swept.
+    pub scratch_idle_secs: u64,
+    /// Temp files younger than this are never swept (a writer may be opening them).
+    pub temp_grace_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            max_cache_bytes: 2 << 30,
+            max_fetch_bytes: 256 << 20,
+            fetch_timeout_secs: 600,
+            fetch_stall_secs: 30,
+            lease_ttl_secs: 60,
+            claim_ttl_secs: 24 * 3600,
+            scratch_idle_secs: 600,
+            temp_grace_secs: 2,
+        }
+    }
+}
+
+impl StoreConfig {
+    pub fn fetch_timeout(&self) -> Duration {
+        Duration::from_secs(self.fetch_timeout_secs)
+    }
+    pub fn fetch_stall(&self) -> Duration {
+        Duration::from_secs(self.fetch_stall_secs)
+    }
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_secs(self.lease_ttl_secs)
+    }
+    pub fn claim_ttl(&self) -> Duration {
+        Duration::from_secs(self.claim_ttl_secs)
+    }
+    pub fn scratch_idle(&self) -> Duration {
+        Duration::from_secs(self.scratch_idle_secs)
+    }
+    pub fn temp_grace(&self) -> Duration {
+        Duration::from_secs(self.temp_grace_secs)
+    }
+}
+
+impl Config {
+    /// Loads `path` if given (it must exist), else `minstrel.toml` in the working directory if
+    /// present, else defaults; then applies the process environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("reading config file {}", p.display()))?,
+            None => std::fs::read_to_string("minstrel.toml").unwrap_or_default(),
+        };
+        Self::from_parts(&text, std::env::vars())
+    }
+
+    /// Builds a config from TOML text and `(name, value)` environment pairs.
+    pub fn from_parts(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut table: toml::Table = toml::from_str(text).context("parsing config")?;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            if path.iter().any(String::is_empty) {
+                bail!("malformed environment override {name}");
+            }
+            set_path(&mut table, &path, parse_scalar(&value))
+                .with_context(|| format!("applying environment override {name}"))?;
+        }
+        table
+            .try_into()
+            .context("invalid configuration (see minstrel.example.toml)")
+    }
+}
+
+fn parse_scalar(value: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> anyhow::Result<()> {
+    let (last, parents) = path.split_last().expect("non-empty path");
+    let mut node = table;
+    for key in parents {
+        let entry = node
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = match entry {
+            toml::Value::Table(t) => t,
+            _ => bail!("{key} is not a section"),
+        };
+    }
+    node.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_without_file() {
+        let c = Config::from_parts("", env(&[])).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("minstrel-data"));
+        assert_eq!(c.store.max_cache_bytes, 2 << 30);
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let text = "data_dir = \"a\"\n[store]\nmax_cache_bytes = 10\n";
+        let c = Config::from_parts(
+            text,
+            env(&[
+                ("MINSTREL_STORE__MAX_CACHE_BYTES", "20"),
+                ("MINSTREL_DATA_DIR", "/tmp/x y"),
+                ("OTHER", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.store.max_cache_bytes, 20);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x y"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_types_are_errors() {
+        assert!(Config::from_parts("nope = 1", env(&[])).is_err());
+        assert!(Config::from_parts("[store]\nmax_cache_bytes = \"lots\"", env(&[])).is_err());
+        assert!(Config::from_parts("", env(&[("MINSTREL_STORE__BOGUS", "1")])).is_err());
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let text = include_str!("../../minstrel.example.toml");
+        Config::from_parts(text, env(&[])).unwrap();
+    }
+}

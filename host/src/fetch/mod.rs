@@ -1,0 +1,6 @@
+//! Fetchers that fill the store. Source plugins add more; the built-in one downloads a
+//! direct http(s) URL.
+
+pub mod http;
+
+pub use http::HttpFetcher;

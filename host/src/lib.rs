@@ -1,0 +1,23 @@
+//! Minstrel: a Discord bot host that owns the hard, concurrent parts (cache store,
+//! locks, de-duplication, playback) and runs features as sandboxed WebAssembly plugins.
+//!
+//! # Layout
+//! - [`cli`]: the command line (`minstrel cache ...`, `minstrel demo`); thin, calls into the rest.
+//! - [`config`]: `minstrel.toml` plus `MINSTREL_*` environment overrides.
+//! - [`store`]: the cache store. Canonical track keys, content-addressed blobs written
+//!   atomically, the SQLite index behind a backend seam, single-flight fetches (in process
+//!   and across processes), leases, eviction, per-guild scratch space, reconcile,
+//!   event claims and the TTL metadata cache.
+//! - [`fetch`]: fetchers that fill the store (the built-in HTTP fetcher).
+//! - [`demo`]: the self-contained demonstration run by `minstrel demo`.
+//! - [`localhttp`]: a loopback HTTP server standing in for remote audio hosts.
+//!
+//! Read `ARCHITECTURE.md` at the repository root first.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod fetch;
+pub mod localhttp;
+pub mod plugins;
+pub mod store;

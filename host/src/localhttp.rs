@@ -1,0 +1,139 @@
+//! A tiny HTTP/1.1 server on 127.0.0.1 that serves in-memory files: it stands in for a
+//! remote audio host in `minstrel demo` and in the tests (no internet needed). It
+//! counts requests per path and can pace a body (to keep a download in flight) or
+//! stall it (to exercise timeouts).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One served file.
+#[derive(Debug, Clone, Default)]
+pub struct Route {
+    pub body: Vec<u8>,
+    pub status: u16,
+    /// Sent in this many chunks...
+    pub chunks: usize,
+    /// ...with this pause before each.
+    pub chunk_delay: Duration,
+    /// Send headers and this many chunks, then go silent (keeping the connection open).
+    pub stall_after: Option<usize>,
+}
+
+impl Route {
+    pub fn ok(body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            body: body.into(),
+            status: 200,
+            chunks: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Spreads the body over `chunks` pieces with `delay` before each.
+    pub fn paced(mut self, chunks: usize, delay: Duration) -> Self {
+        self.chunks = chunks.max(1);
+        self.chunk_delay = delay;
+        self
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    routes: HashMap<String, Route>,
+    hits: HashMap<String, u64>,
+}
+
+/// A running server; stops when dropped.
+#[derive(Debug)]
+pub struct LocalHttp {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LocalHttp {
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                tokio::spawn(serve(conn, Arc::clone(&shared)));
+            }
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    pub fn route(&self, path: &str, route: Route) {
+        let mut state = self.state.lock().expect("state");
+        state.routes.insert(path.to_string(), route);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Requests received for `path`.
+    pub fn hits(&self, path: &str) -> u64 {
+        let state = self.state.lock().expect("state");
+        state.hits.get(path).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for LocalHttp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(mut conn: TcpStream, state: Arc<Mutex<State>>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if buf.len() > 64 * 1024 {
+            return;
+        }
+    }
+    let head = String::from_utf8_lossy(&buf);
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let route = {
+        let mut state = state.lock().expect("state");
+        *state.hits.entry(path.clone()).or_default() += 1;
+        state.routes.get(&path).cloned()
+    };
+    let route = route.unwrap_or(Route {
+        body: b"not found".to_vec(),
+        status: 404,
+        chunks: 1,
+        ..Route::default()
+    });
+    let header = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+        route.status,
+        route.body.len()
+    );
+    if conn.write_all(header.as_bytes()).await.is_err() {
+        return;
+    }
+    let size = route.body.len().div_ceil(route.chunks.max(1)).max(1);
+    for (i, piece) in route.body.chunks(size).enumerate() {
+        if route.stall_after == Some(i) {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        tokio::time::sleep(route.chunk_delay).await;
+        if conn.write_all(piece).await.is_err() {
+            return;
+        }
+    }
+    let _ = conn.shutdown().await;
+}

@@ -1,0 +1,5 @@
+//! The `minstrel` binary: parse the command line and hand over to the library.
+
+fn main() -> std::process::ExitCode {
+    minstrel::cli::main()
+}

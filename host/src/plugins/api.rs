@@ -1,0 +1,107 @@
+//! Bindings to the WIT contract, one module per API version the host serves.
+//!
+//! Today that is `minstrel:plugin@0.1.0` only ([`v0_1_0`]). When 0.2.0 ships, its
+//! bindings become the full implementation and `v0_1_0` turns into an adapter onto it
+//! (as Zed's extension host does per `since_vX.Y.Z`). The version a component was built
+//! against is read from its `minstrel:api-version` custom section before anything is
+//! instantiated (see [`super::manifest`]), and [`served`] decides.
+
+use std::fmt;
+
+/// An API version a component declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ApiVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl ApiVersion {
+    /// The newest version this host serves.
+    pub const LATEST: ApiVersion = ApiVersion {
+        major: 0,
+        minor: 1,
+        patch: 0,
+    };
+
+    /// Parses `MAJOR.MINOR.PATCH`.
+    pub fn parse(text: &str) -> Option<ApiVersion> {
+        let mut parts = text.trim().splitn(3, '.').map(|p| p.parse::<u32>().ok());
+        Some(ApiVersion {
+            major: parts.next()??,
+            minor: parts.next()??,
+            patch: parts.next()??,
+        })
+    }
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// Versions served, oldest first.
+pub const SERVED: &[ApiVersion] = &[ApiVersion::LATEST];
+
+/// Whether a component built against `version` can be served. Before 1.0 a minor
+/// release may break, so the match is on major.minor (patch releases only add docs).
+pub fn served(version: ApiVersion) -> bool {
+    SERVED
+        .iter()
+        .any(|v| v.major == version.major && v.minor == version.minor)
+}
+
+/// `minstrel:plugin@0.1.0`.
+pub mod v0_1_0 {
+    /// The `source` world, which also generates the shared interfaces.
+    pub mod source {
+        wasmtime::component::bindgen!({
+            path: "../wit/since_v0.1.0",
+            world: "source",
+            imports: { default: async | trappable },
+            exports: { default: async },
+            with: {
+                "minstrel:plugin/audio.sink": crate::plugins::host::audio::AudioSink,
+            },
+        });
+    }
+
+    /// The `command` world.
+    pub mod command {
+        wasmtime::component::bindgen!({
+            path: "../wit/since_v0.1.0",
+            world: "command",
+            imports: { default: async | trappable },
+            exports: { default: async },
+            with: {
+                "minstrel:plugin/types": super::source::minstrel::plugin::types,
+                "minstrel:plugin/log": super::source::minstrel::plugin::log,
+                "minstrel:plugin/kv": super::source::minstrel::plugin::kv,
+                "minstrel:plugin/http": super::source::minstrel::plugin::http,
+                "minstrel:plugin/llm.completion": crate::plugins::host::llm::CompletionStream,
+            },
+        });
+    }
+
+    /// The `mention` world.
+    pub mod mention {
+        wasmtime::component::bindgen!({
+            path: "../wit/since_v0.1.0",
+            world: "mention",
+            imports: { default: async | trappable },
+            exports: { default: async },
+            with: {
+                "minstrel:plugin/types": super::source::minstrel::plugin::types,
+                "minstrel:plugin/log": super::source::minstrel::plugin::log,
+                "minstrel:plugin/kv": super::source::minstrel::plugin::kv,
+                "minstrel:plugin/http": super::source::minstrel::plugin::http,
+                "minstrel:plugin/llm": super::command::minstrel::plugin::llm,
+            },
+        });
+    }
+
+    pub use command::minstrel::plugin::{llm, player};
+    pub use mention::minstrel::plugin::draft;
+    pub use source::minstrel::plugin::{audio, http, kv, log, media, types};
+}

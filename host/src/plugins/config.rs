@@ -1,0 +1,210 @@
+//! The `[plugins]` section of `minstrel.toml`: where plugins live, the sandbox limits,
+//! and what the operator grants each plugin.
+//!
+//! Grants are the operator's half of the two-key capability model: a plugin asks (its
+//! imports and its manifest), the operator grants here, and only what both agree on is
+//! linked. `[plugins.defaults]` applies to every plugin; `[plugins.grants.NAME]` adds to
+//! it for the plugin whose file is `NAME.wasm`.
+//!
+//! ```toml
+//! [plugins]
+//! dir = "plugins"
+//! memory_bytes = 67108864
+//! call_timeout_ms = 5000
+//!
+//! [plugins.defaults]
+//! interfaces = ["log"]
+//!
+//! [plugins.grants.radio]
+//! interfaces = ["kv", "http", "media"]
+//! http_hosts = ["radio.example.org"]
+//! kv_quota = 1000
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Every host interface that needs a grant.
+pub const INTERFACES: &[&str] = &["log", "kv", "http", "llm", "player", "media", "draft"];
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Folder watched for `*.wasm` plugins. Relative paths are taken from the working
+    /// directory.
+    pub dir: PathBuf,
+    /// Watch `dir` and reload changed plugins without a restart.
+    pub hot_reload: bool,
+    /// Quiet time after the last change to a file before it is reloaded.
+    pub debounce_ms: u64,
+    /// Keep compiled plugins under the data folder, keyed by content hash and engine.
+    pub compiled_cache: bool,
+    /// Linear memory cap per call (per store), in bytes.
+    pub memory_bytes: u64,
+    /// Wall-clock limit of one call, in milliseconds. The epoch deadline enforces the
+    /// same limit on guest code that never yields.
+    pub call_timeout_ms: u64,
+    /// Host calls (log, kv, http, ...) one plugin call may make.
+    pub host_calls_per_call: u32,
+    /// Wasm stack per call, in bytes (deep recursion traps beyond it).
+    pub max_stack_bytes: usize,
+    /// Calls that may run at once, over all plugins (sizes the pooling allocator).
+    pub max_concurrent_calls: u32,
+    /// Granted to every plugin.
+    pub defaults: Grant,
+    /// Granted to the plugin of that name, on top of `defaults`.
+    pub grants: BTreeMap<String, Grant>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("plugins"),
+            hot_reload: true,
+            debounce_ms: 150,
+            compiled_cache: true,
+            memory_bytes: 64 << 20,
+            call_timeout_ms: 5_000,
+            host_calls_per_call: 10_000,
+            max_stack_bytes: 512 << 10,
+            max_concurrent_calls: 64,
+            defaults: Grant {
+                interfaces: vec!["log".into()],
+                ..Grant::default()
+            },
+            grants: BTreeMap::new(),
+        }
+    }
+}
+
+/// What the operator grants a plugin.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Grant {
+    /// Host interfaces, by short name: log, kv, http, llm, player, media, draft.
+    pub interfaces: Vec<String>,
+    /// Hosts the plugin may reach over HTTP (exact names, or `*.example.org`).
+    pub http_hosts: Vec<String>,
+    /// Allow HTTP to loopback and private addresses (for local services and tests).
+    pub allow_private_addresses: bool,
+    /// Most kv entries the plugin may keep.
+    pub kv_quota: Option<u32>,
+    /// Overrides `plugins.memory_bytes`.
+    pub memory_bytes: Option<u64>,
+    /// Overrides `plugins.call_timeout_ms`.
+    pub call_timeout_ms: Option<u64>,
+}
+
+/// The grant in force for one plugin, with limits resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EffectiveGrant {
+    pub interfaces: BTreeSet<String>,
+    pub http_hosts: Vec<String>,
+    pub allow_private_addresses: bool,
+    pub kv_quota: u32,
+    pub memory_bytes: u64,
+    pub call_timeout_ms: u64,
+}
+
+/// kv entries when neither the defaults nor the plugin's grant say.
+pub const DEFAULT_KV_QUOTA: u32 = 1_000;
+
+impl PluginsConfig {
+    /// The grant for the plugin named `name`: defaults plus its own entry.
+    pub fn grant_for(&self, name: &str) -> EffectiveGrant {
+        let own = self.grants.get(name);
+        let parts = std::iter::once(&self.defaults).chain(own);
+        let mut interfaces = BTreeSet::new();
+        let mut http_hosts = Vec::new();
+        let mut allow_private_addresses = false;
+        for grant in parts {
+            interfaces.extend(grant.interfaces.iter().cloned());
+            http_hosts.extend(grant.http_hosts.iter().cloned());
+            allow_private_addresses |= grant.allow_private_addresses;
+        }
+        let pick = |f: fn(&Grant) -> Option<u64>| own.and_then(f).or_else(|| f(&self.defaults));
+        EffectiveGrant {
+            interfaces,
+            http_hosts,
+            allow_private_addresses,
+            kv_quota: pick(|g| g.kv_quota.map(u64::from))
+                .map_or(DEFAULT_KV_QUOTA, |q| q.min(u64::from(u32::MAX)) as u32),
+            memory_bytes: pick(|g| g.memory_bytes).unwrap_or(self.memory_bytes),
+            call_timeout_ms: pick(|g| g.call_timeout_ms).unwrap_or(self.call_timeout_ms),
+        }
+    }
+
+    /// Interface names in grants that are not host interfaces (typos).
+    pub fn unknown_interfaces(&self) -> Vec<String> {
+        std::iter::once(&self.defaults)
+            .chain(self.grants.values())
+            .flat_map(|g| g.interfaces.iter())
+            .filter(|name| !INTERFACES.contains(&name.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    pub fn debounce(&self) -> Duration {
+        Duration::from_millis(self.debounce_ms)
+    }
+}
+
+impl EffectiveGrant {
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+
+    pub fn allows(&self, interface: &str) -> bool {
+        self.interfaces.contains(interface)
+    }
+
+    /// Whether `host` matches a granted HTTP host (`*.example.org` matches subdomains).
+    pub fn allows_host(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.http_hosts.iter().any(|pattern| {
+            let pattern = pattern.to_ascii_lowercase();
+            match pattern.strip_prefix("*.") {
+                Some(suffix) => host.ends_with(&format!(".{suffix}")),
+                None => host == pattern,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_add_to_defaults_and_override_limits() {
+        let text = r#"
+            memory_bytes = 1000
+            [defaults]
+            interfaces = ["log"]
+            kv_quota = 5
+            [grants.radio]
+            interfaces = ["http"]
+            http_hosts = ["*.example.org", "api.test"]
+            memory_bytes = 2000
+        "#;
+        let config: PluginsConfig = toml::from_str(text).unwrap();
+        let radio = config.grant_for("radio");
+        assert!(radio.allows("log") && radio.allows("http") && !radio.allows("kv"));
+        assert_eq!((radio.memory_bytes, radio.kv_quota), (2000, 5));
+        assert!(radio.allows_host("a.example.org") && radio.allows_host("API.test"));
+        assert!(!radio.allows_host("example.org") && !radio.allows_host("evil.test"));
+        let other = config.grant_for("other");
+        assert!(!other.allows("http") && other.http_hosts.is_empty());
+        assert_eq!(other.memory_bytes, 1000);
+    }
+
+    #[test]
+    fn unknown_interfaces_are_reported() {
+        let text = "[grants.x]\ninterfaces = [\"kv\", \"shell\"]\n";
+        let config: PluginsConfig = toml::from_str(text).unwrap();
+        assert_eq!(config.unknown_interfaces(), vec!["shell".to_string()]);
+    }
+}

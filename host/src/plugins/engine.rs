@@ -1,0 +1,137 @@
+//! The one wasmtime [`Engine`] of the process, configured for untrusted plugins, and the
+//! thread that advances its epoch.
+//!
+//! - Async, so a plugin blocked in a host call (HTTP, LLM) parks a task, not a thread.
+//! - Epoch interruption: every store gets a deadline of N ticks before each call; the
+//!   ticker thread increments the epoch every [`TICK`]. Guest code that never calls the
+//!   host still traps at its deadline. (Fuel would count instructions exactly but costs
+//!   10-30% of guest speed; the epoch check is a load and a compare.)
+//! - Pooling allocator: instance slots, memories and stacks are reserved up front and
+//!   reused, so a fresh instance per call costs microseconds. Its size bounds how many
+//!   calls run at once ([`super::PluginsConfig::max_concurrent_calls`]).
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::config::PluginsConfig;
+
+/// How often the epoch advances.
+pub const TICK: Duration = Duration::from_millis(5);
+
+/// Epoch ticks that cover `timeout` (plus one, since the first tick may come at once).
+pub fn ticks_for(timeout: Duration) -> u64 {
+    (timeout.as_millis() / TICK.as_millis()).max(1) as u64 + 1
+}
+
+/// The engine plus its epoch ticker; the ticker stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct PluginEngine {
+    engine: Engine,
+    compat: Arc<str>,
+    _ticker: Arc<Ticker>,
+}
+
+impl PluginEngine {
+    /// Builds the engine. `largest_memory` is the largest memory cap any plugin may get.
+    pub fn new(config: &PluginsConfig, largest_memory: u64) -> wasmtime::Result<Self> {
+        let calls = config.max_concurrent_calls.max(1);
+        let memory = round_up(largest_memory.max(1 << 20), 64 << 10);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(calls)
+            .total_core_instances(calls * 8)
+            .total_memories(calls * 2)
+            .total_tables(calls * 4)
+            .total_stacks(calls)
+            .max_core_instances_per_component(16)
+            .max_memories_per_component(2)
+            .max_tables_per_component(4)
+            .max_memory_size(memory as usize);
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(config.max_stack_bytes)
+            .async_stack_size(config.max_stack_bytes + (1 << 20))
+            .memory_reservation(memory)
+            .memory_guard_size(64 << 10)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm)?;
+        let compat = compat_hash(&engine);
+        let ticker = Ticker::start(engine.clone());
+        Ok(Self {
+            engine,
+            compat: compat.into(),
+            _ticker: Arc::new(ticker),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A hex digest of everything that makes a compiled artifact usable by this engine
+    /// (wasmtime version, target, settings). Part of the compiled-cache key.
+    pub fn compatibility(&self) -> &str {
+        &self.compat
+    }
+}
+
+fn round_up(value: u64, to: u64) -> u64 {
+    value.div_ceil(to) * to
+}
+
+fn compat_hash(engine: &Engine) -> String {
+    struct Blake(blake3::Hasher);
+    impl Hasher for Blake {
+        fn finish(&self) -> u64 {
+            let digest = self.0.clone().finalize();
+            u64::from_le_bytes(digest.as_bytes()[..8].try_into().expect("8 bytes"))
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+    }
+    let mut hasher = Blake(blake3::Hasher::new());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher.0.finalize().to_hex()[..16].to_string()
+}
+
+/// Advances the engine's epoch every [`TICK`] on a plain thread (the async runtime may
+/// be busy; the deadline must not depend on it).
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("minstrel-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! `minstrel:plugin/draft`: text a mention plugin shows while it works. The runtime
+//! collects it per call; the Discord front edits the message from it.
+
+use crate::plugins::api::v0_1_0::draft::Host;
+use crate::plugins::state::CallState;
+
+/// Largest draft kept, in bytes (Discord shows 2000 characters per message; a few
+/// messages' worth is plenty).
+const MAX_DRAFT: usize = 16 << 10;
+
+impl Host for CallState {
+    async fn append(&mut self, text: String) -> wasmtime::Result<()> {
+        self.enter("draft")?;
+        let room = MAX_DRAFT.saturating_sub(self.draft.len());
+        let mut cut = text.len().min(room);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.draft.push_str(&text[..cut]);
+        Ok(())
+    }
+}

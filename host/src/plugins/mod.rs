@@ -1,0 +1,10 @@
+pub mod api;
+pub mod cache;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod host;
+pub mod limits;
+pub mod manifest;
+pub mod services;
+pub mod state;

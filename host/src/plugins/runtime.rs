@@ -1,0 +1,575 @@
+//! [`PluginHost`]: the loaded plugins, by name, and the calls into them.
+//!
+//! Each plugin name has a slot whose current version is an `ArcSwapOption`. A call
+//! takes a reference to the current version and keeps it for its whole duration, so a
+//! reload (an atomic store into the slot) never disturbs calls in flight: they finish on
+//! the version they started on, and the old version is freed when the last one ends. A
+//! load that fails leaves the slot's version alone and records the error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use wasmtime::component::Resource;
+
+use super::api::v0_1_0::types::{CommandSpec, Context, Invocation, Message, Reply, Track};
+use super::cache::Origin;
+use super::call::{self, Finished};
+use super::config::{EffectiveGrant, PluginsConfig};
+use super::engine::PluginEngine;
+use super::error::{CallError, LoadError};
+use super::host::audio::AudioSink;
+use super::host::kv::KvSpace;
+use super::loader::{self, Inspection, Loaded, Prepared, World};
+use super::services::{AudioWriter, HostServices};
+use super::state::PluginContext;
+use super::stats::{CounterSnapshot, Counters};
+use super::watcher::{self, WatchHandle};
+
+/// The plugin runtime. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: PluginsConfig,
+    engine: PluginEngine,
+    cache_dir: Option<PathBuf>,
+    services: Arc<dyn HostServices>,
+    slots: RwLock<BTreeMap<String, Arc<Slot>>>,
+}
+
+/// One plugin name.
+struct Slot {
+    current: ArcSwapOption<Version>,
+    context: Arc<PluginContext>,
+    counters: Counters,
+    last_error: Mutex<Option<String>>,
+    /// Load attempts so far (successful or not); lets watchers of the slot see that a
+    /// change was processed.
+    attempts: std::sync::atomic::AtomicU64,
+}
+
+/// One loaded version of a plugin file.
+struct Version {
+    loaded: Loaded,
+    path: PathBuf,
+    loaded_at: SystemTime,
+    load_millis: u64,
+}
+
+/// How a load went.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadReport {
+    pub name: String,
+    pub world: World,
+    pub origin: Origin,
+    /// From reading the file to serving the new version.
+    pub millis: u64,
+}
+
+/// What `minstrel plugin list` shows about one plugin.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PluginStatus {
+    pub name: String,
+    /// `loaded`, `failed` (no version serving) or `degraded` (serving, but the last
+    /// load of a newer file failed).
+    pub state: &'static str,
+    pub path: Option<PathBuf>,
+    pub world: Option<World>,
+    pub api_version: Option<String>,
+    pub version: Option<String>,
+    pub hash: Option<String>,
+    /// Interfaces the plugin imports.
+    pub asks: Vec<String>,
+    pub granted: EffectiveGrant,
+    /// HTTP hosts the plugin asked for that the operator did not grant.
+    pub http_hosts_not_granted: Vec<String>,
+    pub last_error: Option<String>,
+    pub load_attempts: u64,
+    pub counters: CounterSnapshot,
+}
+
+impl PluginHost {
+    /// Builds the runtime. Compiled plugins are cached under `data_dir/plugin-cache`
+    /// when `config.compiled_cache` is on.
+    pub fn new(
+        config: PluginsConfig,
+        data_dir: &Path,
+        services: Arc<dyn HostServices>,
+    ) -> wasmtime::Result<Self> {
+        let largest = config
+            .grants
+            .values()
+            .filter_map(|g| g.memory_bytes)
+            .chain(config.defaults.memory_bytes)
+            .fold(config.memory_bytes, u64::max);
+        let engine = PluginEngine::new(&config, largest)?;
+        let cache_dir = config
+            .compiled_cache
+            .then(|| data_dir.join("plugin-cache"));
+        for name in config.unknown_interfaces() {
+            tracing::warn!(interface = %name, "grant names an interface that does not exist");
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                engine,
+                cache_dir,
+                services,
+                slots: RwLock::new(BTreeMap::new()),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &PluginsConfig {
+        &self.inner.config
+    }
+
+    pub fn engine(&self) -> &PluginEngine {
+        &self.inner.engine
+    }
+
+    /// The plugin name of a file: its stem (`radio.wasm` -> `radio`).
+    pub fn name_of(path: &Path) -> Option<String> {
+        if path.extension()? != "wasm" {
+            return None;
+        }
+        Some(path.file_stem()?.to_str()?.to_string())
+    }
+
+    /// Loads every `*.wasm` in the plugins folder. Failures are reported, not fatal.
+    pub async fn load_dir(&self) -> Vec<(PathBuf, Result<LoadReport, LoadError>)> {
+        let mut out = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&self.inner.config.dir) else {
+            tracing::info!(dir = %self.inner.config.dir.display(), "no plugins folder");
+            return out;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| Self::name_of(p).is_some())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let result = self.load_file(&path).await;
+            out.push((path, result));
+        }
+        out
+    }
+
+    /// Loads (or reloads) the plugin in `path`. On failure the version already serving,
+    /// if any, keeps serving, and the error is recorded for `list`.
+    pub async fn load_file(&self, path: &Path) -> Result<LoadReport, LoadError> {
+        let started = Instant::now();
+        let name = Self::name_of(path).ok_or_else(|| {
+            LoadError::Io(std::io::Error::other("plugin files must end in .wasm"))
+        })?;
+        let slot = self.slot(&name);
+        let result = self.load_into(&slot, path, started).await;
+        slot.attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match &result {
+            Ok(report) => {
+                *slot.last_error.lock().expect("slot lock") = None;
+                tracing::info!(
+                    plugin = %name,
+                    world = report.world.name(),
+                    origin = ?report.origin,
+                    millis = report.millis,
+                    "plugin loaded"
+                );
+            }
+            Err(error) => {
+                *slot.last_error.lock().expect("slot lock") = Some(error.to_string());
+                let serving = slot.current.load().is_some();
+                tracing::error!(plugin = %name, %error, serving_previous = serving, "plugin failed to load");
+            }
+        }
+        result
+    }
+
+    async fn load_into(
+        &self,
+        slot: &Arc<Slot>,
+        path: &Path,
+        started: Instant,
+    ) -> Result<LoadReport, LoadError> {
+        let bytes = tokio::fs::read(path).await?;
+        let engine = self.inner.engine.clone();
+        let cache_dir = self.inner.cache_dir.clone();
+        let context = slot.context.clone();
+        // Compiling takes milliseconds to seconds of CPU: keep it off the async workers.
+        let loaded = tokio::task::spawn_blocking(move || {
+            loader::load(&engine, &bytes, cache_dir.as_deref(), &context)
+        })
+        .await
+        .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))??;
+        let report = LoadReport {
+            name: slot.context.name.clone(),
+            world: loaded.inspection.world,
+            origin: loaded.inspection.origin,
+            millis: started.elapsed().as_millis() as u64,
+        };
+        let not_granted: Vec<&String> = loaded
+            .inspection
+            .manifest
+            .http_hosts
+            .iter()
+            .filter(|h| !slot.context.grant.allows_host(h))
+            .collect();
+        if !not_granted.is_empty() {
+            tracing::warn!(plugin = %report.name, hosts = ?not_granted, "plugin asks for HTTP hosts that are not granted");
+        }
+        for ask in &loaded.inspection.asks {
+            if !slot.context.grant.allows(ask) {
+                tracing::warn!(plugin = %report.name, interface = %ask, "plugin imports an interface that is not granted; its use will fail");
+            }
+        }
+        slot.current.store(Some(Arc::new(Version {
+            loaded,
+            path: path.to_path_buf(),
+            loaded_at: SystemTime::now(),
+            load_millis: report.millis,
+        })));
+        Ok(report)
+    }
+
+    /// Stops serving `name` (its file was removed). Calls in flight finish.
+    pub fn unload(&self, name: &str) -> bool {
+        let removed = self
+            .inner
+            .slots
+            .write()
+            .expect("slots lock")
+            .remove(name);
+        match removed {
+            Some(slot) => {
+                slot.current.store(None);
+                tracing::info!(plugin = %name, "plugin unloaded");
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn slot(&self, name: &str) -> Arc<Slot> {
+        if let Some(slot) = self.inner.slots.read().expect("slots lock").get(name) {
+            return slot.clone();
+        }
+        let mut slots = self.inner.slots.write().expect("slots lock");
+        slots
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                Arc::new(Slot {
+                    current: ArcSwapOption::empty(),
+                    context: Arc::new(PluginContext {
+                        name: name.to_string(),
+                        grant: self.inner.config.grant_for(name),
+                        kv: KvSpace::default(),
+                        services: self.inner.services.clone(),
+                    }),
+                    counters: Counters::default(),
+                    last_error: Mutex::new(None),
+                    attempts: Default::default(),
+                })
+            })
+            .clone()
+    }
+
+    /// Status of every plugin the runtime knows, by name.
+    pub fn list(&self) -> Vec<PluginStatus> {
+        let slots = self.inner.slots.read().expect("slots lock");
+        slots
+            .values()
+            .map(|slot| {
+                let current = slot.current.load_full();
+                let last_error = slot.last_error.lock().expect("slot lock").clone();
+                let inspection: Option<&Inspection> = current.as_ref().map(|v| &v.loaded.inspection);
+                let state = match (&current, &last_error) {
+                    (Some(_), None) => "loaded",
+                    (Some(_), Some(_)) => "degraded",
+                    (None, _) => "failed",
+                };
+                let grant = slot.context.grant.clone();
+                PluginStatus {
+                    name: slot.context.name.clone(),
+                    state,
+                    path: current.as_ref().map(|v| v.path.clone()),
+                    world: inspection.map(|i| i.world),
+                    api_version: inspection.map(|i| i.manifest.api_version.clone()),
+                    version: inspection.and_then(|i| i.manifest.version.clone()),
+                    hash: inspection.map(|i| i.hash.clone()),
+                    asks: inspection
+                        .map(|i| i.asks.iter().cloned().collect())
+                        .unwrap_or_default(),
+                    http_hosts_not_granted: inspection
+                        .map(|i| {
+                            i.manifest
+                                .http_hosts
+                                .iter()
+                                .filter(|h| !grant.allows_host(h))
+                                .cloned()
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    granted: grant,
+                    last_error,
+                    load_attempts: slot.attempts.load(std::sync::atomic::Ordering::SeqCst),
+                    counters: slot.counters.snapshot(),
+                }
+            })
+            .collect()
+    }
+
+    /// The status of one plugin.
+    pub fn status(&self, name: &str) -> Option<PluginStatus> {
+        self.list().into_iter().find(|s| s.name == name)
+    }
+
+    /// Names of the plugins currently serving `world`.
+    pub fn names(&self, world: World) -> Vec<String> {
+        let slots = self.inner.slots.read().expect("slots lock");
+        slots
+            .iter()
+            .filter(|(_, slot)| {
+                slot.current
+                    .load()
+                    .as_ref()
+                    .is_some_and(|v| v.loaded.inspection.world == world)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Watches the plugins folder and reloads changed files until the handle is
+    /// dropped or shut down.
+    pub fn watch(&self) -> notify::Result<WatchHandle> {
+        watcher::spawn(self.clone())
+    }
+
+    fn current(&self, name: &str) -> Result<(Arc<Slot>, Arc<Version>), CallError> {
+        let slot = self
+            .inner
+            .slots
+            .read()
+            .expect("slots lock")
+            .get(name)
+            .cloned()
+            .ok_or_else(|| CallError::NotLoaded(name.to_string()))?;
+        let version = slot
+            .current
+            .load_full()
+            .ok_or_else(|| CallError::NotLoaded(name.to_string()))?;
+        Ok((slot, version))
+    }
+
+    fn host_calls(&self) -> u32 {
+        self.inner.config.host_calls_per_call
+    }
+
+    fn wrong_kind(name: &str, expected: World, actual: World) -> CallError {
+        CallError::WrongKind {
+            plugin: name.to_string(),
+            expected: expected.name(),
+            actual: actual.name(),
+        }
+    }
+
+    // ---- command ----
+
+    /// The commands a command plugin offers.
+    pub async fn commands(&self, name: &str) -> Result<Vec<CommandSpec>, CallError> {
+        let (slot, version) = self.current(name)?;
+        let Prepared::Command(pre) = &version.loaded.prepared else {
+            return Err(Self::wrong_kind(name, World::Command, version.loaded.inspection.world));
+        };
+        let (result, _) = call::run(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            "commands",
+            async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                Ok(Ok(bindings.call_commands(&mut *store).await?))
+            },
+        )
+        .await;
+        result
+    }
+
+    /// Runs one command invocation.
+    pub async fn run_command(&self, name: &str, invocation: &Invocation) -> Result<Reply, CallError> {
+        let (slot, version) = self.current(name)?;
+        let Prepared::Command(pre) = &version.loaded.prepared else {
+            return Err(Self::wrong_kind(name, World::Command, version.loaded.inspection.world));
+        };
+        let (result, _) = call::run(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            "run",
+            async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.call_run(&mut *store, invocation).await
+            },
+        )
+        .await;
+        result
+    }
+
+    /// Autocomplete suggestions for a command option.
+    pub async fn autocomplete(
+        &self,
+        name: &str,
+        command: &str,
+        option: &str,
+        partial: &str,
+        context: &Context,
+    ) -> Result<Vec<String>, CallError> {
+        let (slot, version) = self.current(name)?;
+        let Prepared::Command(pre) = &version.loaded.prepared else {
+            return Err(Self::wrong_kind(name, World::Command, version.loaded.inspection.world));
+        };
+        let (result, _) = call::run(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            "autocomplete",
+            async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                Ok(Ok(bindings
+                    .call_autocomplete(&mut *store, command, option, partial, context)
+                    .await?))
+            },
+        )
+        .await;
+        result
+    }
+
+    // ---- mention ----
+
+    /// Handles a mention. Returns the final reply and the draft text appended during
+    /// the call (also when the call failed).
+    pub async fn handle_mention(
+        &self,
+        name: &str,
+        message: &Message,
+    ) -> (Result<Reply, CallError>, String) {
+        let (slot, version) = match self.current(name) {
+            Ok(found) => found,
+            Err(error) => return (Err(error), String::new()),
+        };
+        let Prepared::Mention(pre) = &version.loaded.prepared else {
+            let error = Self::wrong_kind(name, World::Mention, version.loaded.inspection.world);
+            return (Err(error), String::new());
+        };
+        let (result, Finished { state }) = call::run(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            "handle",
+            async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.call_handle(&mut *store, message).await
+            },
+        )
+        .await;
+        (result, state.draft)
+    }
+
+    // ---- source ----
+
+    /// Whether a source plugin claims `url`.
+    pub async fn claims(&self, name: &str, url: &str) -> Result<bool, CallError> {
+        let (slot, version) = self.current(name)?;
+        let Prepared::Source(pre) = &version.loaded.prepared else {
+            return Err(Self::wrong_kind(name, World::Source, version.loaded.inspection.world));
+        };
+        let (result, _) = call::run(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            "claims",
+            async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                Ok(Ok(bindings.call_claims(&mut *store, url).await?))
+            },
+        )
+        .await;
+        result
+    }
+
+    /// Tracks a source plugin finds for `query`.
+    pub async fn resolve(&self, name: &str, query: &str) -> Result<Vec<Track>, CallError> {
+        let (slot, version) = self.current(name)?;
+        let Prepared::Source(pre) = &version.loaded.prepared else {
+            return Err(Self::wrong_kind(name, World::Source, version.loaded.inspection.world));
+        };
+        let (result, _) = call::run(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            "resolve",
+            async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.call_resolve(&mut *store, query).await
+            },
+        )
+        .await;
+        result
+    }
+
+    /// Streams track `id` from a source plugin into `writer`; hands the writer back.
+    pub async fn fetch(
+        &self,
+        name: &str,
+        id: &str,
+        writer: Box<dyn AudioWriter>,
+    ) -> (Result<u64, CallError>, Option<Box<dyn AudioWriter>>) {
+        let (slot, version) = match self.current(name) {
+            Ok(found) => found,
+            Err(error) => return (Err(error), Some(writer)),
+        };
+        let Prepared::Source(pre) = &version.loaded.prepared else {
+            let error = Self::wrong_kind(name, World::Source, version.loaded.inspection.world);
+            return (Err(error), Some(writer));
+        };
+        let mut writer = Some(writer);
+        let mut sink_handle: Option<Resource<AudioSink>> = None;
+        let (result, Finished { mut state }) = call::run(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            "fetch",
+            async |store| {
+                let sink = AudioSink::new(writer.take().expect("writer taken once"));
+                let handle = store.data_mut().table().push(sink)?;
+                sink_handle = Some(Resource::new_borrow(handle.rep()));
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                let result = bindings
+                    .call_fetch(&mut *store, Resource::new_borrow(handle.rep()))
+                    .await?;
+                Ok(result.map(|()| 0u64))
+            },
+        )
+        .await;
+        let mut written = 0;
+        let writer = sink_handle.and_then(|handle| {
+            let own: Resource<AudioSink> = Resource::new_own(handle.rep());
+            let sink = state.table().delete(own).ok()?;
+            written = sink.written;
+            sink.writer
+        });
+        (result.map(|_| written), writer)
+    }
+}

@@ -1,0 +1,97 @@
+//! What a store holds during one call: WASI with nothing in it, the resource table, the
+//! limits, and the plugin's shared context (its name, grant, kv, services).
+//!
+//! One store per call, dropped when the call ends, so nothing a call did to its
+//! instance (a trap, corrupted memory, leaked resources) reaches the next call.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::config::EffectiveGrant;
+use super::error::Denied;
+use super::host::kv::KvSpace;
+use super::limits::{HostCallBudget, MemoryLimiter};
+use super::services::HostServices;
+
+/// Lines of the plugin's stderr kept per call (to report a panic message).
+const STDERR_CAPACITY: usize = 16 << 10;
+/// Log lines one call may emit; later lines are counted, not written.
+pub const LOG_LINES_PER_CALL: u32 = 200;
+
+/// Everything a plugin's calls share, across calls and versions of the file.
+pub struct PluginContext {
+    pub name: String,
+    pub grant: EffectiveGrant,
+    pub kv: KvSpace,
+    pub services: Arc<dyn HostServices>,
+}
+
+/// The data of one call's store.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) budget: HostCallBudget,
+    pub(crate) plugin: Arc<PluginContext>,
+    pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) log_lines: u32,
+    pub(crate) log_dropped: u32,
+    /// Text a mention plugin appended to its draft reply.
+    pub(crate) draft: String,
+}
+
+impl CallState {
+    pub fn new(plugin: Arc<PluginContext>, host_calls: u32) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        // No preopened directories, no environment, no arguments, no sockets, no name
+        // lookups: a plugin's only ways out are the granted Minstrel interfaces.
+        let wasi = WasiCtx::builder()
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(plugin.grant.memory_bytes),
+            budget: HostCallBudget::new(host_calls),
+            plugin,
+            stderr,
+            log_lines: 0,
+            log_dropped: 0,
+            draft: String::new(),
+        }
+    }
+
+    /// The check every host import makes first: is `interface` granted, and is there
+    /// budget left? Ungranted interfaces are not even linked (see `loader`); this second
+    /// key makes a linking mistake fail closed instead of open.
+    pub(crate) fn enter(&mut self, interface: &str) -> wasmtime::Result<()> {
+        if !self.plugin.grant.allows(interface) {
+            return Err(Denied(interface.to_string()).into());
+        }
+        self.budget.charge()
+    }
+
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    /// What the plugin wrote to stderr during the call.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

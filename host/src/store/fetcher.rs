@@ -1,0 +1,44 @@
+//! What a fetcher implements, and the sink it writes into.
+
+use async_trait::async_trait;
+
+use super::blobs::BlobWriter;
+use super::error::Result;
+
+/// Produces the bytes of one track. Called at most once per key at a time across
+/// every process; the store handles locking, size caps, timeouts and persistence.
+#[async_trait]
+pub trait Fetch: Send + Sync + 'static {
+    async fn fetch(&self, sink: &mut BlobSink) -> Result<()>;
+}
+
+/// Where a fetcher writes. Writes past the size cap fail with
+/// [`super::StoreError::TooLarge`]; nothing becomes visible until the fetch succeeds.
+#[derive(Debug)]
+pub struct BlobSink {
+    writer: BlobWriter,
+}
+
+impl BlobSink {
+    pub(super) fn new(writer: BlobWriter) -> Self {
+        Self { writer }
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.writer.write(bytes)
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.writer.written()
+    }
+
+    /// The size cap, so a fetcher can refuse early (e.g. from a Content-Length).
+    pub fn limit(&self) -> u64 {
+        self.writer.limit()
+    }
+
+    pub(super) fn into_writer(self) -> BlobWriter {
+        self.writer
+    }
+}

@@ -1,0 +1,98 @@
+//! In-process single-flight: at most one running task per key, shared by every caller
+//! that asks while it runs. The task runs on its own (spawned), so a caller that gives
+//! up does not cancel the work for the others. A finished flight removes itself, so
+//! memory never grows with the number of distinct keys.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+
+use super::error::{Result, StoreError};
+
+type Flight<V> = Shared<BoxFuture<'static, Result<V>>>;
+
+pub struct Flights<K, V: Clone> {
+    running: Arc<Running<K, V>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl<K, V: Clone> Default for Flights<K, V> {
+    fn default() -> Self {
+        Self {
+            running: Arc::default(),
+            next_id: Default::default(),
+        }
+    }
+}
+
+impl<K, V> Flights<K, V>
+where
+    K: Eq + Hash + Clone + Send + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Joins the flight for `key`, starting it with `work` if none is running.
+    /// Returns the shared result and whether this call started the flight.
+    pub async fn run<F, Fut>(&self, key: K, work: F) -> (Result<V>, bool)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V>> + Send + 'static,
+    {
+        let (flight, leader) = {
+            let mut running = self.running.lock().expect("flights lock");
+            match running.get(&key) {
+                Some((_, flight)) => (flight.clone(), false),
+                None => {
+                    let id = self
+                        .next_id
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let map = Arc::clone(&self.running);
+                    let done_key = key.clone();
+                    let work = work();
+                    let task = tokio::spawn(async move {
+                        let result = work.await;
+                        // Remove before anyone sees the result, so a later caller starts
+                        // afresh (and finds the cache filled). Done inside the task so it
+                        // happens even if every waiter has gone away.
+                        finish(&map, &done_key, id);
+                        result
+                    });
+                    let (map, done_key) = (Arc::clone(&self.running), key.clone());
+                    let flight = async move {
+                        task.await.unwrap_or_else(|e| {
+                            // The task panicked before removing itself.
+                            finish(&map, &done_key, id);
+                            Err(StoreError::Aborted(e.to_string()))
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    running.insert(key, (id, flight.clone()));
+                    (flight, true)
+                }
+            }
+        };
+        (flight.await, leader)
+    }
+
+    /// Flights currently running.
+    pub fn len(&self) -> usize {
+        self.running.lock().expect("flights lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+type Running<K, V> = Mutex<HashMap<K, (u64, Flight<V>)>>;
+
+fn finish<K: Eq + Hash, V: Clone>(map: &Running<K, V>, key: &K, id: u64) {
+    let mut map = map.lock().expect("flights lock");
+    if map.get(key).is_some_and(|(i, _)| *i == id) {
+        map.remove(key);
+    }
+}

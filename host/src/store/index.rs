@@ -1,0 +1,70 @@
+//! The store's index: which tracks and blobs exist, their use, leases, claims and
+//! cached metadata. [`Index`] is the seam between the store and its database; SQLite
+//! ([`super::sqlite::SqliteIndex`]) is the embedded default, and a Postgres backend
+//! implements the same trait without touching callers.
+//!
+//! Every method is one atomic statement (or one transaction), so concurrent callers in
+//! any number of processes never lose an update. Times are unix milliseconds, passed
+//! in by the caller so that every backend agrees on the clock.
+
+use async_trait::async_trait;
+
+use super::error::Result;
+use super::key::TrackKey;
+
+/// A blob as the index knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRow {
+    pub hash: String,
+    pub size: u64,
+}
+
+/// Counts for `minstrel cache stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IndexStats {
+    pub tracks: u64,
+    pub blobs: u64,
+    pub bytes: u64,
+    pub active_leases: u64,
+    pub hits: u64,
+}
+
+#[async_trait]
+pub trait Index: Send + Sync + 'static {
+    /// The blob a track maps to, counting an access (hit) when found.
+    async fn hit(&self, key: &TrackKey, now: i64) -> Result<Option<BlobRow>>;
+    /// Records that `key`'s content is blob `hash` (upserting both rows).
+    async fn record(&self, key: &TrackKey, blob: &BlobRow, now: i64) -> Result<()>;
+    async fn stats(&self, now: i64) -> Result<IndexStats>;
+    async fn blobs(&self) -> Result<Vec<BlobRow>>;
+    async fn blob_exists(&self, hash: &str) -> Result<bool>;
+    /// Deletes a blob row (and its tracks) regardless of leases: reconcile's repair.
+    async fn delete_blob(&self, hash: &str) -> Result<()>;
+    /// Deletes a blob row unless a live lease holds it; true if deleted.
+    async fn delete_blob_unleased(&self, hash: &str, now: i64) -> Result<bool>;
+    /// Least recently used blobs with no live lease, oldest first.
+    async fn eviction_candidates(&self, now: i64, limit: u32) -> Result<Vec<BlobRow>>;
+
+    /// Inserts a lease if the blob is indexed; false if it is not (evicted).
+    async fn insert_lease(
+        &self,
+        id: &str,
+        hash: &str,
+        holder: &str,
+        expires_at: i64,
+    ) -> Result<bool>;
+    /// Extends every lease of `holder`.
+    async fn renew_leases(&self, holder: &str, expires_at: i64) -> Result<()>;
+    async fn delete_lease(&self, id: &str) -> Result<()>;
+    async fn is_leased(&self, hash: &str, now: i64) -> Result<bool>;
+
+    /// True exactly once per (kind, id) until the claim expires.
+    async fn claim(&self, kind: &str, id: &str, now: i64, expires_at: i64) -> Result<bool>;
+
+    /// A cached metadata value and when it expires.
+    async fn meta_get(&self, key: &str) -> Result<Option<(Vec<u8>, i64)>>;
+    async fn meta_put(&self, key: &str, value: &[u8], expires_at: i64) -> Result<()>;
+
+    /// Removes expired leases and claims.
+    async fn purge_expired(&self, now: i64) -> Result<()>;
+}

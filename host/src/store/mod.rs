@@ -1,0 +1,263 @@
+//! The cache store: everything that must stay correct when many tasks and many
+//! processes share one data dir.
+//!
+//! - [`key`]: canonical `(source, id)` track keys and YouTube id extraction.
+//! - [`blobs`]: content-addressed files, written atomically through a cap-std `Dir`.
+//! - [`index`]: the database seam ([`Index`]); [`sqlite`] is the embedded backend.
+//! - [`locks`]: striped cross-process file locks.
+//! - [`flights`]: in-process single-flight.
+//! - [`leases`]: blobs in use, renewed by their holder, respected by eviction.
+//! - [`evict`], [`reconcile`], [`scratch`], [`meta`] (TTL metadata cache).
+//!
+//! A fetch goes: index hit? -> join or start the in-process flight for the key -> take
+//! the key's file lock (other processes) -> index hit again? -> run the fetcher into a
+//! temp file -> persist under the blob's lock -> index -> release.
+
+pub mod blobs;
+pub mod error;
+pub mod evict;
+pub mod fetcher;
+pub mod flights;
+pub mod index;
+pub mod key;
+pub mod leases;
+pub mod locks;
+pub mod meta;
+pub mod reconcile;
+pub mod scratch;
+pub mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cap_std::fs::Dir;
+
+pub use blobs::Blob;
+pub use error::{Result, StoreError};
+pub use fetcher::{BlobSink, Fetch};
+pub use index::{Index, IndexStats};
+pub use key::TrackKey;
+pub use leases::Lease;
+pub use reconcile::Report;
+pub use scratch::Scratch;
+
+use crate::config::StoreConfig;
+use blobs::Blobs;
+use flights::Flights;
+use locks::Locks;
+
+/// Lock namespace for fetches, keyed by track key.
+const KEY_LOCK: &str = "key";
+const DB_FILE: &str = "minstrel.db";
+
+/// The result of [`Store::get_or_fetch`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Fetched {
+    #[serde(flatten)]
+    pub blob: Blob,
+    /// True when the blob was already cached, false when this request (or a request it
+    /// joined) downloaded it.
+    pub hit: bool,
+}
+
+/// Store statistics for `minstrel cache stats`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stats {
+    #[serde(flatten)]
+    pub index: IndexStats,
+    pub max_cache_bytes: u64,
+    pub flights_in_progress: usize,
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: StoreConfig,
+    index: Arc<dyn Index>,
+    blobs: Blobs,
+    locks: Locks,
+    scratch: Dir,
+    flights: Flights<TrackKey, Fetched>,
+    meta_flights: Flights<String, Vec<u8>>,
+    /// Identifies this store instance's leases in the database.
+    holder: String,
+}
+
+impl Store {
+    /// Opens the store in `data_dir` (created if missing) with the SQLite backend.
+    pub async fn open(data_dir: &Path, config: StoreConfig) -> Result<Self> {
+        let blobs = Blobs::open(data_dir)?;
+        let root = blobs.root();
+        root.create_dir_all("locks")?;
+        root.create_dir_all(scratch::SCRATCH)?;
+        let locks = Locks::new(root.open_dir("locks")?);
+        let scratch = root.open_dir(scratch::SCRATCH)?;
+        let db_path = blobs.root_path().join(DB_FILE);
+        let index = sqlite::SqliteIndex::open(&db_path, &locks).await?;
+        Ok(Self::with_index(
+            config,
+            Arc::new(index),
+            blobs,
+            locks,
+            scratch,
+        ))
+    }
+
+    fn with_index(
+        config: StoreConfig,
+        index: Arc<dyn Index>,
+        blobs: Blobs,
+        locks: Locks,
+        scratch: Dir,
+    ) -> Self {
+        let store = Self {
+            inner: Arc::new(Inner {
+                config,
+                index,
+                blobs,
+                locks,
+                scratch,
+                flights: Flights::default(),
+                meta_flights: Flights::default(),
+                holder: uuid::Uuid::new_v4().to_string(),
+            }),
+        };
+        leases::spawn_keeper(&store);
+        store
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.inner.blobs.root_path()
+    }
+
+    pub fn index(&self) -> &dyn Index {
+        &*self.inner.index
+    }
+
+    /// The cached blob for `key`, if any (counts as an access).
+    pub async fn lookup(&self, key: &TrackKey) -> Result<Option<Blob>> {
+        let Some(row) = self.inner.index.hit(key, now_ms()).await? else {
+            return Ok(None);
+        };
+        // A row whose file vanished (damage from outside) is a miss; the next fetch
+        // re-records the track and reconcile removes the stale row.
+        Ok(self
+            .inner
+            .blobs
+            .exists(&row.hash)
+            .then(|| self.inner.blobs.handle(&row.hash, row.size)))
+    }
+
+    /// The blob for `key`, running `fetcher` only if it is not cached. However many
+    /// callers ask at once, in this process or others sharing the data dir, the fetcher
+    /// runs once; a failure reaches every waiter and leaves nothing behind.
+    pub async fn get_or_fetch<F: Fetch>(&self, key: &TrackKey, fetcher: F) -> Result<Fetched> {
+        if let Some(blob) = self.lookup(key).await? {
+            return Ok(Fetched { blob, hit: true });
+        }
+        let store = self.clone();
+        let flight_key = key.clone();
+        let (result, _) = self
+            .inner
+            .flights
+            .run(key.clone(), move || async move {
+                store.fetch_locked(&flight_key, fetcher).await
+            })
+            .await;
+        result
+    }
+
+    /// [`Store::get_or_fetch`] and a lease on the result, retrying if the blob is
+    /// evicted between the two.
+    pub async fn acquire<F: Fetch + Clone>(
+        &self,
+        key: &TrackKey,
+        fetcher: F,
+    ) -> Result<(Fetched, Lease)> {
+        let mut last = None;
+        for _ in 0..3 {
+            let fetched = self.get_or_fetch(key, fetcher.clone()).await?;
+            match self.lease(&fetched.blob).await {
+                Ok(lease) => return Ok((fetched, lease)),
+                Err(e @ StoreError::Evicted(_)) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("three attempts"))
+    }
+
+    /// The leader of a flight: serialise with other processes, re-check, fetch.
+    async fn fetch_locked<F: Fetch>(&self, key: &TrackKey, fetcher: F) -> Result<Fetched> {
+        let inner = &self.inner;
+        let _key_lock = inner.locks.lock_async(KEY_LOCK, &key.to_string()).await?;
+        if let Some(blob) = self.lookup(key).await? {
+            return Ok(Fetched { blob, hit: true });
+        }
+        let mut sink = BlobSink::new(inner.blobs.writer(inner.config.max_fetch_bytes)?);
+        let limit = inner.config.fetch_timeout();
+        match tokio::time::timeout(limit, fetcher.fetch(&mut sink)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(StoreError::Timeout(limit)),
+        }
+        let store = self.clone();
+        let (blob, blob_lock) = tokio::task::spawn_blocking(move || {
+            sink.into_writer()
+                .persist(&store.inner.blobs, &store.inner.locks)
+        })
+        .await
+        .map_err(|e| StoreError::Aborted(e.to_string()))??;
+        let row = index::BlobRow {
+            hash: blob.hash.clone(),
+            size: blob.size,
+        };
+        inner.index.record(key, &row, now_ms()).await?;
+        drop(blob_lock);
+        tracing::info!(%key, hash = %blob.hash, size = blob.size, "cached");
+        self.evict_in_background();
+        Ok(Fetched { blob, hit: false })
+    }
+
+    /// True exactly once per `(kind, id)` across tasks and processes, until the claim
+    /// expires (`claim_ttl_secs`).
+    pub async fn claim(&self, kind: &str, id: &str) -> Result<bool> {
+        let now = now_ms();
+        let ttl = self.inner.config.claim_ttl().as_millis() as i64;
+        self.inner.index.claim(kind, id, now, now + ttl).await
+    }
+
+    pub async fn stats(&self) -> Result<Stats> {
+        Ok(Stats {
+            index: self.inner.index.stats(now_ms()).await?,
+            max_cache_bytes: self.inner.config.max_cache_bytes,
+            flights_in_progress: self.inner.flights.len(),
+        })
+    }
+
+    /// Flights running in this process (for tests and stats).
+    pub fn flights_in_progress(&self) -> usize {
+        self.inner.flights.len() + self.inner.meta_flights.len()
+    }
+
+    /// Absolute path of the data dir's `scratch/` folder.
+    pub fn scratch_root(&self) -> PathBuf {
+        self.data_dir().join(scratch::SCRATCH)
+    }
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

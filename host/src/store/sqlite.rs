@@ -1,0 +1,284 @@
+//! The SQLite backend of [`Index`]: WAL, a busy timeout, `BEGIN IMMEDIATE` for
+//! multi-statement writes (deferred transactions fail under multi-process contention),
+//! and single-statement upserts so no counter is ever lost.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::error::Result;
+use super::index::{BlobRow, Index, IndexStats};
+use super::key::TrackKey;
+use super::locks::Locks;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How long a statement waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct SqliteIndex {
+    pool: SqlitePool,
+}
+
+impl SqliteIndex {
+    /// Opens (creating) the database and applies migrations. sqlx's SQLite migrator
+    /// takes no lock, so processes starting together on an empty data dir serialise
+    /// here on a file lock.
+    pub async fn open(path: &Path, locks: &Locks) -> Result<Self> {
+        let _guard = locks.lock_async("migrate", "db").await?;
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn blob_row(row: &sqlx::sqlite::SqliteRow) -> Result<BlobRow> {
+    Ok(BlobRow {
+        hash: row.try_get("hash")?,
+        size: row.try_get::<i64, _>("size")? as u64,
+    })
+}
+
+#[async_trait]
+impl Index for SqliteIndex {
+    async fn hit(&self, key: &TrackKey, now: i64) -> Result<Option<BlobRow>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let hash: Option<String> = sqlx::query_scalar(
+            "UPDATE tracks SET access_count = access_count + 1, last_access = ?1
+             WHERE source = ?2 AND id = ?3 RETURNING hash",
+        )
+        .bind(now)
+        .bind(&key.source)
+        .bind(&key.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(hash) = hash else {
+            return Ok(None);
+        };
+        let row =
+            sqlx::query("UPDATE blobs SET last_access = ?1 WHERE hash = ?2 RETURNING hash, size")
+                .bind(now)
+                .bind(&hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let row = row.as_ref().map(blob_row).transpose()?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn record(&self, key: &TrackKey, blob: &BlobRow, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO blobs (hash, size, created_at, last_access) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (hash) DO UPDATE SET last_access = excluded.last_access",
+        )
+        .bind(&blob.hash)
+        .bind(blob.size as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO tracks (source, id, hash, access_count, last_access, created_at)
+             VALUES (?1, ?2, ?3, 1, ?4, ?4)
+             ON CONFLICT (source, id) DO UPDATE SET hash = excluded.hash,
+                 access_count = tracks.access_count + 1, last_access = excluded.last_access",
+        )
+        .bind(&key.source)
+        .bind(&key.id)
+        .bind(&blob.hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn stats(&self, now: i64) -> Result<IndexStats> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM tracks) AS tracks,
+                    (SELECT COUNT(*) FROM blobs) AS blobs,
+                    (SELECT COALESCE(SUM(size), 0) FROM blobs) AS bytes,
+                    (SELECT COUNT(*) FROM leases WHERE expires_at > ?1) AS leases,
+                    (SELECT COALESCE(SUM(access_count), 0) FROM tracks) AS accesses",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        let get = |name: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(name)? as u64) };
+        let tracks = get("tracks")?;
+        Ok(IndexStats {
+            tracks,
+            blobs: get("blobs")?,
+            bytes: get("bytes")?,
+            active_leases: get("leases")?,
+            // Each track's first access was its fetch; the rest were hits.
+            hits: get("accesses")?.saturating_sub(tracks),
+        })
+    }
+
+    async fn blobs(&self) -> Result<Vec<BlobRow>> {
+        let rows = sqlx::query("SELECT hash, size FROM blobs")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(blob_row).collect()
+    }
+
+    async fn blob_exists(&self, hash: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blobs WHERE hash = ?1")
+            .bind(hash)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn delete_blob(&self, hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM blobs WHERE hash = ?1")
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_blob_unleased(&self, hash: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM blobs WHERE hash = ?1 AND NOT EXISTS
+                 (SELECT 1 FROM leases WHERE hash = ?1 AND expires_at > ?2)",
+        )
+        .bind(hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn eviction_candidates(&self, now: i64, limit: u32) -> Result<Vec<BlobRow>> {
+        let rows = sqlx::query(
+            "SELECT hash, size FROM blobs b WHERE NOT EXISTS
+                 (SELECT 1 FROM leases l WHERE l.hash = b.hash AND l.expires_at > ?1)
+             ORDER BY last_access ASC LIMIT ?2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(blob_row).collect()
+    }
+
+    async fn insert_lease(
+        &self,
+        id: &str,
+        hash: &str,
+        holder: &str,
+        expires_at: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO leases (id, hash, holder, expires_at)
+             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM blobs WHERE hash = ?2)",
+        )
+        .bind(id)
+        .bind(hash)
+        .bind(holder)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn renew_leases(&self, holder: &str, expires_at: i64) -> Result<()> {
+        sqlx::query("UPDATE leases SET expires_at = ?1 WHERE holder = ?2")
+            .bind(expires_at)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_lease(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn is_leased(&self, hash: &str, now: i64) -> Result<bool> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM leases WHERE hash = ?1 AND expires_at > ?2")
+                .bind(hash)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n > 0)
+    }
+
+    async fn claim(&self, kind: &str, id: &str, now: i64, expires_at: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO claims (kind, id, expires_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at
+             WHERE claims.expires_at <= ?4",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn meta_get(&self, key: &str) -> Result<Option<(Vec<u8>, i64)>> {
+        let row = sqlx::query("SELECT value, expires_at FROM meta_cache WHERE key = ?1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("value")?, r.try_get("expires_at")?)))
+            .transpose()
+    }
+
+    async fn meta_put(&self, key: &str, value: &[u8], expires_at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO meta_cache (key, value, expires_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value,
+                 expires_at = excluded.expires_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE expires_at <= ?1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM claims WHERE expires_at <= ?1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

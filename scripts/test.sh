@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up, plugins, lints, then every test in the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Builds are kept outside the clone so repeated runs are incremental.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/minstrel/target}"
+
+scripts/setup.sh
+if [ -x scripts/build-plugins.sh ]; then
+  scripts/build-plugins.sh
+fi
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
