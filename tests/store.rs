@@ -858,3 +858,22 @@ async fn kill_dash_nine_loop_leaves_a_consistent_store() {
         assert_eq!(std::fs::read(v["path"].as_str().unwrap()).unwrap(), *body);
     }
 }
+
+#[test]
+fn the_demo_runs_end_to_end_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = minstrel(dir.path()).arg("demo").output().unwrap();
+        check(&out);
+        let text = String::from_utf8_lossy(&out.stdout);
+        for expected in [
+            "1 download(s) from the server, 1 distinct blob(s)",
+            "cache hit = true",
+            "leased blob still present: true",
+            "first true, second false",
+            "0 problems",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+    }
+}

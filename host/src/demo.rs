@@ -53,9 +53,15 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         started.elapsed()
     );
     ensure!(hashes.len() == 1, "requests disagreed on the blob");
+    ensure!(
+        server.hits("/sample.opus") == 1,
+        "expected one download, the server saw {}",
+        server.hits("/sample.opus")
+    );
 
     let started = Instant::now();
     let again = store.get_or_fetch(&key, fetcher.clone()).await?;
+    ensure!(again.hit, "the second request should be a cache hit");
     println!(
         "asked again: cache hit = {}, {:?}, blob {} ({} bytes)",
         again.hit,
@@ -64,19 +70,35 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         again.blob.size
     );
 
+    // Eviction as a full cache would run it: with a budget of zero bytes, everything
+    // unleased goes, and the leased blob stays until its lease is released.
     let lease = store.lease(&again.blob).await?;
-    println!("leased {} (as playback would)", &lease.hash()[..12]);
-    let evicted = store.evict().await?;
+    let mut tight = config.store.clone();
+    tight.max_cache_bytes = 0;
+    let evictor = Store::open(&config.data_dir, tight).await?;
+    let evicted = evictor.evict().await?;
     println!(
-        "eviction to a budget of {} bytes removed {} blob(s); leased blob still present: {}",
-        config.store.max_cache_bytes,
+        "evicting to a zero budget while leased: {} blob(s) removed, leased blob still present: {}",
         evicted.blobs,
         again.blob.path.exists()
     );
     lease.release().await?;
+    let evicted = evictor.evict().await?;
+    println!(
+        "after the lease is released: {} blob(s) removed, blob present: {}",
+        evicted.blobs,
+        again.blob.path.exists()
+    );
+    let refetched = store.get_or_fetch(&key, fetcher).await?;
+    println!(
+        "asked again after eviction: cache hit = {}, same hash = {}",
+        refetched.hit,
+        refetched.blob.hash == again.blob.hash
+    );
 
-    let claimed_once = store.claim("demo", "message-1").await?;
-    let claimed_twice = store.claim("demo", "message-1").await?;
+    let event = uuid::Uuid::new_v4().to_string();
+    let claimed_once = store.claim("message", &event).await?;
+    let claimed_twice = store.claim("message", &event).await?;
     println!("claim of a duplicated event: first {claimed_once}, second {claimed_twice}");
 
     let report = store.reconcile(true, false).await?;
