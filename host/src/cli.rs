@@ -37,6 +37,11 @@ enum Command {
     },
     /// Exercise the store end to end on bundled sample audio, served over loopback.
     Demo,
+    /// Check, list and create plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: crate::plugins::cli::PluginCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +126,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Cache { command } => cache(command, &config).await,
         Command::Demo => crate::demo::run(&config).await.map(|()| ExitCode::SUCCESS),
+        Command::Plugin { command } => {
+            crate::plugins::cli::run(command, &config.plugins, &config.data_dir).await
+        }
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Config {
     /// `tracing` filter, e.g. `info` or `minstrel=debug`. `RUST_LOG` wins when set.
     pub log: String,
     pub store: StoreConfig,
+    /// The plugin runtime: folder, sandbox limits, grants (see `plugins::config`).
+    pub plugins: crate::plugins::PluginsConfig,
 }
 
 impl Default for Config {
@@ -29,6 +31,7 @@ impl Default for Config {
             data_dir: PathBuf::from("minstrel-data"),
             log: "info".into(),
             store: StoreConfig::default(),
+            plugins: crate::plugins::PluginsConfig::default(),
         }
     }
 }

@@ -11,6 +11,9 @@
 //! - [`fetch`]: fetchers that fill the store (the built-in HTTP fetcher).
 //! - [`demo`]: the self-contained demonstration run by `minstrel demo`.
 //! - [`localhttp`]: a loopback HTTP server standing in for remote audio hosts.
+//! - [`plugins`]: the plugin runtime. WebAssembly components of the `minstrel:plugin`
+//!   WIT package, sandboxed (deadline, memory cap, deny-by-default capabilities), loaded
+//!   from a folder and hot-reloaded; `minstrel plugin check|list|new`.
 //!
 //! Read `ARCHITECTURE.md` at the repository root first.
 

@@ -107,9 +107,7 @@ pub mod player {
 
 /// Media extraction run by the host (source plugins).
 pub mod media {
-    pub use crate::bindings::source::minstrel::plugin::media::{
-        MediaInfo, download_audio, probe,
-    };
+    pub use crate::bindings::source::minstrel::plugin::media::{MediaInfo, download_audio, probe};
 }
 
 /// Where a source plugin writes audio.

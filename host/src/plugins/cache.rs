@@ -39,11 +39,14 @@ pub fn compile(
         return fresh(engine, bytes).map(|c| (c, Origin::Compiled));
     };
     let path = artifact_path(dir, engine, bytes);
-    if path.exists() {
+    // Read into memory rather than `deserialize_file` (which maps the file): a mapped
+    // file truncated by someone else would crash the host with SIGBUS.
+    if let Ok(artifact) = std::fs::read(&path) {
         // SAFETY: the file was written by `store` below from `Component::serialize` of an
         // engine with the same compatibility hash (it is in the file name); see the
-        // module docs for why the folder is trusted.
-        match unsafe { Component::deserialize_file(engine.engine(), &path) } {
+        // module docs for why the folder is trusted. wasmtime still checks its header
+        // and rejects artifacts of another engine configuration or version.
+        match unsafe { Component::deserialize(engine.engine(), &artifact) } {
             Ok(component) => return Ok((component, Origin::CacheHit)),
             Err(error) => {
                 tracing::warn!(path = %path.display(), %error, "discarding unusable compiled plugin");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::Instrument;
-use wasmtime::Store;
+use wasmtime::{Store, UpdateDeadline};
 
 use super::engine;
 use super::error::{CallError, classify};
@@ -38,14 +38,23 @@ pub(crate) async fn run<R>(
         let mut store = Store::new(engine.engine(), CallState::new(context.clone(), host_calls));
         store.limiter(|state| &mut state.limiter);
         // The deadline is per store, so "reset before every call" is automatic: every
-        // call gets its own store with a full deadline.
-        store.set_epoch_deadline(engine::ticks_for(limit));
-        store.epoch_deadline_trap();
+        // call gets its own store and its own clock. Guest code runs in slices of
+        // `SLICE_TICKS`; at the end of each slice it yields to the async runtime (so a
+        // plugin spinning in a loop does not hold a worker thread) and, once the call's
+        // time is spent, traps with `Trap::Interrupt`.
         let started = Instant::now();
+        store.set_epoch_deadline(engine::SLICE_TICKS);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if started.elapsed() >= limit {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(engine::SLICE_TICKS)
+            })
+        });
         // The wall clock also covers time spent awaiting host calls (HTTP, LLM), which
         // the epoch deadline does not count as guest time once it traps on return.
-        let outcome = tokio::time::timeout(limit + Duration::from_millis(50), body(&mut store))
-            .await;
+        let outcome =
+            tokio::time::timeout(limit + Duration::from_millis(50), body(&mut store)).await;
         let elapsed = started.elapsed();
         let result = match outcome {
             Err(_) => Err(CallError::Timeout {
@@ -58,15 +67,18 @@ pub(crate) async fn run<R>(
                 if is_pool_exhausted(&error) {
                     Err(CallError::Busy)
                 } else {
-                    let stderr = String::from_utf8_lossy(&store.data().stderr.contents())
-                        .into_owned();
+                    let stderr =
+                        String::from_utf8_lossy(&store.data().stderr.contents()).into_owned();
                     Err(classify(&context.name, &error, limit, &stderr))
                 }
             }
         };
         let state = store.into_data();
         if state.log_dropped > 0 {
-            tracing::warn!(dropped = state.log_dropped, "plugin log lines dropped (rate limit)");
+            tracing::warn!(
+                dropped = state.log_dropped,
+                "plugin log lines dropped (rate limit)"
+            );
         }
         counters.record(elapsed, result.as_ref().err());
         match &result {
@@ -83,7 +95,8 @@ pub(crate) async fn run<R>(
 }
 
 fn is_pool_exhausted(error: &wasmtime::Error) -> bool {
-    error
-        .chain()
-        .any(|e| e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some())
+    error.chain().any(|e| {
+        e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+            .is_some()
+    })
 }

@@ -2,9 +2,11 @@
 //! thread that advances its epoch.
 //!
 //! - Async, so a plugin blocked in a host call (HTTP, LLM) parks a task, not a thread.
-//! - Epoch interruption: every store gets a deadline of N ticks before each call; the
-//!   ticker thread increments the epoch every [`TICK`]. Guest code that never calls the
-//!   host still traps at its deadline. (Fuel would count instructions exactly but costs
+//! - Epoch interruption: the ticker thread increments the epoch every [`TICK`]; every
+//!   store checks its call's clock each [`SLICE_TICKS`] ticks, yields to the async
+//!   runtime, and traps once the call's time is spent (see [`super::call`]). Guest code
+//!   that never calls the host is still stopped, and never holds a worker thread for
+//!   more than a slice. (Fuel would count instructions exactly but costs
 //!   10-30% of guest speed; the epoch check is a load and a compare.)
 //! - Pooling allocator: instance slots, memories and stacks are reserved up front and
 //!   reused, so a fresh instance per call costs microseconds. Its size bounds how many
@@ -23,10 +25,9 @@ use super::config::PluginsConfig;
 /// How often the epoch advances.
 pub const TICK: Duration = Duration::from_millis(5);
 
-/// Epoch ticks that cover `timeout` (plus one, since the first tick may come at once).
-pub fn ticks_for(timeout: Duration) -> u64 {
-    (timeout.as_millis() / TICK.as_millis()).max(1) as u64 + 1
-}
+/// Guest code runs this many ticks between checks of its call's clock (and yields to
+/// the async runtime at each check).
+pub const SLICE_TICKS: u64 = 2;
 
 /// The engine plus its epoch ticker; the ticker stops when the last clone is dropped.
 #[derive(Clone)]

@@ -166,16 +166,29 @@ pub fn classify(
             _ => {}
         }
     }
-    let panic = stderr
-        .lines()
-        .rev()
-        .find(|line| line.contains("panicked at") || line.contains("memory allocation"))
-        .or_else(|| stderr.lines().rev().find(|line| !line.trim().is_empty()));
-    let detail = match panic {
-        Some(line) => format!("{} ({})", line.trim(), root_message(error)),
+    let detail = match last_words(stderr) {
+        Some(words) => format!("{words} ({})", root_message(error)),
         None => root_message(error),
     };
     CallError::Trap { plugin, detail }
+}
+
+/// The plugin's last words on stderr: a Rust panic is two lines (`thread .. panicked at
+/// FILE:LINE:COL:` then the message), joined into one.
+fn last_words(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    if let Some(at) = lines.iter().rposition(|l| l.contains("panicked at")) {
+        let location = lines[at].trim();
+        let location = location
+            .split_once("panicked at ")
+            .map_or(location, |(_, rest)| rest)
+            .trim_end_matches(':');
+        return Some(match lines.get(at + 1) {
+            Some(message) => format!("panicked at {location}: {}", message.trim()),
+            None => format!("panicked at {location}"),
+        });
+    }
+    lines.last().map(|l| l.trim().to_string())
 }
 
 fn root_message(error: &wasmtime::Error) -> String {

@@ -109,7 +109,12 @@ pub fn inspect(
     let ty = component.component_type();
     let mut asks = BTreeSet::new();
     let mut wasi = BTreeSet::new();
-    for (name, _) in ty.imports(engine.engine()) {
+    for (name, item) in ty.imports(engine.engine()) {
+        if matches!(item.ty, ComponentItem::Type(_) | ComponentItem::Resource(_)) {
+            // World-level `use` of a type (e.g. `use audio.{sink}`): an alias of a type
+            // of an imported interface, nothing to link.
+            continue;
+        }
         if let Some(interface) = minstrel_interface(name) {
             if interface != "types" && interface != "audio" {
                 asks.insert(interface.to_string());
@@ -215,12 +220,7 @@ fn linker_for(
 }
 
 /// Links every function of the imported instance `name` to a trap naming `interface`.
-fn deny(
-    linker: &mut L,
-    name: &str,
-    interface: &str,
-    item: &ComponentItem,
-) -> wasmtime::Result<()> {
+fn deny(linker: &mut L, name: &str, interface: &str, item: &ComponentItem) -> wasmtime::Result<()> {
     let ComponentItem::ComponentInstance(instance) = item else {
         return Ok(());
     };
@@ -234,14 +234,18 @@ fn deny(
                     Err(Denied(capability.clone()).into())
                 })?;
             }
-            ComponentItem::Resource(_) => {
-                root.resource(export, ResourceType::host::<DeniedResource>(), |_, _| Ok(()))?;
+            // A resource the interface defines gets its real host type (nothing can create
+            // one, since every function is a trap); a resource the interface only `use`s
+            // (media's `sink`) is defined by its own interface.
+            ComponentItem::Resource(_) if export == "completion" => {
+                root.resource(
+                    export,
+                    ResourceType::host::<super::host::llm::CompletionStream>(),
+                    |_, _| Ok(()),
+                )?;
             }
             _ => {}
         }
     }
     Ok(())
 }
-
-/// Stands in for resource types of interfaces that were not granted (never created).
-struct DeniedResource;

@@ -90,6 +90,10 @@ pub struct PluginStatus {
     pub http_hosts_not_granted: Vec<String>,
     pub last_error: Option<String>,
     pub load_attempts: u64,
+    /// When the serving version was loaded (seconds since the Unix epoch).
+    pub loaded_at_unix: Option<u64>,
+    /// How long loading the serving version took.
+    pub load_millis: Option<u64>,
     pub counters: CounterSnapshot,
 }
 
@@ -108,9 +112,7 @@ impl PluginHost {
             .chain(config.defaults.memory_bytes)
             .fold(config.memory_bytes, u64::max);
         let engine = PluginEngine::new(&config, largest)?;
-        let cache_dir = config
-            .compiled_cache
-            .then(|| data_dir.join("plugin-cache"));
+        let cache_dir = config.compiled_cache.then(|| data_dir.join("plugin-cache"));
         for name in config.unknown_interfaces() {
             tracing::warn!(interface = %name, "grant names an interface that does not exist");
         }
@@ -239,12 +241,7 @@ impl PluginHost {
 
     /// Stops serving `name` (its file was removed). Calls in flight finish.
     pub fn unload(&self, name: &str) -> bool {
-        let removed = self
-            .inner
-            .slots
-            .write()
-            .expect("slots lock")
-            .remove(name);
+        let removed = self.inner.slots.write().expect("slots lock").remove(name);
         match removed {
             Some(slot) => {
                 slot.current.store(None);
@@ -287,7 +284,8 @@ impl PluginHost {
             .map(|slot| {
                 let current = slot.current.load_full();
                 let last_error = slot.last_error.lock().expect("slot lock").clone();
-                let inspection: Option<&Inspection> = current.as_ref().map(|v| &v.loaded.inspection);
+                let inspection: Option<&Inspection> =
+                    current.as_ref().map(|v| &v.loaded.inspection);
                 let state = match (&current, &last_error) {
                     (Some(_), None) => "loaded",
                     (Some(_), Some(_)) => "degraded",
@@ -318,6 +316,13 @@ impl PluginHost {
                     granted: grant,
                     last_error,
                     load_attempts: slot.attempts.load(std::sync::atomic::Ordering::SeqCst),
+                    loaded_at_unix: current.as_ref().and_then(|v| {
+                        v.loaded_at
+                            .duration_since(SystemTime::UNIX_EPOCH)
+                            .ok()
+                            .map(|d| d.as_secs())
+                    }),
+                    load_millis: current.as_ref().map(|v| v.load_millis),
                     counters: slot.counters.snapshot(),
                 }
             })
@@ -384,7 +389,11 @@ impl PluginHost {
     pub async fn commands(&self, name: &str) -> Result<Vec<CommandSpec>, CallError> {
         let (slot, version) = self.current(name)?;
         let Prepared::Command(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(name, World::Command, version.loaded.inspection.world));
+            return Err(Self::wrong_kind(
+                name,
+                World::Command,
+                version.loaded.inspection.world,
+            ));
         };
         let (result, _) = call::run(
             &self.inner.engine,
@@ -402,10 +411,18 @@ impl PluginHost {
     }
 
     /// Runs one command invocation.
-    pub async fn run_command(&self, name: &str, invocation: &Invocation) -> Result<Reply, CallError> {
+    pub async fn run_command(
+        &self,
+        name: &str,
+        invocation: &Invocation,
+    ) -> Result<Reply, CallError> {
         let (slot, version) = self.current(name)?;
         let Prepared::Command(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(name, World::Command, version.loaded.inspection.world));
+            return Err(Self::wrong_kind(
+                name,
+                World::Command,
+                version.loaded.inspection.world,
+            ));
         };
         let (result, _) = call::run(
             &self.inner.engine,
@@ -433,7 +450,11 @@ impl PluginHost {
     ) -> Result<Vec<String>, CallError> {
         let (slot, version) = self.current(name)?;
         let Prepared::Command(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(name, World::Command, version.loaded.inspection.world));
+            return Err(Self::wrong_kind(
+                name,
+                World::Command,
+                version.loaded.inspection.world,
+            ));
         };
         let (result, _) = call::run(
             &self.inner.engine,
@@ -490,7 +511,11 @@ impl PluginHost {
     pub async fn claims(&self, name: &str, url: &str) -> Result<bool, CallError> {
         let (slot, version) = self.current(name)?;
         let Prepared::Source(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(name, World::Source, version.loaded.inspection.world));
+            return Err(Self::wrong_kind(
+                name,
+                World::Source,
+                version.loaded.inspection.world,
+            ));
         };
         let (result, _) = call::run(
             &self.inner.engine,
@@ -511,7 +536,11 @@ impl PluginHost {
     pub async fn resolve(&self, name: &str, query: &str) -> Result<Vec<Track>, CallError> {
         let (slot, version) = self.current(name)?;
         let Prepared::Source(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(name, World::Source, version.loaded.inspection.world));
+            return Err(Self::wrong_kind(
+                name,
+                World::Source,
+                version.loaded.inspection.world,
+            ));
         };
         let (result, _) = call::run(
             &self.inner.engine,
@@ -544,7 +573,7 @@ impl PluginHost {
             return (Err(error), Some(writer));
         };
         let mut writer = Some(writer);
-        let mut sink_handle: Option<Resource<AudioSink>> = None;
+        let mut sink_rep: Option<u32> = None;
         let (result, Finished { mut state }) = call::run(
             &self.inner.engine,
             &slot.context,
@@ -554,19 +583,21 @@ impl PluginHost {
             async |store| {
                 let sink = AudioSink::new(writer.take().expect("writer taken once"));
                 let handle = store.data_mut().table().push(sink)?;
-                sink_handle = Some(Resource::new_borrow(handle.rep()));
+                sink_rep = Some(handle.rep());
                 let bindings = pre.instantiate_async(&mut *store).await?;
                 let result = bindings
-                    .call_fetch(&mut *store, Resource::new_borrow(handle.rep()))
+                    .call_fetch(&mut *store, id, Resource::new_borrow(handle.rep()))
                     .await?;
                 Ok(result.map(|()| 0u64))
             },
         )
         .await;
         let mut written = 0;
-        let writer = sink_handle.and_then(|handle| {
-            let own: Resource<AudioSink> = Resource::new_own(handle.rep());
-            let sink = state.table().delete(own).ok()?;
+        let writer = sink_rep.and_then(|rep| {
+            let sink = state
+                .table()
+                .delete(Resource::<AudioSink>::new_own(rep))
+                .ok()?;
             written = sink.written;
             sink.writer
         });

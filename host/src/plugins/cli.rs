@@ -1,0 +1,322 @@
+//! `minstrel plugin ...`: check a file, list what the configured folder loads, scaffold a
+//! new plugin crate.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Subcommand, ValueEnum};
+
+use super::config::PluginsConfig;
+use super::engine::PluginEngine;
+use super::loader::{self, World};
+use super::runtime::PluginHost;
+use super::services::NoServices;
+use super::state::PluginContext;
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Validate a plugin file: a component, built against an API version this host
+    /// serves, exporting one Minstrel world. Exits non-zero with a one-line reason.
+    Check {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load the plugins folder with the configured grants and show each plugin's state.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a plugin crate that builds with
+    /// `cargo build --target wasm32-wasip2 --release`.
+    New {
+        /// Crate name (also the folder created).
+        name: String,
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// Parent folder (default: the working directory).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Path to the minstrel-sdk crate (default: the SDK next to this host's source).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    Source,
+    Command,
+    Mention,
+}
+
+/// Runs a `minstrel plugin` command.
+pub async fn run(
+    command: PluginCommand,
+    config: &PluginsConfig,
+    data_dir: &Path,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        PluginCommand::Check { file, json } => Ok(check(&file, json, config).await),
+        PluginCommand::List { json } => list(config, data_dir, json).await,
+        PluginCommand::New {
+            name,
+            kind,
+            dir,
+            sdk,
+        } => {
+            let path = scaffold(&name, kind, &dir, sdk.as_deref())?;
+            println!("created {}", path.display());
+            println!(
+                "build:  (cd {} && cargo build --target wasm32-wasip2 --release)",
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn check(file: &Path, json: bool, config: &PluginsConfig) -> ExitCode {
+    let file = file.to_path_buf();
+    let config = config.clone();
+    let outcome = tokio::task::spawn_blocking(move || -> Result<loader::Inspection, String> {
+        let bytes = std::fs::read(&file).map_err(|e| format!("cannot read the file: {e}"))?;
+        let engine = PluginEngine::new(&config, config.memory_bytes).map_err(|e| e.to_string())?;
+        // Link as if everything were granted: check proves the file can be served by this
+        // host at all; grants are the operator's business.
+        let mut all = config.grant_for("check");
+        all.interfaces = super::config::INTERFACES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let context = Arc::new(PluginContext {
+            name: "check".into(),
+            grant: all,
+            kv: Default::default(),
+            services: Arc::new(NoServices),
+        });
+        loader::load(&engine, &bytes, None, &context)
+            .map(|loaded| loaded.inspection)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("checker failed: {e}")));
+    match outcome {
+        Ok(inspection) => {
+            if json {
+                let value = serde_json::json!({ "ok": true, "plugin": inspection });
+                println!("{value}");
+            } else {
+                let m = &inspection.manifest;
+                println!("ok: {} plugin", inspection.world.name());
+                println!("api version: {}", m.api_version);
+                println!(
+                    "built from:  {} {}",
+                    m.name.as_deref().unwrap_or("?"),
+                    m.version.as_deref().unwrap_or("?")
+                );
+                let asks: Vec<&str> = inspection.asks.iter().map(String::as_str).collect();
+                println!("asks for:    {}", none_if_empty(&asks.join(", ")));
+                println!("http hosts:  {}", none_if_empty(&m.http_hosts.join(", ")));
+                if let Some(quota) = m.kv_quota {
+                    println!("kv quota:    {quota}");
+                }
+                println!("hash:        {}", inspection.hash);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(reason) => {
+            if json {
+                println!("{}", serde_json::json!({ "ok": false, "error": reason }));
+            } else {
+                eprintln!("invalid plugin: {reason}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn none_if_empty(text: &str) -> &str {
+    if text.is_empty() { "(nothing)" } else { text }
+}
+
+async fn list(config: &PluginsConfig, data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let host = PluginHost::new(config.clone(), data_dir, Arc::new(NoServices))
+        .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e}"))?;
+    host.load_dir().await;
+    let statuses = host.list();
+    if json {
+        println!("{}", serde_json::to_string(&statuses)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if statuses.is_empty() {
+        println!("no plugins in {}", config.dir.display());
+    }
+    for status in &statuses {
+        let world = status.world.map_or("-", World::name);
+        println!(
+            "{:<20} {:<9} {:<8} api {:<6} v{:<8} granted: {}",
+            status.name,
+            status.state,
+            world,
+            status.api_version.as_deref().unwrap_or("-"),
+            status.version.as_deref().unwrap_or("-"),
+            status
+                .granted
+                .interfaces
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let missing: Vec<&String> = status
+            .asks
+            .iter()
+            .filter(|a| !status.granted.interfaces.contains(*a))
+            .collect();
+        if !missing.is_empty() {
+            println!("{:<20} asks for ungranted: {missing:?}", "");
+        }
+        if let Some(error) = &status.last_error {
+            println!("{:<20} error: {error}", "");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The SDK next to this host's source tree, if it is still there.
+fn default_sdk() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+    path.join("Cargo.toml")
+        .exists()
+        .then(|| path.canonicalize().ok())?
+}
+
+/// Writes a new plugin crate `dir/name`. Returns its folder.
+pub fn scaffold(name: &str, kind: Kind, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || name.starts_with(|c: char| c.is_ascii_digit())
+    {
+        bail!("plugin names are ASCII letters, digits, '-' and '_', not starting with a digit");
+    }
+    let sdk = match sdk {
+        Some(path) => path
+            .canonicalize()
+            .with_context(|| format!("no SDK at {}", path.display()))?,
+        None => default_sdk().context("cannot find minstrel-sdk; pass --sdk PATH")?,
+    };
+    let root = dir.join(name);
+    if root.exists() {
+        bail!("{} already exists", root.display());
+    }
+    std::fs::create_dir_all(root.join("src"))?;
+    let sdk_path = sdk.display().to_string().replace('\\', "/");
+    let manifest = format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+minstrel-sdk = {{ path = "{sdk_path}" }}
+
+[profile.release]
+opt-level = "s"
+strip = "debuginfo"
+
+# A workspace of its own, so the crate builds wherever it is placed.
+[workspace]
+"#
+    );
+    std::fs::write(root.join("Cargo.toml"), manifest)?;
+    std::fs::write(root.join(".gitignore"), "/target\n")?;
+    std::fs::write(root.join("src/lib.rs"), template(kind))?;
+    Ok(root)
+}
+
+fn template(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Source => {
+            r#"//! A Minstrel source plugin.
+
+use minstrel_sdk::{Source, Track, audio::Sink};
+
+struct Plugin;
+
+impl Source for Plugin {
+    fn claims(url: String) -> bool {
+        url.starts_with("example://")
+    }
+
+    fn resolve(query: String) -> Result<Vec<Track>, String> {
+        Ok(vec![Track {
+            id: format!("example:{query}"),
+            title: query,
+            duration_ms: None,
+            artwork_url: None,
+            page_url: None,
+        }])
+    }
+
+    fn fetch(id: String, into: &Sink) -> Result<(), String> {
+        into.write(id.as_bytes())
+    }
+}
+
+minstrel_sdk::export_source!(Plugin);
+"#
+        }
+        Kind::Command => {
+            r#"//! A Minstrel command plugin.
+
+use minstrel_sdk::{Command, CommandSpec, Invocation, Reply};
+
+struct Plugin;
+
+impl Command for Plugin {
+    fn commands() -> Vec<CommandSpec> {
+        vec![CommandSpec {
+            name: "ping".into(),
+            description: "Answers pong".into(),
+            options: Vec::new(),
+        }]
+    }
+
+    fn run(invocation: Invocation) -> Result<Reply, String> {
+        match invocation.command.as_str() {
+            "ping" => Ok(Reply::text("pong")),
+            other => Err(format!("unknown command {other}")),
+        }
+    }
+}
+
+minstrel_sdk::export_command!(Plugin);
+"#
+        }
+        Kind::Mention => {
+            r#"//! A Minstrel mention plugin.
+
+use minstrel_sdk::{Mention, Message, Reply};
+
+struct Plugin;
+
+impl Mention for Plugin {
+    fn handle(message: Message) -> Result<Reply, String> {
+        Ok(Reply::text(format!("You said: {}", message.content)))
+    }
+}
+
+minstrel_sdk::export_mention!(Plugin);
+"#
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Hot reload: watch the plugins folder, debounce, reload or unload.
+//!
+//! A long-lived task with one message enum and an explicit shutdown. `notify` calls back
+//! on its own thread; the callback only forwards paths into the task's channel. The task
+//! keeps a deadline per changed file, pushed back by each new event for that file
+//! (debounce: editors and `cp` write a file in several steps), and when a deadline
+//! passes it loads the file (compiling off the async runtime, see
+//! [`PluginHost::load_file`]) or, if the file is gone, unloads the plugin. Files are
+//! handled one at a time, so two loads of one plugin never race.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::runtime::PluginHost;
+
+/// Messages to the watcher task.
+#[derive(Debug)]
+pub enum WatchMessage {
+    /// Something happened to this path.
+    Changed(PathBuf),
+    /// Stop watching.
+    Shutdown,
+}
+
+/// Stops the watcher when dropped (or explicitly with [`WatchHandle::shutdown`]).
+pub struct WatchHandle {
+    tx: mpsc::UnboundedSender<WatchMessage>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _watcher: notify::RecommendedWatcher,
+}
+
+impl WatchHandle {
+    /// Stops the task and waits for it (a load in progress finishes first).
+    pub async fn shutdown(mut self) {
+        let _ = self.tx.send(WatchMessage::Shutdown);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for WatchHandle {
+    fn drop(&mut self) {
+        let _ = self.tx.send(WatchMessage::Shutdown);
+    }
+}
+
+/// Starts watching `host`'s plugins folder (created if missing).
+pub fn spawn(host: PluginHost) -> notify::Result<WatchHandle> {
+    let dir = host.config().dir.clone();
+    std::fs::create_dir_all(&dir).map_err(notify::Error::io)?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let events = tx.clone();
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            Ok(event) => {
+                for path in event.paths {
+                    let _ = events.send(WatchMessage::Changed(path));
+                }
+            }
+            Err(error) => tracing::warn!(%error, "plugin folder watch error"),
+        })?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    let task = tokio::spawn(runner(host, rx));
+    Ok(WatchHandle {
+        tx,
+        task: Some(task),
+        _watcher: watcher,
+    })
+}
+
+/// The watcher task.
+pub async fn runner(host: PluginHost, mut rx: mpsc::UnboundedReceiver<WatchMessage>) {
+    let debounce = host.config().debounce();
+    let mut pending: HashMap<PathBuf, Instant> = HashMap::new();
+    loop {
+        let next = pending.values().min().copied();
+        let message = match next {
+            Some(at) => tokio::select! {
+                message = rx.recv() => message,
+                () = tokio::time::sleep_until(at) => {
+                    let now = Instant::now();
+                    let due: Vec<PathBuf> = pending
+                        .iter()
+                        .filter(|(_, at)| **at <= now)
+                        .map(|(path, _)| path.clone())
+                        .collect();
+                    for path in due {
+                        pending.remove(&path);
+                        apply(&host, path).await;
+                    }
+                    continue;
+                }
+            },
+            None => rx.recv().await,
+        };
+        match message {
+            Some(WatchMessage::Changed(path)) => {
+                if PluginHost::name_of(&path).is_some() {
+                    pending.insert(path, Instant::now() + debounce);
+                }
+            }
+            Some(WatchMessage::Shutdown) | None => break,
+        }
+    }
+    tracing::debug!("plugin watcher stopped");
+}
+
+async fn apply(host: &PluginHost, path: PathBuf) {
+    let Some(name) = PluginHost::name_of(&path) else {
+        return;
+    };
+    if path.exists() {
+        // Errors are logged and recorded by load_file; the previous version keeps serving.
+        let _ = host.load_file(&path).await;
+    } else {
+        host.unload(&name);
+    }
+}

@@ -1,0 +1,34 @@
+//! Answers mentions with the operator's LLM, streaming the answer into the draft.
+
+use minstrel_sdk::{Mention, Message, Reply, draft, llm};
+
+struct Ask;
+
+impl Mention for Ask {
+    fn handle(message: Message) -> Result<Reply, String> {
+        let request = llm::ChatRequest {
+            model: None,
+            messages: vec![
+                llm::ChatMessage {
+                    role: llm::Role::System,
+                    content: "Answer briefly.".into(),
+                },
+                llm::ChatMessage {
+                    role: llm::Role::User,
+                    content: message.content,
+                },
+            ],
+            max_tokens: Some(400),
+            temperature: None,
+        };
+        let stream = llm::chat_stream(&request)?;
+        let mut answer = String::new();
+        while let Some(piece) = stream.next()? {
+            draft::append(&piece);
+            answer.push_str(&piece);
+        }
+        Ok(Reply::text(answer))
+    }
+}
+
+minstrel_sdk::export_mention!(Ask);

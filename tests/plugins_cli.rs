@@ -1,0 +1,222 @@
+//! `minstrel plugin check|list|new`, through the real binary.
+
+#[path = "plugins_support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use minstrel_tests::minstrel_bin;
+use support::*;
+
+fn plugin(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(minstrel_bin());
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .arg("plugin");
+    cmd
+}
+
+fn check(data_dir: &Path, file: &Path) -> (bool, serde_json::Value) {
+    let out = plugin(data_dir)
+        .args(["check", "--json"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.success(), value)
+}
+
+#[test]
+fn check_accepts_each_world_and_names_what_it_asks() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, world) in [
+        ("hello_command", "command"),
+        ("echo_source", "source"),
+        ("ask_mention", "mention"),
+        ("hostile", "command"),
+    ] {
+        let (ok, value) = check(tmp.path(), &component(name));
+        assert!(ok, "{name}: {value}");
+        assert_eq!(value["plugin"]["world"], world, "{name}");
+        assert_eq!(value["plugin"]["manifest"]["api_version"], "0.1.0");
+    }
+    let (_, hostile) = check(tmp.path(), &component("hostile"));
+    let asks = hostile["plugin"]["asks"].as_array().unwrap();
+    for interface in ["http", "kv", "llm", "log", "player"] {
+        assert!(
+            asks.iter().any(|a| a == interface),
+            "{interface} in {asks:?}"
+        );
+    }
+    assert_eq!(
+        hostile["plugin"]["manifest"]["http_hosts"][0],
+        "api.example.org"
+    );
+    // A plugin that uses no host interface asks for none.
+    let (_, probe) = check(tmp.path(), &component("reload_a"));
+    assert_eq!(probe["plugin"]["asks"], serde_json::json!([]));
+
+    // Human output too.
+    let out = plugin(tmp.path())
+        .arg("check")
+        .arg(component("echo_source"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: source plugin"));
+}
+
+#[test]
+fn check_rejects_everything_else_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::fs::read(component("hello_command")).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated",
+            good[..good.len() / 3].to_vec(),
+            "malformed component",
+        ),
+        (
+            "core",
+            b"\0asm\x01\0\0\0".to_vec(),
+            "core WebAssembly module",
+        ),
+        (
+            "random",
+            (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect(),
+            "not a WebAssembly file",
+        ),
+        ("empty", Vec::new(), "not a WebAssembly file"),
+        ("text", b"fn main() {}".to_vec(), "not a WebAssembly file"),
+    ];
+    for (name, bytes, reason) in cases {
+        let file = tmp.path().join(format!("{name}.wasm"));
+        std::fs::write(&file, bytes).unwrap();
+        let (ok, value) = check(tmp.path(), &file);
+        assert!(!ok, "{name} passed");
+        let error = value["error"].as_str().unwrap();
+        assert!(error.contains(reason), "{name}: {error}");
+        assert!(!error.contains('\n'), "{name}: more than one line: {error}");
+
+        let out = plugin(tmp.path()).arg("check").arg(&file).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
+    }
+    let missing = plugin(tmp.path())
+        .args(["check", "/nonexistent/x.wasm"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn list_shows_loaded_and_failed_plugins_with_grants() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    install(&dir, "hello_command", "hello");
+    install(&dir, "hostile", "hostile");
+    std::fs::write(dir.join("broken.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let config = tmp.path().join("minstrel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins]\ndir = {:?}\n[plugins.grants.hello]\ninterfaces = [\"kv\"]\n",
+            dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = plugin(tmp.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_name = |name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed: {list}"))
+            .clone()
+    };
+    let hello = by_name("hello");
+    assert_eq!(hello["state"], "loaded");
+    assert_eq!(hello["world"], "command");
+    assert_eq!(
+        hello["granted"]["interfaces"],
+        serde_json::json!(["kv", "log"])
+    );
+    let broken = by_name("broken");
+    assert_eq!(broken["state"], "failed");
+    assert!(
+        broken["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("core WebAssembly module")
+    );
+    let hostile = by_name("hostile");
+    assert_eq!(
+        hostile["http_hosts_not_granted"],
+        serde_json::json!(["api.example.org"])
+    );
+}
+
+#[test]
+fn new_scaffolds_a_plugin_that_builds_and_passes_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = plugin(tmp.path())
+        .args(["new", "my-greeter", "--kind", "command", "--dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let crate_dir = tmp.path().join("my-greeter");
+    assert!(crate_dir.join("src/lib.rs").exists());
+
+    // Build it as an author would, sharing the plugins' target folder so the SDK's
+    // dependencies are already compiled.
+    let target = components_dir().join("../..");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet", "--target", "wasm32-wasip2", "--release"])
+        .current_dir(&crate_dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let wasm = target.join("wasm32-wasip2/release/my_greeter.wasm");
+    let (ok, value) = check(tmp.path(), &wasm);
+    std::fs::remove_file(&wasm).ok();
+    assert!(ok, "{value}");
+    assert_eq!(value["plugin"]["world"], "command");
+    assert_eq!(value["plugin"]["manifest"]["name"], "my-greeter");
+
+    // Names that are not crate names are refused; existing folders are not overwritten.
+    for bad in ["1abc", "a b", ""] {
+        let out = plugin(tmp.path())
+            .args(["new", bad, "--kind", "source", "--dir"])
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad:?}");
+    }
+    let again = plugin(tmp.path())
+        .args(["new", "my-greeter", "--kind", "mention", "--dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+}

@@ -1,0 +1,193 @@
+//! Hot reload under load: the plugin file is replaced 50 times, good and broken versions
+//! alternating, while calls stream in. No call may fail; each good version's behaviour
+//! must be observed; each broken version must be reported while the previous version
+//! keeps serving. Also: removal unloads, and the compiled cache serves repeat loads.
+
+#[path = "plugins_support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use minstrel::plugins::cache::Origin;
+use minstrel::plugins::{CallError, PluginHost};
+use support::*;
+
+async fn version(host: &PluginHost) -> Result<String, CallError> {
+    host.run_command("probe", &invocation("version", &[]))
+        .await
+        .map(|reply| reply.content)
+}
+
+async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_replacements_under_a_steady_call_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    let file = install(&dir, "reload_a", "probe");
+    let host = host(config(&dir), &tmp.path().join("data"));
+    host.load_dir().await;
+    assert_eq!(version(&host).await.unwrap(), "a");
+    let watch = host.watch().unwrap();
+
+    let good_a = std::fs::read(component("reload_a")).unwrap();
+    let good_b = std::fs::read(component("reload_b")).unwrap();
+    let broken = good_b[..good_b.len() / 2].to_vec();
+
+    // Four callers, each calling as fast as it can, recording anything that fails.
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU64::new(0));
+    let mut callers = Vec::new();
+    for _ in 0..4 {
+        let (host, stop, calls) = (host.clone(), stop.clone(), calls.clone());
+        callers.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                match version(&host).await {
+                    Ok(v) if v == "a" || v == "b" => {}
+                    other => failures.push(format!("{other:?}")),
+                }
+                calls.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+            failures
+        }));
+    }
+
+    let mut expected = "a";
+    let started = Instant::now();
+    for i in 0..50 {
+        if i % 2 == 0 {
+            // A good version, the other one than what is serving.
+            let (bytes, next) = if expected == "a" {
+                (&good_b, "b")
+            } else {
+                (&good_a, "a")
+            };
+            std::fs::write(&file, bytes).unwrap();
+            wait_for(&format!("version {next} (replacement {i})"), async || {
+                version(&host).await.ok().as_deref() == Some(next)
+            })
+            .await;
+            expected = next;
+            let status = host.status("probe").unwrap();
+            assert_eq!(status.state, "loaded", "{status:?}");
+        } else {
+            let before = host.status("probe").unwrap().load_attempts;
+            std::fs::write(&file, &broken).unwrap();
+            wait_for(
+                &format!("broken file reported (replacement {i})"),
+                async || {
+                    let status = host.status("probe").unwrap();
+                    status.load_attempts > before && status.last_error.is_some()
+                },
+            )
+            .await;
+            let status = host.status("probe").unwrap();
+            assert_eq!(status.state, "degraded");
+            assert!(status.last_error.unwrap().contains("malformed"));
+            // The previous good version keeps serving.
+            assert_eq!(version(&host).await.unwrap(), expected);
+        }
+    }
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for caller in callers {
+        let failures = caller.await.unwrap();
+        assert!(
+            failures.is_empty(),
+            "calls failed during reloads: {failures:?}"
+        );
+    }
+    let total = calls.load(Ordering::Relaxed);
+    assert!(total > 200, "only {total} calls in {elapsed:?}");
+    watch.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_the_file_unloads_and_adding_one_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let host = host(config(&dir), &tmp.path().join("data"));
+    host.load_dir().await;
+    let watch = host.watch().unwrap();
+    assert!(matches!(version(&host).await, Err(CallError::NotLoaded(_))));
+
+    // Written to a temp name and renamed into place, as a careful deployer does.
+    let temp = dir.join("probe.wasm.part");
+    std::fs::copy(component("reload_b"), &temp).unwrap();
+    std::fs::rename(&temp, dir.join("probe.wasm")).unwrap();
+    wait_for("the new plugin", async || version(&host).await.is_ok()).await;
+    assert_eq!(version(&host).await.unwrap(), "b");
+
+    std::fs::remove_file(dir.join("probe.wasm")).unwrap();
+    wait_for("the unload", async || {
+        matches!(version(&host).await, Err(CallError::NotLoaded(_)))
+    })
+    .await;
+    assert!(host.status("probe").is_none());
+    watch.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiled_cache_serves_repeat_loads_and_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    let data = tmp.path().join("data");
+    let file = install(&dir, "hello_command", "hello");
+
+    let first = host(config(&dir), &data);
+    let report = first.load_file(&file).await.unwrap();
+    assert_eq!(report.origin, Origin::Compiled);
+    let again = first.load_file(&file).await.unwrap();
+    assert_eq!(again.origin, Origin::CacheHit);
+
+    // A new runtime (a restart) on the same data folder.
+    drop(first);
+    let second = host(config(&dir), &data);
+    let report = second.load_file(&file).await.unwrap();
+    assert_eq!(report.origin, Origin::CacheHit);
+    let reply = second
+        .run_command("hello", &invocation("hello", &[]))
+        .await
+        .unwrap();
+    assert_eq!(reply.content, "Hello, ada!");
+
+    // A corrupt artifact is discarded and recompiled, not trusted.
+    for entry in std::fs::read_dir(data.join("plugin-cache")).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
+    }
+    let third = host(config(&dir), &data);
+    let report = third.load_file(&file).await.unwrap();
+    assert_eq!(report.origin, Origin::Compiled);
+    assert!(
+        third
+            .run_command("hello", &invocation("hello", &[]))
+            .await
+            .is_ok()
+    );
+
+    // With the cache off, nothing is written.
+    let off = tempfile::tempdir().unwrap();
+    let mut config = config(&dir);
+    config.compiled_cache = false;
+    let uncached = host(config, off.path());
+    assert_eq!(
+        uncached.load_file(&file).await.unwrap().origin,
+        Origin::Compiled
+    );
+    assert_eq!(
+        uncached.load_file(&file).await.unwrap().origin,
+        Origin::Compiled
+    );
+    assert!(!off.path().join("plugin-cache").exists());
+}
