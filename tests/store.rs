@@ -877,3 +877,37 @@ fn the_demo_runs_end_to_end_twice() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_lease_is_renewed_past_its_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.lease_ttl_secs = 1;
+    let store = open_store(dir.path(), config.clone()).await;
+    let blob = store
+        .get_or_fetch(
+            &key(1),
+            CountingFetcher::new(bytes(1, 1000), Duration::ZERO),
+        )
+        .await
+        .unwrap()
+        .blob;
+    let lease = store.lease(&blob).await.unwrap();
+    config.max_cache_bytes = 0;
+    let evictor = open_store(dir.path(), config).await;
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(evictor.evict().await.unwrap().blobs, 0);
+        assert!(
+            store.is_leased(&blob.hash).await.unwrap(),
+            "renewed before expiry"
+        );
+    }
+    lease.release().await.unwrap();
+    assert_eq!(evictor.evict().await.unwrap().blobs, 1);
+    assert!(!blob.path.exists());
+    assert!(matches!(
+        store.lease(&blob).await,
+        Err(StoreError::Evicted(_))
+    ));
+}

@@ -1,12 +1,11 @@
 -- The cache store's index. Times are unix milliseconds.
 
+-- A blob's recency is the latest access of any track pointing at it (see eviction).
 CREATE TABLE blobs (
     hash         TEXT PRIMARY KEY,
     size         INTEGER NOT NULL,
-    created_at   INTEGER NOT NULL,
-    last_access  INTEGER NOT NULL
+    created_at   INTEGER NOT NULL
 );
-CREATE INDEX blobs_lru ON blobs (last_access);
 
 CREATE TABLE tracks (
     source       TEXT NOT NULL,

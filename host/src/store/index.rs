@@ -31,6 +31,9 @@ pub struct IndexStats {
 
 #[async_trait]
 pub trait Index: Send + Sync + 'static {
+    /// The blob a track maps to, without counting an access. Read-only, so a crowd of
+    /// callers missing the cache never queues for the write lock.
+    async fn peek(&self, key: &TrackKey) -> Result<Option<BlobRow>>;
     /// The blob a track maps to, counting an access (hit) when found.
     async fn hit(&self, key: &TrackKey, now: i64) -> Result<Option<BlobRow>>;
     /// Records that `key`'s content is blob `hash` (upserting both rows).

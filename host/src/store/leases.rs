@@ -80,8 +80,8 @@ impl Drop for Lease {
     }
 }
 
-/// Renews this store's leases and purges expired leases and claims, until the store
-/// is dropped.
+/// Renews this store's leases, purges expired leases and claims, and sweeps idle
+/// scratch folders, until the store is dropped.
 pub(super) fn spawn_keeper(store: &Store) {
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         return;
@@ -101,6 +101,10 @@ pub(super) fn spawn_keeper(store: &Store) {
             }
             if let Err(e) = inner.index.purge_expired(now).await {
                 tracing::warn!(error = %e, "purging expired leases and claims failed");
+            }
+            let store = Store { inner };
+            if let Err(e) = store.sweep_scratch(store.config().scratch_idle()).await {
+                tracing::warn!(error = %e, "sweeping scratch folders failed");
             }
         }
     });

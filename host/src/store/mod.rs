@@ -145,6 +145,10 @@ impl Store {
 
     /// The cached blob for `key`, if any (counts as an access).
     pub async fn lookup(&self, key: &TrackKey) -> Result<Option<Blob>> {
+        // Peek first: a miss costs one read and no write lock.
+        if self.inner.index.peek(key).await?.is_none() {
+            return Ok(None);
+        }
         let Some(row) = self.inner.index.hit(key, now_ms()).await? else {
             return Ok(None);
         };

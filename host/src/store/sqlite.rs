@@ -62,36 +62,37 @@ fn blob_row(row: &sqlx::sqlite::SqliteRow) -> Result<BlobRow> {
 
 #[async_trait]
 impl Index for SqliteIndex {
+    async fn peek(&self, key: &TrackKey) -> Result<Option<BlobRow>> {
+        let row = sqlx::query(
+            "SELECT b.hash, b.size FROM tracks t JOIN blobs b ON b.hash = t.hash
+             WHERE t.source = ?1 AND t.id = ?2",
+        )
+        .bind(&key.source)
+        .bind(&key.id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(blob_row).transpose()
+    }
+
     async fn hit(&self, key: &TrackKey, now: i64) -> Result<Option<BlobRow>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let hash: Option<String> = sqlx::query_scalar(
+        let row = sqlx::query(
             "UPDATE tracks SET access_count = access_count + 1, last_access = ?1
-             WHERE source = ?2 AND id = ?3 RETURNING hash",
+             WHERE source = ?2 AND id = ?3
+             RETURNING hash, (SELECT size FROM blobs WHERE blobs.hash = tracks.hash) AS size",
         )
         .bind(now)
         .bind(&key.source)
         .bind(&key.id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
-        let Some(hash) = hash else {
-            return Ok(None);
-        };
-        let row =
-            sqlx::query("UPDATE blobs SET last_access = ?1 WHERE hash = ?2 RETURNING hash, size")
-                .bind(now)
-                .bind(&hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let row = row.as_ref().map(blob_row).transpose()?;
-        tx.commit().await?;
-        Ok(row)
+        row.as_ref().map(blob_row).transpose()
     }
 
     async fn record(&self, key: &TrackKey, blob: &BlobRow, now: i64) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
-            "INSERT INTO blobs (hash, size, created_at, last_access) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT (hash) DO UPDATE SET last_access = excluded.last_access",
+            "INSERT INTO blobs (hash, size, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (hash) DO NOTHING",
         )
         .bind(&blob.hash)
         .bind(blob.size as i64)
@@ -174,9 +175,11 @@ impl Index for SqliteIndex {
 
     async fn eviction_candidates(&self, now: i64, limit: u32) -> Result<Vec<BlobRow>> {
         let rows = sqlx::query(
-            "SELECT hash, size FROM blobs b WHERE NOT EXISTS
+            "SELECT b.hash, b.size FROM blobs b LEFT JOIN tracks t ON t.hash = b.hash
+             WHERE NOT EXISTS
                  (SELECT 1 FROM leases l WHERE l.hash = b.hash AND l.expires_at > ?1)
-             ORDER BY last_access ASC LIMIT ?2",
+             GROUP BY b.hash
+             ORDER BY COALESCE(MAX(t.last_access), b.created_at) ASC LIMIT ?2",
         )
         .bind(now)
         .bind(limit)
