@@ -219,3 +219,82 @@ async fn mention_plugin_streams_an_llm_answer_into_the_draft() {
     assert_eq!(reply.unwrap_err().kind(), "denied");
     assert!(draft.is_empty());
 }
+
+/// Every host interface with an effect refuses a plugin that was not granted it. The
+/// list is checked against the runtime's own list, so a new interface without a test
+/// here fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_host_interface_is_gated() {
+    use minstrel::plugins::config::INTERFACES;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    install(&dir, "hello_command", "hello");
+    install(&dir, "echo_source", "echo");
+    install(&dir, "ask_mention", "ask");
+    install(&dir, "hostile", "hostile");
+    let mut config = config(&dir);
+    // Nothing by default, not even log; `ask` gets llm only so that it reaches draft.
+    config.defaults = Grant::default();
+    config.grants.insert(
+        "ask".into(),
+        Grant {
+            interfaces: vec!["llm".into()],
+            ..Grant::default()
+        },
+    );
+    let host = host_with(config, &tmp.path().join("data"), Arc::new(Fake));
+    for (path, result) in host.load_dir().await {
+        result.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    let hostile = |command: &'static str, url: Option<&'static str>| {
+        let host = host.clone();
+        async move {
+            let options: Vec<(&str, &str)> = url.map(|u| ("url", u)).into_iter().collect();
+            host.run_command("hostile", &invocation(command, &options))
+                .await
+                .unwrap_err()
+        }
+    };
+    let message = Message {
+        id: 1,
+        content: "hi".into(),
+        context: context(),
+    };
+    let denied: Vec<(&str, CallError)> = vec![
+        (
+            "log",
+            host.run_command("hello", &invocation("hello", &[]))
+                .await
+                .unwrap_err(),
+        ),
+        ("kv", hostile("kv", None).await),
+        (
+            "http",
+            hostile("http", Some("https://api.example.org/")).await,
+        ),
+        ("llm", hostile("llm", None).await),
+        ("player", hostile("player", None).await),
+        (
+            "media",
+            host.resolve("echo", "media:https://video.example/x")
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "draft",
+            host.handle_mention("ask", &message).await.0.unwrap_err(),
+        ),
+    ];
+    for (interface, error) in &denied {
+        assert!(
+            matches!(error, CallError::Denied { capability, .. } if capability == interface),
+            "{interface}: {error:?}"
+        );
+    }
+    let mut tested: Vec<&str> = denied.iter().map(|(i, _)| *i).collect();
+    let mut all = INTERFACES.to_vec();
+    tested.sort();
+    all.sort();
+    assert_eq!(tested, all);
+}
