@@ -220,3 +220,39 @@ fn new_scaffolds_a_plugin_that_builds_and_passes_check() {
         .unwrap();
     assert!(!again.status.success());
 }
+
+/// `component` with its embedded API version replaced by `version` (same length).
+fn with_api_version(name: &str, version: &str) -> Vec<u8> {
+    let mut bytes = std::fs::read(component(name)).unwrap();
+    let marker = b"minstrel:api-version";
+    let at = bytes
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .expect("api version section")
+        + marker.len();
+    assert_eq!(&bytes[at..at + 5], b"0.1.0");
+    bytes[at..at + 5].copy_from_slice(version.as_bytes());
+    bytes
+}
+
+#[test]
+fn check_refuses_api_versions_this_host_does_not_serve() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (version, served) in [
+        ("9.9.9", false),
+        ("0.2.0", false),
+        ("1.1.0", false),
+        ("0.1.7", true),
+    ] {
+        let file = tmp.path().join(format!("v{version}.wasm"));
+        std::fs::write(&file, with_api_version("hello_command", version)).unwrap();
+        let (ok, value) = check(tmp.path(), &file);
+        assert_eq!(ok, served, "{version}: {value}");
+        if !served {
+            assert_eq!(
+                value["error"],
+                format!("built against plugin API {version}, this host serves 0.1.0")
+            );
+        }
+    }
+}
