@@ -95,6 +95,25 @@ async fn memory_bomb_hits_the_cap() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_plugin_memory_override_applies() {
+    let grant = Grant {
+        memory_bytes: Some(16 << 20),
+        ..Grant::default()
+    };
+    let (_tmp, host) = hostile_host(Some(grant)).await;
+    let error = attack(&host, "bomb", &[]).await.unwrap_err();
+    assert!(
+        matches!(error, CallError::MemoryCap { limit, .. } if limit == 16 << 20),
+        "{error:?}"
+    );
+    assert_eq!(
+        host.status("hostile").unwrap().granted.memory_bytes,
+        16 << 20
+    );
+    assert_eq!(host.status("hello").unwrap().granted.memory_bytes, 32 << 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deep_recursion_overflows_cleanly() {
     let (_tmp, host) = hostile_host(None).await;
     let error = attack(&host, "recurse", &[]).await.unwrap_err();
