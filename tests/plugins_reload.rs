@@ -191,3 +191,36 @@ async fn compiled_cache_serves_repeat_loads_and_restarts() {
     );
     assert!(!off.path().join("plugin-cache").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_loads_the_folder_and_watches_only_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    install(&dir, "reload_a", "probe");
+    let mut config = config(&dir);
+    config.hot_reload = false;
+    let (host, watch) = PluginHost::start(
+        config.clone(),
+        tmp.path(),
+        std::sync::Arc::new(minstrel::plugins::NoServices),
+    )
+    .await
+    .unwrap();
+    assert!(watch.is_none());
+    assert_eq!(version(&host).await.unwrap(), "a");
+
+    config.hot_reload = true;
+    let (host, watch) = PluginHost::start(
+        config,
+        tmp.path(),
+        std::sync::Arc::new(minstrel::plugins::NoServices),
+    )
+    .await
+    .unwrap();
+    assert!(watch.is_some());
+    std::fs::copy(component("reload_b"), dir.join("probe.wasm")).unwrap();
+    wait_for("version b", async || {
+        version(&host).await.ok().as_deref() == Some("b")
+    })
+    .await;
+}

@@ -57,6 +57,16 @@ impl LoadError {
     }
 }
 
+/// Why the plugin runtime could not start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("cannot build the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("cannot watch the plugins folder: {0}")]
+    Watch(#[from] notify::Error),
+}
+
 /// Why one call into a plugin failed. The bot and the other plugins are unaffected.
 #[derive(Debug, Error, Clone, PartialEq)]
 #[non_exhaustive]

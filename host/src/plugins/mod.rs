@@ -58,7 +58,7 @@ pub mod stats;
 pub mod watcher;
 
 pub use config::{EffectiveGrant, Grant, PluginsConfig};
-pub use error::{CallError, LoadError};
+pub use error::{CallError, LoadError, StartError};
 pub use loader::{Inspection, World};
 pub use runtime::{LoadReport, PluginHost, PluginStatus};
 pub use services::{AudioWriter, ChatStream, HostServices, NoServices};

@@ -19,7 +19,7 @@ use super::cache::Origin;
 use super::call::{self, Finished};
 use super::config::{EffectiveGrant, PluginsConfig};
 use super::engine::PluginEngine;
-use super::error::{CallError, LoadError};
+use super::error::{CallError, LoadError, StartError};
 use super::host::audio::AudioSink;
 use super::host::kv::KvSpace;
 use super::loader::{self, Inspection, Loaded, Prepared, World};
@@ -125,6 +125,27 @@ impl PluginHost {
                 slots: RwLock::new(BTreeMap::new()),
             }),
         })
+    }
+
+    /// What the bot does at startup: build the runtime, load the plugins folder, and
+    /// watch it when `hot_reload` is on. Keep the handle alive as long as reloads should
+    /// happen.
+    pub async fn start(
+        config: PluginsConfig,
+        data_dir: &Path,
+        services: Arc<dyn HostServices>,
+    ) -> Result<(Self, Option<WatchHandle>), StartError> {
+        let host = Self::new(config, data_dir, services)
+            .map_err(|e| StartError::Engine(e.to_string()))?;
+        let loaded = host.load_dir().await;
+        let failed = loaded.iter().filter(|(_, r)| r.is_err()).count();
+        tracing::info!(loaded = loaded.len() - failed, failed, "plugins folder loaded");
+        let watch = if host.config().hot_reload {
+            Some(host.watch()?)
+        } else {
+            None
+        };
+        Ok((host, watch))
     }
 
     pub fn config(&self) -> &PluginsConfig {
