@@ -256,3 +256,31 @@ fn check_refuses_api_versions_this_host_does_not_serve() {
         }
     }
 }
+
+#[test]
+fn check_refuses_a_component_whose_exports_do_not_match_its_world() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(component("hello_command")).unwrap();
+    // The line inside the `minstrel:manifest` custom section (the text may also appear
+    // in the data segment, which the host does not read).
+    let section = b"minstrel:manifest";
+    let start = bytes
+        .windows(section.len())
+        .position(|w| w == section)
+        .expect("manifest section");
+    let marker = b"world=command";
+    let at = start
+        + bytes[start..]
+            .windows(marker.len())
+            .position(|w| w == marker)
+            .expect("manifest world line");
+    bytes[at..at + marker.len()].copy_from_slice(b"world=mention");
+    let file = tmp.path().join("liar.wasm");
+    std::fs::write(&file, bytes).unwrap();
+    let (ok, value) = check(tmp.path(), &file);
+    assert!(!ok);
+    assert_eq!(
+        value["error"],
+        "manifest says world `mention` but the component exports `command`"
+    );
+}
