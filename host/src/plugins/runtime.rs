@@ -135,11 +135,15 @@ impl PluginHost {
         data_dir: &Path,
         services: Arc<dyn HostServices>,
     ) -> Result<(Self, Option<WatchHandle>), StartError> {
-        let host = Self::new(config, data_dir, services)
-            .map_err(|e| StartError::Engine(e.to_string()))?;
+        let host =
+            Self::new(config, data_dir, services).map_err(|e| StartError::Engine(e.to_string()))?;
         let loaded = host.load_dir().await;
         let failed = loaded.iter().filter(|(_, r)| r.is_err()).count();
-        tracing::info!(loaded = loaded.len() - failed, failed, "plugins folder loaded");
+        tracing::info!(
+            loaded = loaded.len() - failed,
+            failed,
+            "plugins folder loaded"
+        );
         let watch = if host.config().hot_reload {
             Some(host.watch()?)
         } else {
