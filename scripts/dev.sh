@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
-# The main job on the embedded default (SQLite in ./minstrel-data, local plugins dir).
+# The main job on the embedded default: SQLite and blobs in ./minstrel-data, the
+# first-party plugins in ./minstrel-data/plugins (hot-reloaded), and the local
+# Discord-compatible server with a terminal to chat with the bot (no token needed).
+# With DISCORD_TOKEN set, connects to Discord instead (`minstrel run`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/minstrel/target}"
 scripts/setup.sh
-cargo run --locked -p minstrel -- demo "$@"
+scripts/build-plugins.sh >/dev/null
+mkdir -p minstrel-data/plugins
+for wasm in plugins/target/wasm32-wasip2/release/{hello_command,ask_mention,echo_source}.wasm; do
+  [ -f "$wasm" ] && cp -u "$wasm" minstrel-data/plugins/
+done
+export MINSTREL_PLUGINS__DIR="${MINSTREL_PLUGINS__DIR:-minstrel-data/plugins}"
+cargo build --locked -p minstrel
+if [ -n "${DISCORD_TOKEN:-}" ]; then
+  exec "$CARGO_TARGET_DIR/debug/minstrel" run "$@"
+fi
+exec "$CARGO_TARGET_DIR/debug/minstrel" dev "$@"

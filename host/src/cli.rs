@@ -37,6 +37,15 @@ enum Command {
     },
     /// Exercise the store end to end on bundled sample audio, served over loopback.
     Demo,
+    /// Run the bot against Discord (token from DISCORD_TOKEN), or against the API base
+    /// in the config.
+    Run,
+    /// Start the local Discord-compatible server and the bot, and chat with it here.
+    Dev {
+        /// Port of the local server (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Check, list and create plugins.
     Plugin {
         #[command(subcommand)]
@@ -126,8 +135,39 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Cache { command } => cache(command, &config).await,
         Command::Demo => crate::demo::run(&config).await.map(|()| ExitCode::SUCCESS),
+        Command::Run => run_bot(&config).await.map(|()| ExitCode::SUCCESS),
+        Command::Dev { port } => crate::dev::run(&config, port)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Plugin { command } => {
             crate::plugins::cli::run(command, &config.plugins, &config.data_dir).await
+        }
+    }
+}
+
+async fn run_bot(config: &Config) -> anyhow::Result<()> {
+    let token = std::env::var("DISCORD_TOKEN")
+        .context("DISCORD_TOKEN is not set (or use `minstrel dev` to try the bot locally)")?;
+    let options = crate::discord::BotOptions {
+        token,
+        api_base: config.discord.api_base.clone(),
+        dev_guild: config.discord.dev_guild,
+        prefix: config.discord.prefix.clone(),
+    };
+    let mut host = crate::app::start(config, options).await?;
+    let stopped = tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            result?;
+            None
+        }
+        result = host.bot.wait() => Some(result),
+    };
+    match stopped {
+        Some(result) => result,
+        None => {
+            tracing::info!("shutting down");
+            host.shutdown().await;
+            Ok(())
         }
     }
 }

@@ -23,6 +23,31 @@ pub struct Config {
     pub store: StoreConfig,
     /// The plugin runtime: folder, sandbox limits, grants (see `plugins::config`).
     pub plugins: crate::plugins::PluginsConfig,
+    pub discord: DiscordConfig,
+}
+
+/// The Discord connection. The bot token is read from the `DISCORD_TOKEN` environment
+/// variable only, so it never sits in a config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// Prefix for text commands, e.g. `!help`.
+    pub prefix: String,
+    /// Register commands in this guild only (instant; for testing a bot). Unset:
+    /// register globally.
+    pub dev_guild: Option<u64>,
+    /// A Discord-compatible API base URL instead of Discord (e.g. a local server).
+    pub api_base: Option<String>,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        Self {
+            prefix: "!".into(),
+            dev_guild: None,
+            api_base: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -32,6 +57,7 @@ impl Default for Config {
             log: "info".into(),
             store: StoreConfig::default(),
             plugins: crate::plugins::PluginsConfig::default(),
+            discord: DiscordConfig::default(),
         }
     }
 }

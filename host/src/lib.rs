@@ -9,6 +9,10 @@
 //!   and across processes), leases, eviction, per-guild scratch space, reconcile,
 //!   event claims and the TTL metadata cache.
 //! - [`fetch`]: fetchers that fill the store (the built-in HTTP fetcher).
+//! - [`app`]: starting the whole host (store, plugins, bot) for `run` and `dev`.
+//! - [`discord`]: the bot: poise commands, plugin commands, mentions, exactly-once claims.
+//! - [`local`]: the local Discord-compatible server used by `minstrel dev` and the tests.
+//! - [`dev`]: `minstrel dev`, the local server plus a terminal to chat with the bot.
 //! - [`demo`]: the self-contained demonstration run by `minstrel demo`.
 //! - [`localhttp`]: a loopback HTTP server standing in for remote audio hosts.
 //! - [`plugins`]: the plugin runtime. WebAssembly components of the `minstrel:plugin`
@@ -17,10 +21,14 @@
 //!
 //! Read `ARCHITECTURE.md` at the repository root first.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod dev;
+pub mod discord;
 pub mod fetch;
+pub mod local;
 pub mod localhttp;
 pub mod plugins;
 pub mod store;

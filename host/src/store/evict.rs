@@ -21,8 +21,12 @@ impl Store {
     /// Removes least recently used, unleased blobs until the cache fits its budget
     /// (or only leased blobs are left).
     pub async fn evict(&self) -> Result<Evicted> {
+        self.evict_to(self.inner.config.max_cache_bytes).await
+    }
+
+    /// [`Store::evict`] with an explicit budget (0 clears everything unleased).
+    pub async fn evict_to(&self, budget: u64) -> Result<Evicted> {
         let inner = &self.inner;
-        let budget = inner.config.max_cache_bytes;
         let mut done = Evicted::default();
         loop {
             let mut bytes = inner.index.stats(now_ms()).await?.bytes;

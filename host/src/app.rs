@@ -1,0 +1,67 @@
+//! Starting the whole host: the store (reconciled at startup), the plugin runtime
+//! (loaded, and watched for hot reload), and the bot. Shared by `minstrel run` and
+//! `minstrel dev`.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::config::Config;
+use crate::discord::{self, BotOptions, RunningBot};
+use crate::plugins::{NoServices, PluginHost};
+use crate::store::Store;
+
+/// A running host. Dropping it stops the plugin watcher; call [`Host::shutdown`] to
+/// stop the bot cleanly.
+pub struct Host {
+    pub store: Store,
+    pub plugins: PluginHost,
+    pub bot: RunningBot,
+    _watch: Option<crate::plugins::watcher::WatchHandle>,
+}
+
+pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
+    let store = Store::open(&config.data_dir, config.store.clone())
+        .await
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let report = store.reconcile(false, true).await?;
+    if report.problems() > 0 {
+        tracing::info!(?report, "startup reconcile repaired the store");
+    }
+    let plugins = PluginHost::new(
+        config.plugins.clone(),
+        &config.data_dir,
+        Arc::new(NoServices),
+    )
+    .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e:#}"))?;
+    std::fs::create_dir_all(&config.plugins.dir).with_context(|| {
+        format!(
+            "creating the plugins folder {}",
+            config.plugins.dir.display()
+        )
+    })?;
+    for (path, result) in plugins.load_dir().await {
+        match result {
+            Ok(report) => tracing::info!(plugin = %path.display(), ?report, "plugin loaded"),
+            Err(e) => tracing::warn!(plugin = %path.display(), error = %e, "plugin not loaded"),
+        }
+    }
+    let watch = if config.plugins.hot_reload {
+        Some(plugins.watch().context("watching the plugins folder")?)
+    } else {
+        None
+    };
+    let running = discord::start(bot, store.clone(), plugins.clone()).await?;
+    Ok(Host {
+        store,
+        plugins,
+        bot: running,
+        _watch: watch,
+    })
+}
+
+impl Host {
+    pub async fn shutdown(self) {
+        self.bot.shutdown().await;
+    }
+}

@@ -1,0 +1,177 @@
+//! `minstrel dev`: the local Discord-compatible server, the bot connected to it, and a
+//! terminal where you act as a user of the dev guild. Lines you type are messages in
+//! #general; the bot's replies (and edits) are printed; attachments are saved to files.
+//!
+//! - `hello`            a message from alice
+//! - `@bot hello`       a message mentioning the bot
+//! - `/name key=value`  a slash command with options
+//! - `as bob: !cache gc` the same, as bob (who lacks Manage Server)
+//! - `quit`             stop
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+
+use crate::config::Config;
+use crate::discord::BotOptions;
+use crate::local::payloads::{ALICE, BOT_ID, GUILD_ID, USERS};
+use crate::local::{LocalDiscord, World};
+
+pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
+    let server = LocalDiscord::bind(&format!("127.0.0.1:{port}")).await?;
+    let world = Arc::clone(server.world());
+    let options = BotOptions {
+        token: "local-dev-token".into(),
+        api_base: Some(server.base_url()),
+        dev_guild: Some(GUILD_ID),
+        prefix: config.discord.prefix.clone(),
+    };
+    let host = crate::app::start(config, options).await?;
+    let ready = world
+        .wait_for(Duration::from_secs(30), |w| !w.guild_commands().is_empty())
+        .await;
+    anyhow::ensure!(ready, "the bot did not connect to the local server");
+    let attachments = config.data_dir.join("dev-attachments");
+    println!(
+        "Local Discord at {} (guild \"Minstrel Dev\"). You are alice; type `as bob: ...` to be bob.",
+        server.base_url()
+    );
+    println!(
+        "Try: {p}help   {p}ping   /cache stats   @bot hello   quit",
+        p = config.discord.prefix
+    );
+    let printer = tokio::spawn(print_bot_messages(Arc::clone(&world), attachments));
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = lines.next_line().await? {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line == "quit" || line == "exit" {
+            break;
+        }
+        if let Err(e) = act(&world, line) {
+            println!("! {e}");
+        }
+    }
+    // Let replies to the last input arrive before stopping.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    printer.abort();
+    host.shutdown().await;
+    Ok(())
+}
+
+fn act(world: &World, line: &str) -> anyhow::Result<()> {
+    let (user, text) = match line.split_once(':') {
+        Some((who, rest)) if who.starts_with("as ") => {
+            let name = who[3..].trim();
+            let user = USERS
+                .iter()
+                .find(|(_, n, _)| *n == name)
+                .map(|(id, _, _)| *id)
+                .ok_or_else(|| anyhow::anyhow!("unknown user {name}"))?;
+            (user, rest.trim())
+        }
+        _ => (ALICE, line),
+    };
+    if let Some(command) = text.strip_prefix('/') {
+        let mut words = command.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let registered = world
+            .guild_commands()
+            .into_iter()
+            .find(|c| c["name"] == name)
+            .ok_or_else(|| anyhow::anyhow!("no command /{name}"))?;
+        let options = slash_options(&registered, words.collect());
+        world.slash(user, name, options, 1);
+    } else {
+        let text = text.replace("@bot", &format!("<@{BOT_ID}>"));
+        world.send_message(user, &text, 1);
+    }
+    Ok(())
+}
+
+/// `sub key=value ...` -> Discord option objects, typed as the command declares.
+fn slash_options(command: &Value, words: Vec<&str>) -> Value {
+    let declared = command["options"].as_array().cloned().unwrap_or_default();
+    let mut words = words.into_iter().peekable();
+    // A subcommand (type 1) is named first.
+    if let Some(sub) = words
+        .peek()
+        .and_then(|w| declared.iter().find(|o| o["name"] == *w && o["type"] == 1))
+        .cloned()
+    {
+        words.next();
+        let inner = slash_options(&sub, words.collect());
+        return json!([{"name": sub["name"], "type": 1, "options": inner}]);
+    }
+    let mut out = Vec::new();
+    for word in words {
+        let Some((key, value)) = word.split_once('=') else {
+            continue;
+        };
+        let kind = declared
+            .iter()
+            .find(|o| o["name"] == key)
+            .and_then(|o| o["type"].as_u64())
+            .unwrap_or(3);
+        let value = match kind {
+            4 => value
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(json!(value)),
+            10 => value
+                .parse::<f64>()
+                .map(Value::from)
+                .unwrap_or(json!(value)),
+            5 => json!(value == "true"),
+            _ => json!(value),
+        };
+        out.push(json!({"name": key, "type": kind, "value": value}));
+    }
+    Value::Array(out)
+}
+
+async fn print_bot_messages(world: Arc<World>, attachments: PathBuf) {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut calls_seen = 0;
+    loop {
+        for msg in world.bot_messages() {
+            let id = msg["id"].as_str().unwrap_or_default().to_string();
+            let content = msg["content"].as_str().unwrap_or_default().to_string();
+            let files = msg["attachments"].as_array().map_or(0, Vec::len);
+            let shown = format!(
+                "{content}{}",
+                if files > 0 {
+                    format!(" [{files} file(s)]")
+                } else {
+                    String::new()
+                }
+            );
+            match seen.get(&id) {
+                Some(old) if *old == shown => {}
+                Some(_) => println!("minstrel (edited)> {shown}"),
+                None => println!("minstrel> {shown}"),
+            }
+            seen.insert(id, shown);
+        }
+        let calls = world.calls();
+        for call in &calls[calls_seen..] {
+            for (name, bytes) in &call.files {
+                let path = attachments.join(name);
+                let saved = std::fs::create_dir_all(&attachments)
+                    .and_then(|()| std::fs::write(&path, bytes));
+                match saved {
+                    Ok(()) => println!("  attachment saved: {}", path.display()),
+                    Err(e) => println!("  attachment {name} not saved: {e}"),
+                }
+            }
+        }
+        calls_seen = calls.len();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,221 @@
+//! Building the serenity client and the poise framework, and starting them against
+//! Discord (token from the environment) or the local Discord-compatible server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poise::serenity_prelude as serenity;
+
+use super::{Data, Error, claim, commands, mentions, plugin_commands};
+use crate::plugins::PluginHost;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct BotOptions {
+    pub token: String,
+    /// Base URL of a Discord-compatible server (the local one); None for Discord.
+    pub api_base: Option<String>,
+    /// Register commands in this guild (instant, for development) instead of globally.
+    pub dev_guild: Option<u64>,
+    pub prefix: String,
+}
+
+/// A started bot; [`RunningBot::shutdown`] stops it.
+pub struct RunningBot {
+    shard_manager: Arc<serenity::ShardManager>,
+    task: tokio::task::JoinHandle<Result<(), serenity::Error>>,
+}
+
+impl RunningBot {
+    pub async fn shutdown(self) {
+        self.shard_manager.shutdown_all().await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
+
+    /// Waits until the client stops (an error, or a shutdown from elsewhere). Call
+    /// [`RunningBot::shutdown`] only if this has not returned.
+    pub async fn wait(&mut self) -> Result<(), Error> {
+        (&mut self.task).await??;
+        Ok(())
+    }
+}
+
+pub async fn start(
+    options: BotOptions,
+    store: Store,
+    plugins: PluginHost,
+) -> Result<RunningBot, Error> {
+    let mut http = serenity::HttpBuilder::new(&options.token);
+    if let Some(base) = &options.api_base {
+        // The proxy is honoured only with the ratelimiter disabled.
+        http = http
+            .proxy(base.trim_end_matches('/'))
+            .ratelimiter_disabled(true);
+    }
+    let http = http.build();
+    let data = Data {
+        store,
+        plugins,
+        options: options.clone(),
+        plugin_commands: Default::default(),
+    };
+    let framework = poise::Framework::builder()
+        .options(poise::FrameworkOptions {
+            commands: commands::all(),
+            prefix_options: poise::PrefixFrameworkOptions {
+                prefix: Some(options.prefix.clone().into()),
+                // Mentions belong to mention plugins.
+                mention_as_prefix: false,
+                ..Default::default()
+            },
+            command_check: Some(|ctx| Box::pin(claim_command(ctx))),
+            on_error: |error| Box::pin(on_error(error)),
+            event_handler: |framework, event| Box::pin(on_event(framework, event)),
+            ..Default::default()
+        })
+        .setup(|ctx, _ready, framework| {
+            Box::pin(async move {
+                let builtins = &framework.options().commands;
+                let registry = plugin_commands::Registry {
+                    plugins: data.plugins.clone(),
+                    dev_guild: data.options.dev_guild,
+                    builtins: poise::builtins::create_application_commands(builtins),
+                    builtin_names: builtins.iter().map(|c| c.name.to_string()).collect(),
+                    table: Arc::clone(&data.plugin_commands),
+                };
+                let count = registry.register(&ctx.http).await?;
+                tracing::info!(plugin_commands = count, "commands registered");
+                registry.spawn_watch(ctx.http.clone());
+                Ok(data)
+            })
+        })
+        .build();
+    let intents =
+        serenity::GatewayIntents::non_privileged() | serenity::GatewayIntents::MESSAGE_CONTENT;
+    let mut client = serenity::ClientBuilder::new_with_http(http, intents)
+        .framework(framework)
+        .await?;
+    let shard_manager = client.shard_manager.clone();
+    let task = tokio::spawn(async move { client.start().await });
+    Ok(RunningBot {
+        shard_manager,
+        task,
+    })
+}
+
+/// Claims the event behind a command before it runs: false (a duplicate) stops it
+/// silently (see `on_error`).
+async fn claim_command(ctx: super::Context<'_>) -> Result<bool, Error> {
+    // poise runs this check once per command in the tree (`cache` then `cache gc`):
+    // remember the outcome for the rest of this invocation.
+    struct Claimed(bool);
+    if let Some(claimed) = ctx.invocation_data::<Claimed>().await {
+        return Ok(claimed.0);
+    }
+    let won = claim_event(ctx).await?;
+    ctx.set_invocation_data(Claimed(won)).await;
+    Ok(won)
+}
+
+async fn claim_event(ctx: super::Context<'_>) -> Result<bool, Error> {
+    let kind = match ctx {
+        poise::Context::Prefix(_) => claim::MESSAGE,
+        poise::Context::Application(_) => claim::INTERACTION,
+    };
+    Ok(ctx.data().store.claim(kind, &ctx.id().to_string()).await?)
+}
+
+async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
+    match error {
+        // A duplicate delivery: already handled elsewhere.
+        poise::FrameworkError::CommandCheckFailed { error: None, .. } => {}
+        // Served by plugins (see on_event).
+        poise::FrameworkError::UnknownCommand { .. }
+        | poise::FrameworkError::UnknownInteraction { .. } => {}
+        poise::FrameworkError::Command { error, ctx, .. } => {
+            tracing::warn!(command = %ctx.command().qualified_name, error = %format!("{error:#}"), "command failed");
+            let reply = poise::CreateReply::default()
+                .content(format!("Sorry, that failed: {error}"))
+                .ephemeral(true);
+            if let Err(e) = ctx.send(reply).await {
+                tracing::warn!(error = %e, "could not report a command error");
+            }
+        }
+        other => {
+            if let Err(e) = poise::builtins::on_error(other).await {
+                tracing::warn!(error = %e, "error while handling an error");
+            }
+        }
+    }
+}
+
+// The claim is awaited inside each arm; a match guard cannot await.
+#[allow(clippy::collapsible_match)]
+async fn on_event(
+    framework: poise::FrameworkContext<'_, Data, Error>,
+    event: &serenity::FullEvent,
+) -> Result<(), Error> {
+    let ctx = framework.serenity_context;
+    let data = framework.user_data;
+    match event {
+        serenity::FullEvent::Message { new_message: msg } => {
+            let bot = ctx.cache.current_user().id;
+            if msg.author.bot || msg.author.id == bot {
+                return Ok(());
+            }
+            let prefix = &data.options.prefix;
+            if let Some(line) = msg.content.strip_prefix(prefix.as_str()) {
+                let name = line
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_lowercase();
+                // Built-ins are poise's; plugin commands are served here.
+                if plugin_commands::owner(data, &name).is_some()
+                    && data
+                        .store
+                        .claim(claim::MESSAGE, &msg.id.to_string())
+                        .await?
+                {
+                    plugin_commands::run_prefix(ctx, data, msg, line).await?;
+                }
+                return Ok(());
+            }
+            if mentions::mentions_bot(msg, bot)
+                && data
+                    .store
+                    .claim(claim::MESSAGE, &msg.id.to_string())
+                    .await?
+            {
+                mentions::handle(ctx, data, msg, bot).await?;
+            }
+        }
+        serenity::FullEvent::InteractionCreate { interaction } => match interaction {
+            serenity::Interaction::Command(command)
+                if plugin_commands::owner(data, &command.data.name).is_some() =>
+            {
+                if data
+                    .store
+                    .claim(claim::INTERACTION, &command.id.to_string())
+                    .await?
+                {
+                    plugin_commands::run_slash(ctx, data, command).await?;
+                }
+            }
+            serenity::Interaction::Autocomplete(command)
+                if plugin_commands::owner(data, &command.data.name).is_some() =>
+            {
+                if data
+                    .store
+                    .claim(claim::INTERACTION, &command.id.to_string())
+                    .await?
+                {
+                    plugin_commands::autocomplete(ctx, data, command).await?;
+                }
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+    Ok(())
+}

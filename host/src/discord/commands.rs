@@ -1,0 +1,132 @@
+//! Built-in commands, available as slash and prefix commands.
+
+use poise::CreateReply;
+
+use super::{Context, Error};
+
+/// Show what Minstrel can do.
+#[poise::command(slash_command, prefix_command)]
+pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
+    let data = ctx.data();
+    let mut text = String::from("**Minstrel commands**\n");
+    for command in &ctx.framework().options().commands {
+        let description = command.description.as_deref().unwrap_or_default();
+        text.push_str(&format!("`/{}` {}\n", command.name, description));
+    }
+    let plugin_commands = data.plugin_commands.lock().expect("commands").clone();
+    for (name, (plugin, spec)) in plugin_commands {
+        text.push_str(&format!(
+            "`/{name}` {} (plugin {plugin})\n",
+            spec.description
+        ));
+    }
+    text.push_str(&format!(
+        "Prefix commands work too: `{}help`. Mention me to talk to a mention plugin.",
+        data.options.prefix
+    ));
+    ctx.send(CreateReply::default().content(text).ephemeral(true))
+        .await?;
+    Ok(())
+}
+
+/// Check that the bot answers.
+#[poise::command(slash_command, prefix_command)]
+pub async fn ping(ctx: Context<'_>) -> Result<(), Error> {
+    ctx.reply("pong").await?;
+    Ok(())
+}
+
+/// List loaded plugins and their states.
+#[poise::command(slash_command, prefix_command)]
+pub async fn plugins(ctx: Context<'_>) -> Result<(), Error> {
+    let list = ctx.data().plugins.list();
+    let text = if list.is_empty() {
+        "No plugins loaded.".to_string()
+    } else {
+        list.iter()
+            .map(|p| {
+                let world = p.world.map(|w| w.name()).unwrap_or("?");
+                let version = p.version.as_deref().unwrap_or("-");
+                let error = p
+                    .last_error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default();
+                format!("`{}` {world} {version}: {}{error}", p.name, p.state)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    ctx.reply(text).await?;
+    Ok(())
+}
+
+/// The audio cache: stats for everyone, gc and clear for server managers.
+#[poise::command(
+    slash_command,
+    prefix_command,
+    subcommands("stats", "gc", "clear"),
+    subcommand_required
+)]
+pub async fn cache(_ctx: Context<'_>) -> Result<(), Error> {
+    Ok(())
+}
+
+/// What the cache holds.
+#[poise::command(slash_command, prefix_command)]
+pub async fn stats(ctx: Context<'_>) -> Result<(), Error> {
+    let s = ctx.data().store.stats().await?;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    ctx.reply(format!(
+        "Cache: {} tracks in {} blobs, {:.1} MiB of {:.1} MiB, {} playing (leased), {} hits.",
+        s.index.tracks,
+        s.index.blobs,
+        mib(s.index.bytes),
+        mib(s.max_cache_bytes),
+        s.index.active_leases,
+        s.index.hits
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Evict least recently used audio down to the cache budget.
+#[poise::command(
+    slash_command,
+    prefix_command,
+    guild_only,
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn gc(ctx: Context<'_>) -> Result<(), Error> {
+    ctx.defer().await?;
+    let store = &ctx.data().store;
+    let evicted = store.evict().await?;
+    ctx.reply(format!(
+        "Evicted {} blobs ({} bytes).",
+        evicted.blobs, evicted.bytes
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Remove every cached song that is not playing.
+#[poise::command(
+    slash_command,
+    prefix_command,
+    guild_only,
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn clear(ctx: Context<'_>) -> Result<(), Error> {
+    ctx.defer().await?;
+    let evicted = ctx.data().store.evict_to(0).await?;
+    ctx.reply(format!(
+        "Cleared {} blobs ({} bytes); songs that are playing were kept.",
+        evicted.blobs, evicted.bytes
+    ))
+    .await?;
+    Ok(())
+}
+
+pub fn all() -> Vec<poise::Command<super::Data, Error>> {
+    vec![help(), ping(), plugins(), cache()]
+}

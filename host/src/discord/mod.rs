@@ -1,0 +1,45 @@
+//! The Discord front: poise commands (built-in and from command plugins), mentions
+//! routed to mention plugins, exactly-once handling through the store's claims.
+//!
+//! - [`bot`]: building and starting the serenity client and poise framework, against
+//!   Discord or the local server.
+//! - [`commands`]: the built-in commands (`help`, `ping`, `plugins`, `cache`).
+//! - [`plugin_commands`]: registration of plugin commands and their dispatch.
+//! - [`mentions`]: messages that mention the bot.
+//! - [`split`]: splitting replies at 2,000 characters.
+//!
+//! The data path: event -> claim (store) -> route (built-in, plugin command or
+//! mention plugin) -> plugin call -> reply. A claim is taken before any side effect, so
+//! an event delivered twice, replayed after a resume or seen by a second process
+//! produces one reply.
+
+pub mod bot;
+pub mod commands;
+pub mod mentions;
+pub mod plugin_commands;
+pub mod split;
+
+use std::sync::{Arc, Mutex};
+
+use crate::plugins::PluginHost;
+use crate::store::Store;
+
+pub use bot::{BotOptions, RunningBot, start};
+
+pub type Error = anyhow::Error;
+pub type Context<'a> = poise::Context<'a, Data, Error>;
+
+/// What every handler can reach.
+pub struct Data {
+    pub store: Store,
+    pub plugins: PluginHost,
+    pub options: BotOptions,
+    /// Plugin commands as last registered.
+    pub plugin_commands: Arc<Mutex<plugin_commands::CommandTable>>,
+}
+
+/// Claim kinds: one per kind of event that can produce a reply.
+pub mod claim {
+    pub const MESSAGE: &str = "message";
+    pub const INTERACTION: &str = "interaction";
+}

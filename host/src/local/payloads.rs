@@ -1,0 +1,259 @@
+//! Discord object shapes as the local server sends them. Every field serenity 0.12
+//! requires is present; ids are strings, timestamps RFC 3339 with an offset.
+
+use serde_json::{Value, json};
+
+pub const BOT_ID: u64 = 1000;
+pub const GUILD_ID: u64 = 2000;
+/// A role granting Manage Server.
+pub const ADMIN_ROLE: u64 = 2100;
+pub const OWNER_ID: u64 = 3999;
+/// Users the local server knows: (id, name, roles).
+pub const USERS: &[(u64, &str, &[u64])] = &[
+    (3000, "alice", &[ADMIN_ROLE]),
+    (3001, "bob", &[]),
+    (3002, "carol", &[]),
+];
+pub const ALICE: u64 = 3000;
+pub const BOB: u64 = 3001;
+pub const GENERAL: u64 = 4000;
+pub const MUSIC: u64 = 4001;
+/// @everyone: view, send, embed, attach, history, reactions, connect, speak.
+const EVERYONE_PERMISSIONS: &str = "3263552";
+const MANAGE_GUILD: &str = "32";
+/// Every permission bit, as sent for interactions' `member.permissions` of admins.
+pub const ALL_PERMISSIONS: &str = "2251799813685247";
+
+pub fn timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    // Seconds since the epoch rendered as RFC 3339 (UTC), without a date library.
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_micros()
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+pub fn user(id: u64) -> Value {
+    if id == BOT_ID {
+        return json!({"id": id.to_string(), "username": "minstrel", "bot": true,
+                      "discriminator": "0", "global_name": "Minstrel"});
+    }
+    let name = USERS
+        .iter()
+        .find(|(uid, _, _)| *uid == id)
+        .map(|(_, n, _)| n.to_string())
+        .unwrap_or_else(|| format!("user{id}"));
+    json!({"id": id.to_string(), "username": name, "discriminator": "0", "global_name": name})
+}
+
+pub fn roles_of(id: u64) -> Vec<String> {
+    USERS
+        .iter()
+        .find(|(uid, _, _)| *uid == id)
+        .map(|(_, _, roles)| roles.iter().map(u64::to_string).collect())
+        .unwrap_or_default()
+}
+
+pub fn member(id: u64) -> Value {
+    json!({"user": user(id), "roles": roles_of(id), "deaf": false, "mute": false, "flags": 0,
+           "joined_at": "2024-01-01T00:00:00.000000+00:00"})
+}
+
+fn role(id: u64, name: &str, permissions: &str, position: u32) -> Value {
+    json!({"id": id.to_string(), "name": name, "color": 0, "colors": {"primary_color": 0},
+           "hoist": false, "managed": false, "mentionable": false,
+           "permissions": permissions, "position": position})
+}
+
+pub fn channel(id: u64) -> Value {
+    let (kind, name) = if id == MUSIC {
+        (2, "Music")
+    } else {
+        (0, "general")
+    };
+    json!({"id": id.to_string(), "type": kind, "name": name, "guild_id": GUILD_ID.to_string(),
+           "position": 0, "permission_overwrites": [], "nsfw": false})
+}
+
+pub fn guild() -> Value {
+    let mut members = vec![member(BOT_ID)];
+    members.extend(USERS.iter().map(|(id, _, _)| member(*id)));
+    json!({
+        "id": GUILD_ID.to_string(), "name": "Minstrel Dev", "owner_id": OWNER_ID.to_string(),
+        "verification_level": 0, "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "roles": [role(GUILD_ID, "@everyone", EVERYONE_PERMISSIONS, 0),
+                  role(ADMIN_ROLE, "Server Admin", MANAGE_GUILD, 1)],
+        "emojis": [], "features": [], "mfa_level": 0, "system_channel_flags": 0,
+        "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0, "stickers": [],
+        "premium_progress_bar_enabled": false,
+        "joined_at": "2024-01-01T00:00:00.000000+00:00", "large": false,
+        "member_count": members.len(), "voice_states": [], "members": members,
+        "channels": [channel(GENERAL), channel(MUSIC)],
+        "threads": [], "presences": [], "stage_instances": [], "guild_scheduled_events": [],
+    })
+}
+
+pub fn ready(session_id: &str, resume_url: &str) -> Value {
+    json!({
+        "v": 10, "user": user(BOT_ID), "guilds": [{"id": GUILD_ID.to_string(), "unavailable": true}],
+        "session_id": session_id, "resume_gateway_url": resume_url, "shard": [0, 1],
+        "application": {"id": BOT_ID.to_string(), "flags": 0},
+    })
+}
+
+pub fn application() -> Value {
+    json!({"id": BOT_ID.to_string(), "name": "Minstrel", "description": "",
+           "bot_public": false, "bot_require_code_grant": false, "verify_key": "00",
+           "flags": 0, "owner": user(OWNER_ID)})
+}
+
+/// A message object. `mentions` lists the users named as `<@id>` in `content`.
+pub fn message(id: u64, channel: u64, author: u64, content: &str, extra: Value) -> Value {
+    let mentions: Vec<Value> = mentioned_ids(content).into_iter().map(user).collect();
+    let mut msg = json!({
+        "id": id.to_string(), "channel_id": channel.to_string(), "guild_id": GUILD_ID.to_string(),
+        "author": user(author), "content": content, "timestamp": timestamp(),
+        "edited_timestamp": null, "tts": false, "mention_everyone": false, "mentions": mentions,
+        "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0,
+    });
+    if author != BOT_ID {
+        msg["member"] = json!({"roles": roles_of(author), "deaf": false, "mute": false,
+                               "flags": 0, "joined_at": "2024-01-01T00:00:00.000000+00:00"});
+    }
+    if let (Value::Object(m), Value::Object(e)) = (&mut msg, extra) {
+        m.extend(e);
+    }
+    msg
+}
+
+pub fn mentioned_ids(content: &str) -> Vec<u64> {
+    let mut ids = Vec::new();
+    let mut rest = content;
+    while let Some(start) = rest.find("<@") {
+        rest = &rest[start + 2..];
+        let digits: String = rest
+            .trim_start_matches('!')
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Ok(id) = digits.parse::<u64>()
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// An interaction: `kind` 2 = slash command, 4 = autocomplete.
+pub fn interaction(id: u64, token: &str, kind: u8, user_id: u64, data: Value) -> Value {
+    let permissions = if roles_of(user_id).contains(&ADMIN_ROLE.to_string()) {
+        ALL_PERMISSIONS
+    } else {
+        EVERYONE_PERMISSIONS
+    };
+    let mut member = member(user_id);
+    member["permissions"] = json!(permissions);
+    json!({
+        "id": id.to_string(), "application_id": BOT_ID.to_string(), "type": kind, "data": data,
+        "guild_id": GUILD_ID.to_string(), "channel_id": GENERAL.to_string(),
+        "channel": channel(GENERAL), "member": member, "token": token, "version": 1,
+        "app_permissions": ALL_PERMISSIONS, "locale": "en-US", "guild_locale": "en-US",
+        "entitlements": [], "attachment_size_limit": 26_214_400,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_000), (2024, 10, 4));
+        let t = timestamp();
+        assert_eq!(t.len(), "2024-01-01T00:00:00.000000+00:00".len(), "{t}");
+    }
+
+    /// serenity drops a gateway payload it cannot parse without an error, so every
+    /// shape the server sends is checked against serenity's own models here.
+    #[test]
+    fn serenity_parses_every_shape() {
+        use poise::serenity_prelude as serenity;
+        let parse = |t: &str, d: Value| {
+            let frame = json!({"op": 0, "s": 1, "t": t, "d": d});
+            let event: serenity::GatewayEvent = serde_json::from_value(frame).expect(t);
+            match event {
+                serenity::GatewayEvent::Dispatch(_, event) => {
+                    assert!(
+                        !matches!(event, serenity::Event::Unknown(_)),
+                        "{t} not understood"
+                    )
+                }
+                _ => panic!("{t} is not a dispatch"),
+            }
+        };
+        parse("READY", ready("s", "ws://127.0.0.1/gw"));
+        parse("GUILD_CREATE", guild());
+        parse(
+            "MESSAGE_CREATE",
+            message(1, GENERAL, ALICE, "hi <@1000>", json!({})),
+        );
+        let data = json!({"id": "1", "name": "hello", "type": 1,
+                          "options": [{"name": "who", "type": 3, "value": "x"}]});
+        parse("INTERACTION_CREATE", interaction(2, "tok", 2, BOB, data));
+        let data = json!({"id": "1", "name": "hello", "type": 1,
+                          "options": [{"name": "who", "type": 3, "value": "x", "focused": true}]});
+        parse("INTERACTION_CREATE", interaction(3, "tok", 4, ALICE, data));
+        let bot_reply = message(
+            4,
+            GENERAL,
+            BOT_ID,
+            "pong",
+            json!({"message_reference":
+            {"type": 0, "message_id": "1", "channel_id": GENERAL.to_string()}, "type": 19}),
+        );
+        let _: serenity::Message = serde_json::from_value(bot_reply).unwrap();
+        let _: serenity::CurrentApplicationInfo = serde_json::from_value(application()).unwrap();
+        let _: serenity::CurrentUser = serde_json::from_value(user(BOT_ID)).unwrap();
+    }
+
+    #[test]
+    fn mentions_are_found() {
+        assert_eq!(
+            mentioned_ids("<@1000> hi <@!3000> <@1000>"),
+            vec![1000, 3000]
+        );
+        assert!(mentioned_ids("no one").is_empty());
+    }
+}

@@ -1,0 +1,373 @@
+//! REST routes under `/api/v10`. Every request is recorded in the [`World`] (method,
+//! path, JSON body or multipart `payload_json`, uploaded files) before it is answered.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post, put};
+use serde_json::{Value, json};
+
+use super::payloads::{self, BOT_ID};
+use super::world::{RestCall, World};
+
+type W = State<Arc<World>>;
+
+pub fn router(world: Arc<World>) -> Router {
+    Router::new()
+        .route("/gw", get(super::gateway::upgrade))
+        .route("/api/v10/gateway", get(gateway))
+        .route("/api/v10/gateway/bot", get(gateway_bot))
+        .route("/api/v10/users/@me", get(me))
+        .route("/api/v10/oauth2/applications/@me", get(application))
+        .route("/api/v10/channels/{channel}", get(channel))
+        .route("/api/v10/channels/{channel}/messages", post(create_message))
+        .route(
+            "/api/v10/channels/{channel}/messages/{message}",
+            get(get_message).patch(edit_message).delete(delete_message),
+        )
+        .route("/api/v10/channels/{channel}/typing", post(no_content))
+        .route(
+            "/api/v10/interactions/{id}/{token}/callback",
+            post(interaction_callback),
+        )
+        .route("/api/v10/webhooks/{app}/{token}", post(followup))
+        .route(
+            "/api/v10/webhooks/{app}/{token}/messages/{message}",
+            get(get_webhook_message)
+                .patch(edit_webhook_message)
+                .delete(delete_message),
+        )
+        .route(
+            "/api/v10/applications/{app}/commands",
+            put(put_global_commands).get(get_global_commands),
+        )
+        .route(
+            "/api/v10/applications/{app}/guilds/{guild}/commands",
+            put(put_guild_commands).get(get_guild_commands),
+        )
+        .fallback(unknown)
+        .with_state(world)
+}
+
+/// Reads and records a request: JSON or multipart (`payload_json` + `files[n]`).
+async fn take(world: &World, req: Request) -> Result<(Value, Vec<(String, Vec<u8>)>), Response> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (body, files) = if multipart {
+        read_multipart(req)
+            .await
+            .map_err(|e| error(400, 50035, &e))?
+    } else {
+        let bytes = axum::body::to_bytes(req.into_body(), 64 << 20)
+            .await
+            .map_err(|e| error(400, 50035, &e.to_string()))?;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| error(400, 50109, &e.to_string()))?
+        };
+        (body, Vec::new())
+    };
+    world.record(RestCall {
+        method,
+        path,
+        body: body.clone(),
+        files: files.clone(),
+    });
+    Ok((body, files))
+}
+
+async fn read_multipart(req: Request) -> Result<(Value, Vec<(String, Vec<u8>)>), String> {
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut body = Value::Null;
+    let mut files = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(|e| e.to_string())? {
+        let name = field.name().unwrap_or_default().to_string();
+        let filename = field.file_name().map(str::to_string);
+        let bytes = field.bytes().await.map_err(|e| e.to_string())?;
+        if name == "payload_json" {
+            body = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        } else if name.starts_with("files[") {
+            files.push((filename.unwrap_or(name), bytes.to_vec()));
+        }
+    }
+    Ok((body, files))
+}
+
+fn error(status: u16, code: u32, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, Json(json!({"code": code, "message": message}))).into_response()
+}
+
+fn unknown_message() -> Response {
+    error(404, 10008, "Unknown Message")
+}
+
+fn parse_id(s: &str) -> Option<u64> {
+    s.parse().ok()
+}
+
+async fn gateway(State(world): W, req: Request) -> Response {
+    if let Err(r) = take(&world, req).await {
+        return r;
+    }
+    Json(json!({"url": world.gateway_url()})).into_response()
+}
+
+async fn gateway_bot(State(world): W, req: Request) -> Response {
+    if let Err(r) = take(&world, req).await {
+        return r;
+    }
+    Json(json!({"url": world.gateway_url(), "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 1000,
+                                        "reset_after": 0, "max_concurrency": 1}}))
+    .into_response()
+}
+
+async fn me(State(world): W, req: Request) -> Response {
+    match take(&world, req).await {
+        Ok(_) => Json(payloads::user(BOT_ID)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn application(State(world): W, req: Request) -> Response {
+    match take(&world, req).await {
+        Ok(_) => Json(payloads::application()).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn channel(State(world): W, Path(channel): Path<String>, req: Request) -> Response {
+    if let Err(r) = take(&world, req).await {
+        return r;
+    }
+    match parse_id(&channel) {
+        Some(id @ (payloads::GENERAL | payloads::MUSIC)) => {
+            Json(payloads::channel(id)).into_response()
+        }
+        _ => error(404, 10003, "Unknown Channel"),
+    }
+}
+
+async fn create_message(State(world): W, Path(channel): Path<String>, req: Request) -> Response {
+    let (body, files) = match take(&world, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(channel) = parse_id(&channel) else {
+        return error(404, 10003, "Unknown Channel");
+    };
+    let content = body["content"].as_str().unwrap_or_default();
+    if content.chars().count() > 2000 {
+        return error(400, 50035, "content: must be 2000 or fewer in length");
+    }
+    if content.is_empty() && files.is_empty() && body["embeds"].as_array().is_none_or(Vec::is_empty)
+    {
+        return error(400, 50006, "Cannot send an empty message");
+    }
+    Json(world.bot_post(channel, &body, &files)).into_response()
+}
+
+async fn get_message(
+    State(world): W,
+    Path((_, message)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    if let Err(r) = take(&world, req).await {
+        return r;
+    }
+    match parse_id(&message).and_then(|id| world.message(id)) {
+        Some(m) => Json(m).into_response(),
+        None => unknown_message(),
+    }
+}
+
+async fn edit_message(
+    State(world): W,
+    Path((_, message)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let (body, files) = match take(&world, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if body["content"]
+        .as_str()
+        .is_some_and(|c| c.chars().count() > 2000)
+    {
+        return error(400, 50035, "content: must be 2000 or fewer in length");
+    }
+    match parse_id(&message).and_then(|id| world.bot_edit(id, &body, &files)) {
+        Some(m) => Json(m).into_response(),
+        None => unknown_message(),
+    }
+}
+
+async fn delete_message(State(world): W, req: Request) -> Response {
+    match take(&world, req).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn no_content(State(world): W, req: Request) -> Response {
+    delete_message(State(world), req).await
+}
+
+/// Interaction responses: 4 = message, 5 = deferred message, 8 = autocomplete result.
+async fn interaction_callback(
+    State(world): W,
+    Path((_, token)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let (body, files) = match take(&world, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(channel) = world.interaction_channel(&token) else {
+        return error(404, 10062, "Unknown interaction");
+    };
+    if world.original(&token).is_some() {
+        return error(400, 40060, "Interaction has already been acknowledged.");
+    }
+    match body["type"].as_u64() {
+        Some(4) | Some(5) => {
+            let data = body.get("data").cloned().unwrap_or(json!({}));
+            let msg = world.bot_post(channel, &data, &files);
+            world.set_original(
+                &token,
+                parse_id(msg["id"].as_str().unwrap_or("0")).unwrap_or(0),
+            );
+        }
+        Some(8) => world.set_original(&token, 0),
+        _ => return error(400, 50035, "unsupported interaction response type"),
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn followup(
+    State(world): W,
+    Path((_, token)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let (body, files) = match take(&world, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(channel) = world.interaction_channel(&token) else {
+        return error(404, 10015, "Unknown Webhook");
+    };
+    let mut msg = world.bot_post(channel, &body, &files);
+    msg["webhook_id"] = json!(BOT_ID.to_string());
+    Json(msg).into_response()
+}
+
+fn webhook_message_id(world: &World, token: &str, message: &str) -> Option<u64> {
+    if message == "@original" {
+        world.original(token).filter(|id| *id != 0)
+    } else {
+        parse_id(message)
+    }
+}
+
+async fn get_webhook_message(
+    State(world): W,
+    Path((_, token, message)): Path<(String, String, String)>,
+    req: Request,
+) -> Response {
+    if let Err(r) = take(&world, req).await {
+        return r;
+    }
+    match webhook_message_id(&world, &token, &message).and_then(|id| world.message(id)) {
+        Some(m) => Json(m).into_response(),
+        None => unknown_message(),
+    }
+}
+
+async fn edit_webhook_message(
+    State(world): W,
+    Path((_, token, message)): Path<(String, String, String)>,
+    req: Request,
+) -> Response {
+    let (body, files) = match take(&world, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match webhook_message_id(&world, &token, &message)
+        .and_then(|id| world.bot_edit(id, &body, &files))
+    {
+        Some(mut m) => {
+            m["webhook_id"] = json!(BOT_ID.to_string());
+            Json(m).into_response()
+        }
+        None => unknown_message(),
+    }
+}
+
+async fn put_commands(world: &World, guild: bool, req: Request) -> Response {
+    let (body, _) = match take(world, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(commands) = body.as_array() else {
+        return error(400, 50035, "expected an array of commands");
+    };
+    for c in commands {
+        let name = c["name"].as_str().unwrap_or_default();
+        let valid = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .chars()
+                .all(|ch| ch.is_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_');
+        if !valid
+            || c["description"]
+                .as_str()
+                .is_none_or(|d| d.is_empty() || d.chars().count() > 100)
+        {
+            return error(400, 50035, &format!("invalid command {c}"));
+        }
+    }
+    Json(world.set_commands(guild, commands.clone())).into_response()
+}
+
+async fn put_global_commands(State(world): W, req: Request) -> Response {
+    put_commands(&world, false, req).await
+}
+
+async fn put_guild_commands(State(world): W, req: Request) -> Response {
+    put_commands(&world, true, req).await
+}
+
+async fn get_global_commands(State(world): W, req: Request) -> Response {
+    match take(&world, req).await {
+        Ok(_) => Json(world.global_commands()).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn get_guild_commands(State(world): W, req: Request) -> Response {
+    match take(&world, req).await {
+        Ok(_) => Json(world.guild_commands()).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn unknown(State(world): W, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    if let Err(r) = take(&world, req).await {
+        return r;
+    }
+    tracing::warn!(%path, "local Discord server: unknown route");
+    error(404, 0, "404: Not Found")
+}

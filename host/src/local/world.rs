@@ -1,0 +1,352 @@
+//! The local server's state, and the API a test (or a person in `minstrel dev`) uses to
+//! act as a user: send messages, mention the bot, invoke slash commands and
+//! autocomplete, have any event delivered twice, and read back what the bot did.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::{Notify, broadcast};
+
+use super::payloads::{self, BOT_ID, GENERAL};
+
+const BOT_ID_STR: &str = "1000";
+
+/// One REST request the bot made.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RestCall {
+    pub method: String,
+    pub path: String,
+    /// The JSON body (for multipart requests, `payload_json`).
+    pub body: Value,
+    /// Uploaded files: (filename, bytes).
+    #[serde(skip)]
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// A gateway dispatch: event name and payload.
+#[derive(Debug, Clone)]
+pub struct Dispatch {
+    pub t: &'static str,
+    pub d: Value,
+}
+
+#[derive(Default)]
+struct State {
+    messages: BTreeMap<u64, Value>,
+    calls: Vec<RestCall>,
+    guild_commands: Vec<Value>,
+    global_commands: Vec<Value>,
+    /// Interaction token -> the message standing for its original response.
+    originals: BTreeMap<String, u64>,
+    /// Interaction token -> the interaction's id and channel.
+    interactions: BTreeMap<String, (u64, u64)>,
+    identifies: u64,
+}
+
+pub struct World {
+    addr: SocketAddr,
+    state: Mutex<State>,
+    events: broadcast::Sender<Dispatch>,
+    changed: Notify,
+    next_id: AtomicU64,
+}
+
+impl World {
+    pub(super) fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            state: Mutex::default(),
+            events: broadcast::channel(65_536).0,
+            changed: Notify::new(),
+            next_id: AtomicU64::new(100_000),
+        }
+    }
+
+    pub fn gateway_url(&self) -> String {
+        format!("ws://{}/gw", self.addr)
+    }
+
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("world state")
+    }
+
+    pub(super) fn subscribe(&self) -> broadcast::Receiver<Dispatch> {
+        self.events.subscribe()
+    }
+
+    pub(super) fn identified(&self) {
+        self.state().identifies += 1;
+        self.changed.notify_waiters();
+    }
+
+    /// Gateway sessions identified so far.
+    pub fn identifies(&self) -> u64 {
+        self.state().identifies
+    }
+
+    fn dispatch(&self, t: &'static str, d: Value, copies: usize) {
+        for _ in 0..copies {
+            // No receivers (no bot connected yet) is fine: the event is simply unseen.
+            let _ = self.events.send(Dispatch { t, d: d.clone() });
+        }
+    }
+
+    // ---- acting as a user -------------------------------------------------------
+
+    /// `author` posts `content` in #general; delivered `copies` times. Returns its id.
+    pub fn send_message(&self, author: u64, content: &str, copies: usize) -> u64 {
+        self.send_message_with(author, content, json!({}), copies)
+    }
+
+    /// [`World::send_message`] with extra message fields (e.g. `message_reference`,
+    /// `attachments`).
+    pub fn send_message_with(
+        &self,
+        author: u64,
+        content: &str,
+        extra: Value,
+        copies: usize,
+    ) -> u64 {
+        let id = self.next_id();
+        let msg = payloads::message(id, GENERAL, author, content, extra);
+        self.state().messages.insert(id, msg.clone());
+        self.dispatch("MESSAGE_CREATE", msg, copies);
+        id
+    }
+
+    /// `user` invokes slash command `name` with `options` (Discord's option objects);
+    /// delivered `copies` times. Returns the interaction token.
+    pub fn slash(&self, user: u64, name: &str, options: Value, copies: usize) -> String {
+        self.interaction(2, user, name, options, copies)
+    }
+
+    /// `user` types into an autocomplete option (mark it `"focused": true`).
+    pub fn autocomplete(&self, user: u64, name: &str, options: Value) -> String {
+        self.interaction(4, user, name, options, 1)
+    }
+
+    fn interaction(
+        &self,
+        kind: u8,
+        user: u64,
+        name: &str,
+        options: Value,
+        copies: usize,
+    ) -> String {
+        let id = self.next_id();
+        let token = format!("itok-{id}");
+        let command_id = {
+            let state = self.state();
+            state
+                .guild_commands
+                .iter()
+                .chain(state.global_commands.iter())
+                .find(|c| c["name"] == name)
+                .and_then(|c| c["id"].as_str().map(str::to_string))
+                .unwrap_or_else(|| "1".into())
+        };
+        let data = json!({"id": command_id, "name": name, "type": 1, "options": options});
+        self.state()
+            .interactions
+            .insert(token.clone(), (id, GENERAL));
+        self.dispatch(
+            "INTERACTION_CREATE",
+            payloads::interaction(id, &token, kind, user, data),
+            copies,
+        );
+        token
+    }
+
+    // ---- what the bot did -------------------------------------------------------
+
+    pub fn calls(&self) -> Vec<RestCall> {
+        self.state().calls.clone()
+    }
+
+    pub fn message(&self, id: u64) -> Option<Value> {
+        self.state().messages.get(&id).cloned()
+    }
+
+    /// Messages the bot posted in reply to message `id`.
+    pub fn replies_to(&self, id: u64) -> Vec<Value> {
+        let id = id.to_string();
+        self.state()
+            .messages
+            .values()
+            .filter(|m| m["author"]["id"].as_str() == Some(BOT_ID_STR))
+            .filter(|m| m["message_reference"]["message_id"] == id.as_str())
+            .cloned()
+            .collect()
+    }
+
+    /// Messages posted by the bot, oldest first.
+    pub fn bot_messages(&self) -> Vec<Value> {
+        self.state()
+            .messages
+            .values()
+            .filter(|m| m["author"]["id"].as_str() == Some(BOT_ID_STR))
+            .cloned()
+            .collect()
+    }
+
+    /// REST calls answering the interaction with `token` (callback, follow-ups, edits).
+    pub fn interaction_calls(&self, token: &str) -> Vec<RestCall> {
+        let marker = format!("/{token}");
+        self.state()
+            .calls
+            .iter()
+            .filter(|c| c.path.contains(&marker))
+            .cloned()
+            .collect()
+    }
+
+    pub fn guild_commands(&self) -> Vec<Value> {
+        self.state().guild_commands.clone()
+    }
+
+    pub fn global_commands(&self) -> Vec<Value> {
+        self.state().global_commands.clone()
+    }
+
+    /// Waits until `cond` holds (re-checked whenever the world changes), up to `limit`.
+    pub async fn wait_for(&self, limit: Duration, mut cond: impl FnMut(&World) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let changed = self.changed.notified();
+            if cond(self) {
+                return true;
+            }
+            let step = tokio::time::sleep_until(
+                deadline.min(tokio::time::Instant::now() + Duration::from_millis(50)),
+            );
+            tokio::select! {
+                _ = changed => {}
+                _ = step => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return cond(self);
+            }
+        }
+    }
+
+    // ---- used by the REST routes -----------------------------------------------
+
+    pub(super) fn record(&self, call: RestCall) {
+        self.state().calls.push(call);
+        self.changed.notify_waiters();
+    }
+
+    /// Stores a message the bot posted; `files` become attachments.
+    pub(super) fn bot_post(
+        &self,
+        channel: u64,
+        body: &Value,
+        files: &[(String, Vec<u8>)],
+    ) -> Value {
+        let id = self.next_id();
+        let content = body["content"].as_str().unwrap_or_default();
+        let mut extra = json!({
+            "embeds": body.get("embeds").cloned().unwrap_or(json!([])),
+            "attachments": self.attachments(files),
+            "flags": body.get("flags").cloned().unwrap_or(json!(0)),
+        });
+        if let Some(reference) = body.get("message_reference").filter(|r| r.is_object()) {
+            extra["message_reference"] = json!({
+                "type": 0,
+                "message_id": reference["message_id"],
+                "channel_id": channel.to_string(),
+                "guild_id": payloads::GUILD_ID.to_string(),
+            });
+            extra["type"] = json!(19);
+        }
+        let msg = payloads::message(id, channel, BOT_ID, content, extra);
+        self.state().messages.insert(id, msg.clone());
+        self.changed.notify_waiters();
+        msg
+    }
+
+    pub(super) fn bot_edit(
+        &self,
+        id: u64,
+        body: &Value,
+        files: &[(String, Vec<u8>)],
+    ) -> Option<Value> {
+        let attachments = self.attachments(files);
+        let mut state = self.state();
+        let msg = state.messages.get_mut(&id)?;
+        if let Some(content) = body.get("content").filter(|c| c.is_string()) {
+            msg["content"] = content.clone();
+        }
+        if let Some(embeds) = body.get("embeds").filter(|e| e.is_array()) {
+            msg["embeds"] = embeds.clone();
+        }
+        if !files.is_empty() {
+            msg["attachments"] = attachments;
+        }
+        msg["edited_timestamp"] = json!(payloads::timestamp());
+        let msg = msg.clone();
+        drop(state);
+        self.changed.notify_waiters();
+        Some(msg)
+    }
+
+    fn attachments(&self, files: &[(String, Vec<u8>)]) -> Value {
+        files
+            .iter()
+            .map(|(name, bytes)| {
+                let id = self.next_id();
+                json!({"id": id.to_string(), "filename": name, "size": bytes.len(),
+                       "url": format!("http://{}/attachments/{id}/{name}", self.addr),
+                       "proxy_url": format!("http://{}/attachments/{id}/{name}", self.addr)})
+            })
+            .collect()
+    }
+
+    pub(super) fn interaction_channel(&self, token: &str) -> Option<u64> {
+        self.state().interactions.get(token).map(|(_, c)| *c)
+    }
+
+    pub(super) fn set_original(&self, token: &str, message: u64) {
+        self.state().originals.insert(token.to_string(), message);
+    }
+
+    pub(super) fn original(&self, token: &str) -> Option<u64> {
+        self.state().originals.get(token).copied()
+    }
+
+    pub(super) fn set_commands(&self, guild: bool, commands: Vec<Value>) -> Vec<Value> {
+        let stored: Vec<Value> = commands
+            .into_iter()
+            .map(|mut c| {
+                let id = self.next_id();
+                c["id"] = json!(id.to_string());
+                c["application_id"] = json!(BOT_ID.to_string());
+                c["version"] = json!(id.to_string());
+                if c.get("type").is_none() {
+                    c["type"] = json!(1);
+                }
+                if guild {
+                    c["guild_id"] = json!(payloads::GUILD_ID.to_string());
+                }
+                c
+            })
+            .collect();
+        let mut state = self.state();
+        if guild {
+            state.guild_commands = stored.clone();
+        } else {
+            state.global_commands = stored.clone();
+        }
+        drop(state);
+        self.changed.notify_waiters();
+        stored
+    }
+}

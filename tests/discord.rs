@@ -1,0 +1,376 @@
+//! The Discord front, tested the way it runs: the real poise/serenity client talking
+//! over loopback to the local Discord-compatible server, real SQLite, real plugins.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use minstrel::app::{self, Host};
+use minstrel::config::Config;
+use minstrel::discord::BotOptions;
+use minstrel::local::payloads::{ALICE, BOB, BOT_ID, GUILD_ID};
+use minstrel::local::{LocalDiscord, World};
+use minstrel_tests::*;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn config(dir: &Path) -> Config {
+    let mut config = Config {
+        data_dir: dir.join("data"),
+        store: test_config(),
+        ..Config::default()
+    };
+    config.plugins.dir = dir.join("plugins");
+    config.plugins.debounce_ms = 100;
+    config
+}
+
+fn bot_options(server: &LocalDiscord) -> BotOptions {
+    BotOptions {
+        token: "test-token".into(),
+        api_base: Some(server.base_url()),
+        dev_guild: Some(GUILD_ID),
+        prefix: "!".into(),
+    }
+}
+
+/// A built plugin from plugins/ (scripts/build-plugins.sh builds them).
+fn built_plugin(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} missing: run scripts/build-plugins.sh",
+        path.display()
+    );
+    path
+}
+
+async fn start(dir: &Path) -> (LocalDiscord, Host) {
+    let server = LocalDiscord::start().await.unwrap();
+    let config = config(dir);
+    std::fs::create_dir_all(&config.plugins.dir).unwrap();
+    let host = app::start(&config, bot_options(&server)).await.unwrap();
+    assert!(
+        server
+            .world()
+            .wait_for(WAIT, |w| !w.guild_commands().is_empty())
+            .await,
+        "the bot never registered its commands"
+    );
+    (server, host)
+}
+
+fn posts(world: &World) -> Vec<minstrel::local::RestCall> {
+    world
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "POST" && c.path == "/api/v10/channels/4000/messages")
+        .collect()
+}
+
+async fn reply_to(world: &World, id: u64) -> Value {
+    assert!(
+        world.wait_for(WAIT, |w| !w.replies_to(id).is_empty()).await,
+        "no reply to message {id}"
+    );
+    world.replies_to(id).remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prefix_slash_and_mention_produce_the_expected_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, host) = start(dir.path()).await;
+    let world = server.world();
+
+    // The built-ins are registered in the dev guild.
+    let names: Vec<String> = world
+        .guild_commands()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    for expected in ["help", "ping", "plugins", "cache"] {
+        assert!(names.contains(&expected.to_string()), "{names:?}");
+    }
+
+    // Prefix: exactly one POST, a reply to the message, with the content.
+    let before = posts(world).len();
+    let id = world.send_message(ALICE, "!ping", 1);
+    let reply = reply_to(world, id).await;
+    assert_eq!(reply["content"], "pong");
+    let new: Vec<_> = posts(world)[before..].to_vec();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(
+        new[0].body["message_reference"]["message_id"],
+        id.to_string()
+    );
+    assert_eq!(new[0].body["content"], "pong");
+
+    // Slash: exactly one interaction callback (type 4) with the content.
+    let token = world.slash(ALICE, "ping", json!([]), 1);
+    assert!(
+        world
+            .wait_for(WAIT, |w| !w.interaction_calls(&token).is_empty())
+            .await
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let calls = world.interaction_calls(&token);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].path.ends_with("/callback"));
+    assert_eq!(calls[0].body["type"], 4);
+    assert_eq!(calls[0].body["data"]["content"], "pong");
+
+    // Subcommands and permissions: stats for everyone, gc for Manage Server only.
+    let id = world.send_message(BOB, "!cache stats", 1);
+    assert!(
+        reply_to(world, id).await["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Cache:")
+    );
+    // The refusal is sent by poise to the channel (not as a reply).
+    let before = world.bot_messages().len();
+    world.send_message(BOB, "!cache gc", 1);
+    assert!(
+        world
+            .wait_for(WAIT, |w| w.bot_messages().len() > before)
+            .await,
+        "no refusal"
+    );
+    let refused = world.bot_messages().last().cloned().unwrap();
+    let text = refused["content"].as_str().unwrap();
+    assert!(
+        text.contains("Manage Server") || text.contains("permission"),
+        "{refused}"
+    );
+    assert!(!text.contains("Evicted"), "{refused}");
+    let id = world.send_message(ALICE, "!cache gc", 1);
+    assert!(
+        reply_to(world, id).await["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Evicted")
+    );
+    let token = world.slash(
+        BOB,
+        "cache",
+        json!([{"name": "clear", "type": 1, "options": []}]),
+        1,
+    );
+    assert!(
+        world
+            .wait_for(WAIT, |w| !w.interaction_calls(&token).is_empty())
+            .await
+    );
+    let refusal = &world.interaction_calls(&token)[0];
+    assert!(!refusal.body.to_string().contains("Cleared"), "{refusal:?}");
+
+    // A mention with no mention plugin loaded gets one clear answer.
+    let id = world.send_message(ALICE, &format!("<@{BOT_ID}> hello there"), 1);
+    let reply = reply_to(world, id).await;
+    assert!(
+        reply["content"]
+            .as_str()
+            .unwrap()
+            .contains("No mention plugin"),
+        "{reply}"
+    );
+
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn plugin_commands_and_mentions_are_served_by_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(built_plugin("hello_command"), plugins.join("hello.wasm")).unwrap();
+    std::fs::copy(built_plugin("ask_mention"), plugins.join("ask.wasm")).unwrap();
+    let (server, host) = start(dir.path()).await;
+    let world = server.world();
+    assert!(
+        world
+            .wait_for(WAIT, |w| w
+                .guild_commands()
+                .iter()
+                .any(|c| c["name"] == "hello"))
+            .await
+    );
+
+    let token = world.slash(
+        ALICE,
+        "hello",
+        json!([{"name": "who", "type": 3, "value": "world"}]),
+        1,
+    );
+    assert!(
+        world
+            .wait_for(WAIT, |w| !w.interaction_calls(&token).is_empty())
+            .await
+    );
+    assert_eq!(
+        world.interaction_calls(&token)[0].body["data"]["content"],
+        "Hello, world!"
+    );
+
+    let id = world.send_message(ALICE, "!hello Bob Smith", 1);
+    assert_eq!(reply_to(world, id).await["content"], "Hello, Bob Smith!");
+
+    // The mention plugin is routed to; without an LLM configured it fails, and the
+    // user gets one short explanation as a reply.
+    let id = world.send_message(ALICE, &format!("<@{BOT_ID}> what is up?"), 1);
+    let reply = reply_to(world, id).await;
+    assert!(
+        reply["content"].as_str().unwrap().contains("Sorry"),
+        "{reply}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(world.replies_to(id).len(), 1);
+
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_messages_delivered_twice_get_a_thousand_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, host) = start(dir.path()).await;
+    let world = server.world();
+    let ids: Vec<u64> = (0..1000)
+        .map(|_| world.send_message(ALICE, "!ping", 2))
+        .collect();
+    assert!(
+        world
+            .wait_for(Duration::from_secs(180), |w| w.bot_messages().len() >= 1000)
+            .await,
+        "only {} replies",
+        world.bot_messages().len()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(world.bot_messages().len(), 1000);
+    for id in ids {
+        assert_eq!(world.replies_to(id).len(), 1, "message {id}");
+    }
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_bot_processes_sharing_a_database_reply_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, host) = start(dir.path()).await;
+    let world = server.world();
+    let config = config(dir.path());
+    let mut second = std::process::Command::new(minstrel_bin())
+        .args(["--data-dir"])
+        .arg(&config.data_dir)
+        .arg("run")
+        .env("DISCORD_TOKEN", "test-token")
+        .env("MINSTREL_DISCORD__API_BASE", server.base_url())
+        .env("MINSTREL_DISCORD__DEV_GUILD", GUILD_ID.to_string())
+        .env("MINSTREL_PLUGINS__DIR", &config.plugins.dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    assert!(
+        world.wait_for(WAIT, |w| w.identifies() >= 2).await,
+        "second bot did not connect"
+    );
+    // Let the second bot's setup (command registration) finish before sending.
+    let registrations = |w: &World| {
+        w.calls()
+            .iter()
+            .filter(|c| c.method == "PUT" && c.path.ends_with("/commands"))
+            .count()
+    };
+    assert!(world.wait_for(WAIT, |w| registrations(w) >= 2).await);
+
+    let ids: Vec<u64> = (0..1000)
+        .map(|_| world.send_message(ALICE, "!ping", 1))
+        .collect();
+    assert!(
+        world
+            .wait_for(Duration::from_secs(180), |w| w.bot_messages().len() >= 1000)
+            .await,
+        "only {} replies",
+        world.bot_messages().len()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(world.bot_messages().len(), 1000);
+    for id in ids {
+        assert_eq!(world.replies_to(id).len(), 1, "message {id}");
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_plugin_command_appears_changes_and_disappears_with_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, host) = start(dir.path()).await;
+    let world = server.world();
+    let file = dir.path().join("plugins/extra.wasm");
+    let names = |w: &World| -> Vec<String> {
+        w.guild_commands()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    std::fs::copy(built_plugin("hello_command"), &file).unwrap();
+    assert!(
+        world
+            .wait_for(WAIT, |w| names(w).contains(&"hello".to_string()))
+            .await,
+        "{:?}",
+        names(world)
+    );
+    assert!(names(world).contains(&"count".to_string()));
+
+    std::fs::copy(built_plugin("reload_a"), &file).unwrap();
+    assert!(
+        world
+            .wait_for(WAIT, |w| names(w).contains(&"version".to_string()))
+            .await,
+        "{:?}",
+        names(world)
+    );
+    assert!(!names(world).contains(&"hello".to_string()));
+    let token = world.slash(ALICE, "version", json!([]), 1);
+    assert!(
+        world
+            .wait_for(WAIT, |w| !w.interaction_calls(&token).is_empty())
+            .await
+    );
+    assert_eq!(
+        world.interaction_calls(&token)[0].body["data"]["content"],
+        "a"
+    );
+
+    std::fs::remove_file(&file).unwrap();
+    assert!(
+        world
+            .wait_for(WAIT, |w| !names(w).contains(&"version".to_string()))
+            .await
+    );
+    assert!(names(world).contains(&"ping".to_string()), "built-ins stay");
+
+    // Each change was one bulk overwrite of the guild's commands.
+    let puts: Vec<_> = world
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            c.method == "PUT"
+                && c.path == format!("/api/v10/applications/{BOT_ID}/guilds/{GUILD_ID}/commands")
+        })
+        .collect();
+    assert!(
+        puts.len() >= 4,
+        "initial + added + replaced + removed: {}",
+        puts.len()
+    );
+    host.shutdown().await;
+}
