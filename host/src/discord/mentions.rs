@@ -4,10 +4,10 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::plugin_commands::send_reply;
+use super::plugin_commands::{send_reply, text_reply};
 use super::{Data, Error};
 use crate::plugins::World;
-use crate::plugins::types::{Context as PluginContext, Message, Reply};
+use crate::plugins::types::{Context as PluginContext, Message};
 
 /// Whether `msg` addresses the bot by mention.
 pub fn mentions_bot(msg: &serenity::Message, bot: serenity::UserId) -> bool {
@@ -32,12 +32,10 @@ pub async fn handle(
     bot: serenity::UserId,
 ) -> Result<(), Error> {
     let Some(plugin) = data.plugins.names(World::Mention).into_iter().next() else {
-        let reply = Reply {
-            content: "No mention plugin is loaded, so I can't answer that. Try `/help`.".into(),
-            embeds: vec![],
-            attachments: vec![],
-            ephemeral: false,
-        };
+        let reply = text_reply(
+            "No mention plugin is loaded, so I can't answer that. Try `/help`.",
+            false,
+        );
         send_reply(ctx, msg, &reply).await?;
         return Ok(());
     };
@@ -61,12 +59,7 @@ pub async fn handle(
             } else {
                 format!("{draft}\n\n")
             };
-            Reply {
-                content: format!("{shown}Sorry, that failed: {e}"),
-                embeds: vec![],
-                attachments: vec![],
-                ephemeral: false,
-            }
+            text_reply(format!("{shown}Sorry, that failed: {e}"), false)
         }
     };
     send_reply(ctx, msg, &reply).await?;

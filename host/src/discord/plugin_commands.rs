@@ -211,6 +211,16 @@ fn attachments(reply: &Reply) -> Vec<CreateAttachment> {
         .collect()
 }
 
+/// A reply with text only (errors and notices the host writes itself).
+pub fn text_reply(content: impl Into<String>, ephemeral: bool) -> Reply {
+    Reply {
+        content: content.into(),
+        embeds: vec![],
+        attachments: vec![],
+        ephemeral,
+    }
+}
+
 /// Handles a slash command served by a plugin.
 pub async fn run_slash(
     ctx: &serenity::Context,
@@ -251,12 +261,7 @@ pub async fn run_slash(
         Ok(reply) => reply,
         Err(e) => {
             tracing::warn!(%plugin, command = %interaction.data.name, error = %e, "plugin command failed");
-            Reply {
-                content: format!("Sorry, that failed: {e}"),
-                embeds: vec![],
-                attachments: vec![],
-                ephemeral: true,
-            }
+            text_reply(format!("Sorry, that failed: {e}"), true)
         }
     };
     let mut parts = split::split(&reply.content).into_iter();
@@ -378,12 +383,7 @@ pub async fn run_prefix(
         Ok(reply) => reply,
         Err(e) => {
             tracing::warn!(%plugin, command = %spec.name, error = %e, "plugin command failed");
-            Reply {
-                content: format!("Sorry, that failed: {e}"),
-                embeds: vec![],
-                attachments: vec![],
-                ephemeral: false,
-            }
+            text_reply(format!("Sorry, that failed: {e}"), false)
         }
     };
     send_reply(ctx, msg, &reply).await?;
