@@ -8,7 +8,8 @@ use anyhow::Context as _;
 
 use crate::config::Config;
 use crate::discord::{self, BotOptions, RunningBot};
-use crate::plugins::{NoServices, PluginHost};
+use crate::plugins::PluginHost;
+use crate::services::Services;
 use crate::store::Store;
 
 /// A running host. Dropping it stops the plugin watcher; call [`Host::shutdown`] to
@@ -31,7 +32,7 @@ pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
     let plugins = PluginHost::new(
         config.plugins.clone(),
         &config.data_dir,
-        Arc::new(NoServices),
+        Arc::new(Services::default()),
     )
     .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e:#}"))?;
     std::fs::create_dir_all(&config.plugins.dir).with_context(|| {

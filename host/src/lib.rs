@@ -18,6 +18,7 @@
 //! - [`plugins`]: the plugin runtime. WebAssembly components of the `minstrel:plugin`
 //!   WIT package, sandboxed (deadline, memory cap, deny-by-default capabilities), loaded
 //!   from a folder and hot-reloaded; `minstrel plugin check|list|new`.
+//! - [`services`]: the host subsystems behind the plugins' `llm`, `player` and `media`.
 //!
 //! Read `ARCHITECTURE.md` at the repository root first.
 
@@ -31,4 +32,5 @@ pub mod fetch;
 pub mod local;
 pub mod localhttp;
 pub mod plugins;
+pub mod services;
 pub mod store;
