@@ -29,10 +29,11 @@ pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
     if report.problems() > 0 {
         tracing::info!(?report, "startup reconcile repaired the store");
     }
+    let services = Arc::new(Services::default());
     let plugins = PluginHost::new(
         config.plugins.clone(),
         &config.data_dir,
-        Arc::new(Services::default()),
+        Arc::clone(&services) as Arc<dyn crate::plugins::HostServices>,
     )
     .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e:#}"))?;
     std::fs::create_dir_all(&config.plugins.dir).with_context(|| {
@@ -52,7 +53,14 @@ pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
     } else {
         None
     };
-    let running = discord::start(bot, store.clone(), plugins.clone()).await?;
+    let running = discord::start(
+        bot,
+        store.clone(),
+        plugins.clone(),
+        config.player.clone(),
+        services,
+    )
+    .await?;
     Ok(Host {
         store,
         plugins,

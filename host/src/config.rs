@@ -24,6 +24,7 @@ pub struct Config {
     /// The plugin runtime: folder, sandbox limits, grants (see `plugins::config`).
     pub plugins: crate::plugins::PluginsConfig,
     pub discord: DiscordConfig,
+    pub player: PlayerConfig,
 }
 
 /// The Discord connection. The bot token is read from the `DISCORD_TOKEN` environment
@@ -58,7 +59,53 @@ impl Default for Config {
             store: StoreConfig::default(),
             plugins: crate::plugins::PluginsConfig::default(),
             discord: DiscordConfig::default(),
+            player: PlayerConfig::default(),
         }
+    }
+}
+
+/// Playback: renditions, normalisation and when to leave a voice channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlayerConfig {
+    /// Bring every track to `target_lufs` (EBU R128) in its cached rendition.
+    pub normalize: bool,
+    /// Target integrated loudness, LUFS.
+    pub target_lufs: f64,
+    /// Opus bitrate of re-encoded renditions, kbit/s.
+    pub bitrate_kbps: u32,
+    /// Leave after this long with nothing playing, in seconds.
+    pub idle_disconnect_secs: u64,
+    /// Leave after this long alone in the voice channel, in seconds.
+    pub alone_disconnect_secs: u64,
+    /// Songs listed per page of `queue`.
+    pub queue_page_size: usize,
+    /// The ffmpeg and ffprobe programs (scripts/setup.sh installs them).
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+}
+
+impl Default for PlayerConfig {
+    fn default() -> Self {
+        Self {
+            normalize: true,
+            target_lufs: -14.0,
+            bitrate_kbps: 128,
+            idle_disconnect_secs: 300,
+            alone_disconnect_secs: 60,
+            queue_page_size: 10,
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+        }
+    }
+}
+
+impl PlayerConfig {
+    pub fn idle_disconnect(&self) -> Duration {
+        Duration::from_secs(self.idle_disconnect_secs)
+    }
+    pub fn alone_disconnect(&self) -> Duration {
+        Duration::from_secs(self.alone_disconnect_secs)
     }
 }
 

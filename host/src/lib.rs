@@ -15,6 +15,7 @@
 //! - [`dev`]: `minstrel dev`, the local server plus a terminal to chat with the bot.
 //! - [`demo`]: the self-contained demonstration run by `minstrel demo`.
 //! - [`localhttp`]: a loopback HTTP server standing in for remote audio hosts.
+//! - [`player`]: playback: per-guild queues on songbird, leased renditions from the cache.
 //! - [`plugins`]: the plugin runtime. WebAssembly components of the `minstrel:plugin`
 //!   WIT package, sandboxed (deadline, memory cap, deny-by-default capabilities), loaded
 //!   from a folder and hot-reloaded; `minstrel plugin check|list|new`.
@@ -31,6 +32,7 @@ pub mod discord;
 pub mod fetch;
 pub mod local;
 pub mod localhttp;
+pub mod player;
 pub mod plugins;
 pub mod services;
 pub mod store;

@@ -6,8 +6,13 @@ use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
 
-use super::{Data, Error, claim, commands, mentions, plugin_commands};
+use songbird::SerenityInit;
+
+use super::{Data, Error, claim, commands, mentions, music, plugin_commands};
+use crate::config::PlayerConfig;
+use crate::player::Players;
 use crate::plugins::PluginHost;
+use crate::services::Services;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
@@ -44,6 +49,8 @@ pub async fn start(
     options: BotOptions,
     store: Store,
     plugins: PluginHost,
+    player: PlayerConfig,
+    services: Arc<Services>,
 ) -> Result<RunningBot, Error> {
     let mut http = serenity::HttpBuilder::new(&options.token);
     if let Some(base) = &options.api_base {
@@ -58,10 +65,13 @@ pub async fn start(
         plugins,
         options: options.clone(),
         plugin_commands: Default::default(),
+        players: Default::default(),
     };
+    let songbird = songbird::Songbird::serenity();
+    let voice = Arc::clone(&songbird);
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
-            commands: commands::all(),
+            commands: commands::all().into_iter().chain(music::all()).collect(),
             prefix_options: poise::PrefixFrameworkOptions {
                 prefix: Some(options.prefix.clone().into()),
                 // Mentions belong to mention plugins.
@@ -86,6 +96,19 @@ pub async fn start(
                 let count = registry.register(&ctx.http).await?;
                 tracing::info!(plugin_commands = count, "commands registered");
                 registry.spawn_watch(ctx.http.clone());
+                let players = Players::new(
+                    data.store.clone(),
+                    data.plugins.clone(),
+                    player,
+                    voice,
+                    ctx.http.clone(),
+                );
+                let resumed = players.resume_saved().await?;
+                if resumed > 0 {
+                    tracing::info!(guilds = resumed, "resumed saved queues");
+                }
+                let _ = services.player.set(players.clone());
+                let _ = data.players.set(players);
                 Ok(data)
             })
         })
@@ -94,6 +117,7 @@ pub async fn start(
         serenity::GatewayIntents::non_privileged() | serenity::GatewayIntents::MESSAGE_CONTENT;
     let mut client = serenity::ClientBuilder::new_with_http(http, intents)
         .framework(framework)
+        .register_songbird_with(songbird)
         .await?;
     let shard_manager = client.shard_manager.clone();
     let task = tokio::spawn(async move { client.start().await });
@@ -188,6 +212,13 @@ async fn on_event(
                     .await?
             {
                 mentions::handle(ctx, data, msg, bot).await?;
+            }
+        }
+        serenity::FullEvent::VoiceStateUpdate { new, .. } => {
+            if let (Some(guild), Some(players)) = (new.guild_id, data.players.get())
+                && let Some(alone) = music::bot_alone(ctx, guild)
+            {
+                players.set_alone(guild.get(), alone);
             }
         }
         serenity::FullEvent::InteractionCreate { interaction } => match interaction {

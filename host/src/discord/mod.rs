@@ -6,6 +6,7 @@
 //! - [`commands`]: the built-in commands (`help`, `ping`, `plugins`, `cache`).
 //! - [`plugin_commands`]: registration of plugin commands and their dispatch.
 //! - [`mentions`]: messages that mention the bot.
+//! - [`music`]: the playback commands (`play`, `skip`, `queue`, ...).
 //! - [`split`]: splitting replies at 2,000 characters.
 //!
 //! The data path: event -> claim (store) -> route (built-in, plugin command or
@@ -16,11 +17,13 @@
 pub mod bot;
 pub mod commands;
 pub mod mentions;
+pub mod music;
 pub mod plugin_commands;
 pub mod split;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::player::Players;
 use crate::plugins::PluginHost;
 use crate::store::Store;
 
@@ -36,6 +39,8 @@ pub struct Data {
     pub options: BotOptions,
     /// Plugin commands as last registered.
     pub plugin_commands: Arc<Mutex<plugin_commands::CommandTable>>,
+    /// Guild players; set once the bot is connected.
+    pub players: OnceLock<Players>,
 }
 
 /// Claim kinds: one per kind of event that can produce a reply.

@@ -2,5 +2,7 @@
 //! direct http(s) URL.
 
 pub mod http;
+pub mod plugin;
 
 pub use http::HttpFetcher;
+pub use plugin::PluginFetch;

@@ -10,6 +10,13 @@ use super::error::Result;
 #[async_trait]
 pub trait Fetch: Send + Sync + 'static {
     async fn fetch(&self, sink: &mut BlobSink) -> Result<()>;
+
+    /// Runs after the fetched blob is indexed, still inside the fetch's flight and key
+    /// lock: what it records with the blob is there before any waiter sees the blob.
+    async fn recorded(&self, store: &super::Store, blob: &super::Blob) -> Result<()> {
+        let _ = (store, blob);
+        Ok(())
+    }
 }
 
 /// Where a fetcher writes. Writes past the size cap fail with

@@ -29,6 +29,17 @@ pub struct IndexStats {
     pub hits: u64,
 }
 
+/// Loudness measured for a rendition (see `player::rendition`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoudnessRow {
+    pub integrated_lufs: Option<f64>,
+    pub true_peak_db: Option<f64>,
+    pub range_lu: Option<f64>,
+    /// The gain the rendition carries, dB (0 when normalisation was off).
+    pub gain_db: f64,
+    pub duration_ms: Option<u64>,
+}
+
 #[async_trait]
 pub trait Index: Send + Sync + 'static {
     /// The blob a track maps to, without counting an access. Read-only, so a crowd of
@@ -70,4 +81,14 @@ pub trait Index: Send + Sync + 'static {
 
     /// Removes expired leases and claims.
     async fn purge_expired(&self, now: i64) -> Result<()>;
+
+    /// Stores the loudness of blob `hash` (a no-op if the blob left the index).
+    async fn loudness_put(&self, hash: &str, row: &LoudnessRow) -> Result<()>;
+    async fn loudness_get(&self, hash: &str) -> Result<Option<LoudnessRow>>;
+
+    /// Saves a guild player's state (JSON), replacing the previous one.
+    async fn player_save(&self, guild_id: u64, state: &str, now: i64) -> Result<()>;
+    async fn player_delete(&self, guild_id: u64) -> Result<()>;
+    /// Every saved guild player.
+    async fn player_load_all(&self) -> Result<Vec<(u64, String)>>;
 }

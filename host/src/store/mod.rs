@@ -36,7 +36,7 @@ use cap_std::fs::Dir;
 pub use blobs::Blob;
 pub use error::{Result, StoreError};
 pub use fetcher::{BlobSink, Fetch};
-pub use index::{Index, IndexStats};
+pub use index::{Index, IndexStats, LoudnessRow};
 pub use key::TrackKey;
 pub use leases::Lease;
 pub use reconcile::Report;
@@ -226,6 +226,7 @@ impl Store {
         };
         inner.index.record(key, &row, now_ms()).await?;
         drop(blob_lock);
+        fetcher.recorded(self, &blob).await?;
         tracing::info!(%key, hash = %blob.hash, size = blob.size, "cached");
         self.evict_in_background();
         Ok(Fetched { blob, hit: false })

@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 };
 
 use super::error::Result;
-use super::index::{BlobRow, Index, IndexStats};
+use super::index::{BlobRow, Index, IndexStats, LoudnessRow};
 use super::key::TrackKey;
 use super::locks::Locks;
 
@@ -283,5 +283,78 @@ impl Index for SqliteIndex {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn loudness_put(&self, hash: &str, row: &LoudnessRow) -> Result<()> {
+        // INSERT .. SELECT: nothing is written for a blob that is no longer indexed.
+        sqlx::query(
+            "INSERT INTO loudness (hash, integrated_lufs, true_peak_db, range_lu, gain_db, duration_ms)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)
+             ON CONFLICT (hash) DO UPDATE SET integrated_lufs = excluded.integrated_lufs,
+                 true_peak_db = excluded.true_peak_db, range_lu = excluded.range_lu,
+                 gain_db = excluded.gain_db, duration_ms = excluded.duration_ms",
+        )
+        .bind(hash)
+        .bind(row.integrated_lufs)
+        .bind(row.true_peak_db)
+        .bind(row.range_lu)
+        .bind(row.gain_db)
+        .bind(row.duration_ms.map(|d| d as i64))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn loudness_get(&self, hash: &str) -> Result<Option<LoudnessRow>> {
+        let row = sqlx::query(
+            "SELECT integrated_lufs, true_peak_db, range_lu, gain_db, duration_ms
+             FROM loudness WHERE hash = ?1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(LoudnessRow {
+                integrated_lufs: r.try_get("integrated_lufs")?,
+                true_peak_db: r.try_get("true_peak_db")?,
+                range_lu: r.try_get("range_lu")?,
+                gain_db: r.try_get("gain_db")?,
+                duration_ms: r
+                    .try_get::<Option<i64>, _>("duration_ms")?
+                    .map(|d| d as u64),
+            })
+        })
+        .transpose()
+    }
+
+    async fn player_save(&self, guild_id: u64, state: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO players (guild_id, state, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (guild_id) DO UPDATE SET state = excluded.state,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(guild_id as i64)
+        .bind(state)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn player_delete(&self, guild_id: u64) -> Result<()> {
+        sqlx::query("DELETE FROM players WHERE guild_id = ?1")
+            .bind(guild_id as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn player_load_all(&self) -> Result<Vec<(u64, String)>> {
+        let rows = sqlx::query("SELECT guild_id, state FROM players ORDER BY guild_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>("guild_id")? as u64, r.try_get("state")?)))
+            .collect()
     }
 }

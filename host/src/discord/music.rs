@@ -1,0 +1,399 @@
+//! The playback commands: `play`, `skip`, `queue`, `nowplaying`, `pause`, `resume`,
+//! `stop`, `leave`, `volume`, `loop`, `shuffle`, `remove`, `move`, `seek`, `247`. Thin:
+//! each one asks the guild's player (see `player`) and formats the answer.
+
+use std::time::Duration;
+
+use poise::CreateReply;
+use poise::serenity_prelude as serenity;
+
+use super::{Context, Error};
+use crate::player::{
+    Command, LoopMode, Outcome, PlayerError, Players, Progress, Stage, clock, parse_clock,
+    progress_bar,
+};
+
+/// Search results offered while typing `/play` are cached this long.
+const SEARCH_TTL: Duration = Duration::from_secs(600);
+
+pub fn all() -> Vec<poise::Command<super::Data, Error>> {
+    vec![
+        play(),
+        skip(),
+        queue(),
+        nowplaying(),
+        pause(),
+        resume(),
+        stop(),
+        leave(),
+        volume(),
+        loop_(),
+        shuffle(),
+        remove(),
+        move_(),
+        seek(),
+        always_on(),
+    ]
+}
+
+fn players<'a>(ctx: &Context<'a>) -> Result<&'a Players, Error> {
+    ctx.data()
+        .players
+        .get()
+        .ok_or_else(|| anyhow::anyhow!("the player is not ready yet"))
+}
+
+fn guild(ctx: &Context<'_>) -> Result<u64, Error> {
+    ctx.guild_id()
+        .map(|g| g.get())
+        .ok_or_else(|| anyhow::anyhow!("music works in servers, not in direct messages"))
+}
+
+/// The voice channel the invoking user is in.
+fn user_voice_channel(ctx: &Context<'_>) -> Option<u64> {
+    let guild = ctx.guild()?;
+    guild
+        .voice_states
+        .get(&ctx.author().id)
+        .and_then(|state| state.channel_id)
+        .map(|c| c.get())
+}
+
+async fn run(ctx: Context<'_>, command: Command) -> Result<(), Error> {
+    let outcome = players(&ctx)?.command(guild(&ctx)?, command).await?;
+    ctx.reply(describe(&outcome)).await?;
+    Ok(())
+}
+
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Skipped { skipped, now } => {
+            let skipped = skipped.as_ref().map(|s| s.title.as_str()).unwrap_or("?");
+            match now {
+                Some(now) => format!("Skipped **{skipped}**. Up next: **{}**", now.title),
+                None => format!("Skipped **{skipped}**. The queue is empty."),
+            }
+        }
+        Outcome::Paused => "Paused.".into(),
+        Outcome::Resumed => "Resumed.".into(),
+        Outcome::Stopped => "Stopped and cleared the queue.".into(),
+        Outcome::Left => "Left the voice channel.".into(),
+        Outcome::Volume(v) => format!("Volume {v}%."),
+        Outcome::Loop(mode) => format!("Loop: {mode}."),
+        Outcome::Shuffled(n) => format!("Shuffled {n} songs."),
+        Outcome::Removed(song) => format!("Removed **{}**.", song.title),
+        Outcome::Moved(song, to) => format!("Moved **{}** to position {to}.", song.title),
+        Outcome::Seeked(at) => format!("Jumped to {}.", clock(*at)),
+        Outcome::AlwaysOn(true) => "24/7 on: I stay in the voice channel.".into(),
+        Outcome::AlwaysOn(false) => "24/7 off: I leave when idle or alone.".into(),
+    }
+}
+
+async fn search_suggestions(
+    ctx: Context<'_>,
+    partial: &str,
+) -> serenity::CreateAutocompleteResponse {
+    let choices = search_titles(ctx, partial)
+        .await
+        .into_iter()
+        .map(|title| {
+            // Discord caps choice names and values at 100 characters.
+            let title: String = title.chars().take(100).collect();
+            serenity::AutocompleteChoice::new(title.clone(), title)
+        })
+        .collect();
+    serenity::CreateAutocompleteResponse::new().set_choices(choices)
+}
+
+async fn search_titles(ctx: Context<'_>, partial: &str) -> Vec<String> {
+    let partial = partial.trim().to_string();
+    if partial.chars().count() < 3 || crate::player::sources::is_url(&partial) {
+        return Vec::new();
+    }
+    let Ok(players) = players(&ctx) else {
+        return Vec::new();
+    };
+    let players = players.clone();
+    let user = ctx.author().id.get();
+    let key = format!("search:{}", partial.to_lowercase());
+    let query = partial.clone();
+    let cached = ctx
+        .data()
+        .store
+        .cached_meta(&key, SEARCH_TTL, move || async move {
+            let songs = players
+                .resolve(&query, user)
+                .await
+                .map_err(|e| e.to_string())?;
+            let titles: Vec<String> = songs.into_iter().take(10).map(|s| s.title).collect();
+            serde_json::to_vec(&titles).map_err(|e| e.to_string())
+        })
+        .await;
+    match cached {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        Err(e) => {
+            tracing::debug!(error = %e, "search suggestions failed");
+            Vec::new()
+        }
+    }
+}
+
+fn progress_text(title: &str, progress: &Progress) -> String {
+    let bytes = progress
+        .downloaded
+        .load(std::sync::atomic::Ordering::Relaxed);
+    match progress.stage() {
+        Stage::Looking => format!("Looking for **{title}**..."),
+        Stage::Downloading => format!(
+            "Downloading **{title}**... {:.1} MB",
+            bytes as f64 / 1_000_000.0
+        ),
+        Stage::Rendering => format!("Preparing **{title}** for playback..."),
+    }
+}
+
+/// Play a song (search words or a URL), or add it to the queue.
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn play(
+    ctx: Context<'_>,
+    #[description = "Search words or a URL"]
+    #[autocomplete = "search_suggestions"]
+    #[rest]
+    query: String,
+) -> Result<(), Error> {
+    let guild = guild(&ctx)?;
+    let voice = user_voice_channel(&ctx).ok_or(PlayerError::NotInVoice)?;
+    if let Context::Application(app) = ctx {
+        app.defer().await?;
+    }
+    let players = players(&ctx)?;
+    let songs = players.resolve(&query, ctx.author().id.get()).await?;
+    let first_song = songs[0].clone();
+    let first = first_song.title.clone();
+    let more = songs.len() - 1;
+
+    // Fetch the first song now, showing progress at most once a second.
+    let progress = Progress::default();
+    let prepared = players.prepare(&first_song, &progress);
+    tokio::pin!(prepared);
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    let mut handle = None;
+    let ready = loop {
+        tokio::select! {
+            ready = &mut prepared => break ready?,
+            _ = tick.tick() => {
+                let reply = CreateReply::default().content(progress_text(&first, &progress));
+                match &handle {
+                    Some(h) => poise::ReplyHandle::edit(h, ctx, reply).await?,
+                    None => handle = Some(ctx.send(reply).await?),
+                }
+            }
+        }
+    };
+    let cached = if ready.hit { " (cached)" } else { "" };
+    let position = players
+        .enqueue(
+            guild,
+            Some(voice),
+            Some(ctx.channel_id().get()),
+            songs,
+            Some(ready),
+        )
+        .await?;
+    let mut text = match position {
+        0 => format!("Playing **{first}**{cached}"),
+        n => format!("Queued **{first}** at position {n}{cached}"),
+    };
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    let reply = CreateReply::default().content(text);
+    match handle {
+        Some(h) => h.edit(ctx, reply).await?,
+        None => {
+            ctx.send(reply).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Skip the current song.
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn skip(ctx: Context<'_>) -> Result<(), Error> {
+    run(ctx, Command::Skip).await
+}
+
+/// Show the queue.
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn queue(
+    ctx: Context<'_>,
+    #[description = "Page number"] page: Option<u32>,
+) -> Result<(), Error> {
+    let players = players(&ctx)?;
+    let queue = players.queue(guild(&ctx)?).await?;
+    let Some(current) = &queue.current else {
+        ctx.reply("The queue is empty.").await?;
+        return Ok(());
+    };
+    let page = page.unwrap_or(1) as usize;
+    let (items, pages) = queue.page(page, players.config().queue_page_size);
+    let mut text = format!("Now playing: **{}**\n", current.title);
+    for (position, song) in &items {
+        let length = song
+            .duration_ms
+            .map(|ms| format!(" ({})", clock(Duration::from_millis(ms))))
+            .unwrap_or_default();
+        text.push_str(&format!("{position}. {}{length}\n", song.title));
+    }
+    text.push_str(&format!(
+        "Page {}/{pages}, {} upcoming, loop {}",
+        page.clamp(1, pages),
+        queue.upcoming.len(),
+        queue.loop_mode
+    ));
+    ctx.reply(text).await?;
+    Ok(())
+}
+
+/// What is playing, and how far along.
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn nowplaying(ctx: Context<'_>) -> Result<(), Error> {
+    let now = players(&ctx)?.now_playing(guild(&ctx)?).await?;
+    let text = match now {
+        None => "Nothing is playing.".to_string(),
+        Some(now) => {
+            let duration = now.song.duration_ms.map(Duration::from_millis);
+            let state = if now.preparing {
+                " (getting ready)"
+            } else if now.paused {
+                " (paused)"
+            } else {
+                ""
+            };
+            format!(
+                "**{}**{state}\n`{}`\nloop {}, volume {}%",
+                now.song.title,
+                progress_bar(now.position, duration, 20),
+                now.loop_mode,
+                now.volume
+            )
+        }
+    };
+    ctx.reply(text).await?;
+    Ok(())
+}
+
+/// Pause playback.
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn pause(ctx: Context<'_>) -> Result<(), Error> {
+    run(ctx, Command::Pause).await
+}
+
+/// Resume playback.
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn resume(ctx: Context<'_>) -> Result<(), Error> {
+    run(ctx, Command::Resume).await
+}
+
+/// Stop and clear the queue.
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn stop(ctx: Context<'_>) -> Result<(), Error> {
+    run(ctx, Command::Stop).await
+}
+
+/// Leave the voice channel.
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn leave(ctx: Context<'_>) -> Result<(), Error> {
+    run(ctx, Command::Leave).await
+}
+
+/// Set the volume (0-200%; 100 keeps the audio untouched).
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn volume(
+    ctx: Context<'_>,
+    #[description = "Percent, 0-200"]
+    #[min = 0]
+    #[max = 200]
+    percent: u8,
+) -> Result<(), Error> {
+    run(ctx, Command::Volume(percent)).await
+}
+
+/// Loop: off, track or queue.
+#[poise::command(slash_command, prefix_command, guild_only, rename = "loop")]
+pub async fn loop_(
+    ctx: Context<'_>,
+    #[description = "off, track or queue"] mode: String,
+) -> Result<(), Error> {
+    let mode = LoopMode::parse(&mode)
+        .ok_or_else(|| anyhow::anyhow!("loop mode must be off, track or queue"))?;
+    run(ctx, Command::Loop(mode)).await
+}
+
+/// Shuffle the upcoming songs.
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn shuffle(ctx: Context<'_>) -> Result<(), Error> {
+    run(ctx, Command::Shuffle).await
+}
+
+/// Remove a song from the queue.
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn remove(
+    ctx: Context<'_>,
+    #[description = "Position in the queue"] position: u32,
+) -> Result<(), Error> {
+    run(ctx, Command::Remove(position as usize)).await
+}
+
+/// Move a song to another position in the queue.
+#[poise::command(slash_command, prefix_command, guild_only, rename = "move")]
+pub async fn move_(
+    ctx: Context<'_>,
+    #[description = "Position of the song"] from: u32,
+    #[description = "Its new position"] to: u32,
+) -> Result<(), Error> {
+    run(ctx, Command::Move(from as usize, to as usize)).await
+}
+
+/// Jump to a position in the current song (`90`, `1:30`).
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn seek(
+    ctx: Context<'_>,
+    #[description = "Position, e.g. 1:30"] position: String,
+) -> Result<(), Error> {
+    let at = parse_clock(&position)
+        .ok_or_else(|| anyhow::anyhow!("give the position as seconds or m:ss"))?;
+    run(ctx, Command::Seek(at)).await
+}
+
+/// Stay in the voice channel around the clock (server managers only).
+#[poise::command(
+    slash_command,
+    prefix_command,
+    guild_only,
+    rename = "247",
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn always_on(
+    ctx: Context<'_>,
+    #[description = "on or off"] enabled: bool,
+) -> Result<(), Error> {
+    run(ctx, Command::AlwaysOn(enabled)).await
+}
+
+/// Whether the bot is alone in its voice channel in `guild`, from the cache.
+pub fn bot_alone(ctx: &serenity::Context, guild: serenity::GuildId) -> Option<bool> {
+    let bot = ctx.cache.current_user().id;
+    let guild = ctx.cache.guild(guild)?;
+    let channel = guild.voice_states.get(&bot)?.channel_id?;
+    let others = guild
+        .voice_states
+        .values()
+        .filter(|s| s.channel_id == Some(channel) && s.user_id != bot)
+        .filter(|s| s.member.as_ref().is_none_or(|m| !m.user.bot))
+        .count();
+    Some(others == 0)
+}

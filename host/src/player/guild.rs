@@ -1,0 +1,659 @@
+//! One guild's player: a task that owns the guild's queue, its voice call and the
+//! leases of its prepared songs. Everything that changes a guild's playback is a message
+//! to this task, so guilds never wait on each other and a guild's state has one writer.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use poise::serenity_prelude::{ChannelId, CreateMessage, GuildId};
+use serde::{Deserialize, Serialize};
+use songbird::events::{Event, EventContext, EventHandler, TrackEvent};
+use songbird::input::File;
+use songbird::tracks::{PlayMode, Track, TrackHandle};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::prepare::{self, Progress, Ready};
+use super::queue::{Queue, Song};
+use super::{Command, NowPlaying, Outcome, PlayerError, Shared};
+
+/// How often the position of a playing song is saved (for resuming after a restart).
+const SAVE_POSITION_EVERY: Duration = Duration::from_secs(5);
+
+pub(super) enum Request {
+    Enqueue {
+        songs: Vec<Song>,
+        /// The first song, prepared by the caller.
+        ready: Option<Ready>,
+        /// The voice channel to play in; `None`: the one the player is in.
+        voice: Option<u64>,
+        text: Option<u64>,
+        reply: oneshot::Sender<Result<usize, PlayerError>>,
+    },
+    Command(Command, oneshot::Sender<Result<Outcome, PlayerError>>),
+    NowPlaying(oneshot::Sender<Option<NowPlaying>>),
+    Queue(oneshot::Sender<Queue>),
+    /// Whether the bot is alone in its voice channel now.
+    Alone(bool),
+    /// A track stopped (finished, failed, or was stopped).
+    Ended {
+        play_id: u64,
+        error: Option<String>,
+    },
+    /// A background preparation finished.
+    Prepared {
+        uid: u64,
+        result: Result<Ready, String>,
+    },
+}
+
+/// What survives a restart.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct Saved {
+    pub queue: Queue,
+    pub voice_channel: Option<u64>,
+    pub text_channel: Option<u64>,
+    pub volume: u8,
+    pub always_on: bool,
+    pub position_ms: u64,
+    pub paused: bool,
+    pub next_uid: u64,
+}
+
+struct Playing {
+    uid: u64,
+    play_id: u64,
+    handle: TrackHandle,
+    paused: bool,
+}
+
+pub(super) struct GuildPlayer {
+    guild: u64,
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Request>,
+    queue: Queue,
+    /// Prepared songs by uid: their leases keep their renditions in the cache.
+    ready: HashMap<u64, Ready>,
+    preparing: HashSet<u64>,
+    next_uid: u64,
+    voice: Option<u64>,
+    text: Option<u64>,
+    joined: bool,
+    playing: Option<Playing>,
+    play_seq: u64,
+    volume: u8,
+    always_on: bool,
+    /// Where to start the current song (a restart resumed mid-song).
+    resume_at: Option<Duration>,
+    resume_paused: bool,
+    idle_since: Option<Instant>,
+    alone_since: Option<Instant>,
+}
+
+pub(super) fn spawn(
+    guild: u64,
+    shared: Arc<Shared>,
+    saved: Option<Saved>,
+) -> mpsc::UnboundedSender<Request> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let saved = saved.unwrap_or(Saved {
+        volume: 100,
+        ..Saved::default()
+    });
+    let resume = saved.queue.current.is_some() && saved.voice_channel.is_some();
+    let player = GuildPlayer {
+        guild,
+        shared,
+        tx: tx.clone(),
+        next_uid: saved.next_uid.max(1),
+        queue: saved.queue,
+        ready: HashMap::new(),
+        preparing: HashSet::new(),
+        voice: saved.voice_channel,
+        text: saved.text_channel,
+        joined: false,
+        playing: None,
+        play_seq: 0,
+        volume: saved.volume,
+        always_on: saved.always_on,
+        resume_at: resume.then(|| Duration::from_millis(saved.position_ms)),
+        resume_paused: resume && saved.paused,
+        idle_since: Some(Instant::now()),
+        alone_since: None,
+    };
+    tokio::spawn(
+        player
+            .run(rx, resume)
+            .instrument(tracing::info_span!("player", guild)),
+    );
+    tx
+}
+
+impl GuildPlayer {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>, resume: bool) {
+        if resume {
+            tracing::info!(guild = self.guild, "resuming the saved queue");
+            self.start_current().await;
+        }
+        let mut save_tick = tokio::time::interval(SAVE_POSITION_EVERY);
+        loop {
+            let leave_at = self.leave_deadline();
+            tokio::select! {
+                request = rx.recv() => {
+                    let Some(request) = request else { break };
+                    self.handle(request).await;
+                }
+                _ = save_tick.tick(), if self.playing.is_some() => self.save().await,
+                _ = sleep_until(leave_at), if leave_at.is_some() => {
+                    tracing::info!(guild = self.guild, "leaving the voice channel (idle or alone)");
+                    self.leave().await;
+                    self.save().await;
+                }
+            }
+        }
+    }
+
+    fn leave_deadline(&self) -> Option<Instant> {
+        if !self.joined || self.always_on {
+            return None;
+        }
+        let config = &self.shared.config;
+        let idle = self
+            .idle_since
+            .filter(|_| self.playing.is_none())
+            .map(|t| t + config.idle_disconnect());
+        let alone = self.alone_since.map(|t| t + config.alone_disconnect());
+        idle.into_iter().chain(alone).min()
+    }
+
+    async fn handle(&mut self, request: Request) {
+        match request {
+            Request::Enqueue {
+                songs,
+                ready,
+                voice,
+                text,
+                reply,
+            } => {
+                let result = self.enqueue(songs, ready, voice, text).await;
+                let _ = reply.send(result);
+            }
+            Request::Command(command, reply) => {
+                let result = self.command(command).await;
+                self.save().await;
+                let _ = reply.send(result);
+            }
+            Request::NowPlaying(reply) => {
+                let _ = reply.send(self.now_playing().await);
+            }
+            Request::Queue(reply) => {
+                let _ = reply.send(self.queue.clone());
+            }
+            Request::Alone(alone) => {
+                self.alone_since = match (alone, self.alone_since) {
+                    (false, _) => None,
+                    (true, Some(since)) => Some(since),
+                    (true, None) => Some(Instant::now()),
+                };
+            }
+            Request::Ended { play_id, error } => {
+                let Some(playing) = &self.playing else { return };
+                if playing.play_id != play_id {
+                    return; // a track we stopped on purpose
+                }
+                if let Some(error) = error {
+                    let title = self.title_of(playing.uid);
+                    self.announce(format!("Could not play **{title}**: {error}"))
+                        .await;
+                }
+                self.playing = None;
+                self.queue.advance();
+                self.after_change();
+                self.start_current().await;
+                if let Some(song) = &self.queue.current {
+                    let title = song.title.clone();
+                    self.announce(format!("Now playing **{title}**")).await;
+                }
+                self.save().await;
+            }
+            Request::Prepared { uid, result } => {
+                self.preparing.remove(&uid);
+                match result {
+                    Ok(ready) if self.contains(uid) => {
+                        self.ready.insert(uid, ready);
+                        if self.current_uid() == Some(uid) && self.playing.is_none() {
+                            self.start_current().await;
+                        }
+                    }
+                    Ok(_) => {} // removed meanwhile; dropping it releases the lease
+                    Err(error) => {
+                        let title = self.title_of(uid);
+                        self.announce(format!("Skipped **{title}**: {error}")).await;
+                        if self.current_uid() == Some(uid) {
+                            self.queue.skip();
+                            self.after_change();
+                            self.start_current().await;
+                        } else {
+                            self.queue.upcoming.retain(|s| s.uid != uid);
+                            self.queue.played.retain(|s| s.uid != uid);
+                        }
+                        self.save().await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn enqueue(
+        &mut self,
+        songs: Vec<Song>,
+        ready: Option<Ready>,
+        voice: Option<u64>,
+        text: Option<u64>,
+    ) -> Result<usize, PlayerError> {
+        if songs.is_empty() {
+            return Err(PlayerError::Resolve("nothing to play".into()));
+        }
+        let voice = voice.or(self.voice).ok_or(PlayerError::NotInVoice)?;
+        if self.joined && self.voice != Some(voice) && self.playing.is_some() {
+            return Err(PlayerError::OtherChannel(self.voice.unwrap_or_default()));
+        }
+        if text.is_some() {
+            self.text = text;
+        }
+        if self.voice != Some(voice) {
+            self.voice = Some(voice);
+            self.joined = false;
+        }
+        let mut first_position = None;
+        let mut ready = ready;
+        for mut song in songs {
+            song.uid = self.next_uid;
+            self.next_uid += 1;
+            let uid = song.uid;
+            let position = self.queue.push(song)?;
+            first_position.get_or_insert(position);
+            if let Some(r) = ready.take() {
+                self.ready.insert(uid, r);
+            }
+        }
+        if self.playing.is_none() {
+            self.start_current().await;
+        } else {
+            self.prefetch_next();
+        }
+        self.save().await;
+        Ok(first_position.unwrap_or(0))
+    }
+
+    async fn command(&mut self, command: Command) -> Result<Outcome, PlayerError> {
+        match command {
+            Command::Skip => {
+                let skipped = self.queue.current.clone();
+                if skipped.is_none() {
+                    return Err(PlayerError::NothingPlaying);
+                }
+                self.stop_track();
+                self.queue.skip();
+                self.after_change();
+                self.start_current().await;
+                Ok(Outcome::Skipped {
+                    skipped,
+                    now: self.queue.current.clone(),
+                })
+            }
+            Command::Pause => {
+                let playing = self.playing.as_mut().ok_or(PlayerError::NothingPlaying)?;
+                playing.handle.pause().map_err(voice_error)?;
+                playing.paused = true;
+                Ok(Outcome::Paused)
+            }
+            Command::Resume => {
+                let playing = self.playing.as_mut().ok_or(PlayerError::NothingPlaying)?;
+                playing.handle.play().map_err(voice_error)?;
+                playing.paused = false;
+                Ok(Outcome::Resumed)
+            }
+            Command::Stop => {
+                self.stop_track();
+                self.queue.clear();
+                self.after_change();
+                Ok(Outcome::Stopped)
+            }
+            Command::Leave => {
+                self.leave().await;
+                Ok(Outcome::Left)
+            }
+            Command::Volume(percent) => {
+                let percent = percent.min(200);
+                self.volume = percent;
+                if let Some(playing) = &self.playing {
+                    // Gain at playback time leaves Opus passthrough for this track: a
+                    // user's choice, so it is allowed to cost CPU.
+                    playing
+                        .handle
+                        .set_volume(f32::from(percent) / 100.0)
+                        .map_err(voice_error)?;
+                }
+                Ok(Outcome::Volume(percent))
+            }
+            Command::Loop(mode) => {
+                self.queue.loop_mode = mode;
+                self.prefetch_next();
+                Ok(Outcome::Loop(mode))
+            }
+            Command::Shuffle => {
+                let mut seed = rand_seed();
+                self.queue.shuffle(|| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed
+                });
+                self.prefetch_next();
+                Ok(Outcome::Shuffled(self.queue.upcoming.len()))
+            }
+            Command::Remove(position) => {
+                let song = self.queue.remove(position)?;
+                self.after_change();
+                Ok(Outcome::Removed(song))
+            }
+            Command::Move(from, to) => {
+                let song = self.queue.move_song(from, to)?.clone();
+                self.prefetch_next();
+                Ok(Outcome::Moved(song, to))
+            }
+            Command::Seek(to) => {
+                let playing = self.playing.as_ref().ok_or(PlayerError::NothingPlaying)?;
+                let at = playing.handle.seek_async(to).await.map_err(voice_error)?;
+                Ok(Outcome::Seeked(at))
+            }
+            Command::AlwaysOn(on) => {
+                self.always_on = on;
+                Ok(Outcome::AlwaysOn(on))
+            }
+        }
+    }
+
+    /// Plays the current song if it is ready, else starts preparing it.
+    async fn start_current(&mut self) {
+        let Some(song) = self.queue.current.clone() else {
+            self.idle_since = Some(Instant::now());
+            return;
+        };
+        let Some(ready) = self.ready.get(&song.uid) else {
+            self.prepare(&song);
+            return;
+        };
+        let path = ready.path.clone();
+        let call = match self.join().await {
+            Ok(call) => call,
+            Err(e) => {
+                self.announce(format!("Could not join the voice channel: {e}"))
+                    .await;
+                return;
+            }
+        };
+        self.play_seq += 1;
+        let play_id = self.play_seq;
+        let mut track = Track::from(File::new(path));
+        if self.volume != 100 {
+            track = track.volume(f32::from(self.volume) / 100.0);
+        }
+        if self.resume_paused {
+            track = track.pause();
+        }
+        let handle = call.lock().await.play_only(track);
+        for event in [TrackEvent::End, TrackEvent::Error] {
+            let notify = OnEnd {
+                tx: self.tx.clone(),
+                play_id,
+            };
+            if let Err(e) = handle.add_event(Event::Track(event), notify) {
+                tracing::warn!(error = %e, "could not watch a track");
+            }
+        }
+        if let Some(at) = self.resume_at.take() {
+            // Fire and forget: the track starts where it stopped before the restart.
+            let _ = handle.seek(at);
+        }
+        self.playing = Some(Playing {
+            uid: song.uid,
+            play_id,
+            handle,
+            paused: std::mem::take(&mut self.resume_paused),
+        });
+        self.idle_since = None;
+        tracing::info!(guild = self.guild, title = %song.title, "playing");
+        self.prefetch_next();
+    }
+
+    /// Prepares the song after the current one while the current one plays.
+    fn prefetch_next(&mut self) {
+        if let Some(next) = self.queue.peek_next().cloned() {
+            self.prepare(&next);
+        }
+    }
+
+    fn prepare(&mut self, song: &Song) {
+        if self.ready.contains_key(&song.uid) || !self.preparing.insert(song.uid) {
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        let tx = self.tx.clone();
+        let song = song.clone();
+        tokio::spawn(async move {
+            let progress = Progress::default();
+            let result = prepare::prepare(
+                &shared.store,
+                &shared.plugins,
+                &shared.config,
+                &song,
+                &progress,
+            )
+            .await
+            .map_err(|e| e.to_string());
+            let _ = tx.send(Request::Prepared {
+                uid: song.uid,
+                result,
+            });
+        });
+    }
+
+    async fn join(&mut self) -> Result<Arc<tokio::sync::Mutex<songbird::Call>>, PlayerError> {
+        let voice = self.voice.ok_or(PlayerError::NotInVoice)?;
+        let songbird = &self.shared.songbird;
+        if self.joined
+            && let Some(call) = songbird.get(GuildId::new(self.guild))
+        {
+            return Ok(call);
+        }
+        let call = songbird
+            .join(GuildId::new(self.guild), ChannelId::new(voice))
+            .await
+            .map_err(|e| PlayerError::Voice(e.to_string()))?;
+        self.joined = true;
+        Ok(call)
+    }
+
+    async fn leave(&mut self) {
+        self.stop_track();
+        if self.joined {
+            if let Err(e) = self.shared.songbird.remove(GuildId::new(self.guild)).await {
+                tracing::warn!(error = %e, "leaving the voice channel failed");
+            }
+            self.joined = false;
+        }
+        self.alone_since = None;
+    }
+
+    fn stop_track(&mut self) {
+        if let Some(playing) = self.playing.take() {
+            let _ = playing.handle.stop();
+        }
+    }
+
+    async fn now_playing(&self) -> Option<NowPlaying> {
+        let song = self.queue.current.clone()?;
+        let (position, paused) = match &self.playing {
+            Some(p) => match p.handle.get_info().await {
+                Ok(info) => (info.position, info.playing == PlayMode::Pause),
+                Err(_) => (Duration::ZERO, p.paused),
+            },
+            None => (Duration::ZERO, false),
+        };
+        Some(NowPlaying {
+            song,
+            position,
+            paused,
+            preparing: self.playing.is_none(),
+            loop_mode: self.queue.loop_mode,
+            volume: self.volume,
+        })
+    }
+
+    fn current_uid(&self) -> Option<u64> {
+        self.queue.current.as_ref().map(|s| s.uid)
+    }
+
+    fn contains(&self, uid: u64) -> bool {
+        self.queue
+            .current
+            .iter()
+            .chain(&self.queue.upcoming)
+            .chain(&self.queue.played)
+            .any(|s| s.uid == uid)
+    }
+
+    fn title_of(&self, uid: u64) -> String {
+        self.queue
+            .current
+            .iter()
+            .chain(&self.queue.upcoming)
+            .chain(&self.queue.played)
+            .find(|s| s.uid == uid)
+            .map(|s| s.title.clone())
+            .unwrap_or_else(|| "a song".into())
+    }
+
+    /// Drops the leases of songs no longer queued and prepares the next one.
+    fn after_change(&mut self) {
+        let queued: HashSet<u64> = self
+            .queue
+            .current
+            .iter()
+            .chain(&self.queue.upcoming)
+            .chain(&self.queue.played)
+            .map(|s| s.uid)
+            .collect();
+        self.ready.retain(|uid, _| queued.contains(uid));
+        if self.queue.current.is_none() {
+            self.idle_since = Some(Instant::now());
+        }
+        if self.playing.is_some() {
+            self.prefetch_next();
+        }
+    }
+
+    async fn announce(&self, text: String) {
+        let Some(channel) = self.text else { return };
+        let message = CreateMessage::new().content(text);
+        if let Err(e) = ChannelId::new(channel)
+            .send_message(&self.shared.http, message)
+            .await
+        {
+            tracing::warn!(error = %e, "could not post to the text channel");
+        }
+    }
+
+    async fn save(&mut self) {
+        let position_ms = match &self.playing {
+            Some(p) => p
+                .handle
+                .get_info()
+                .await
+                .map(|i| i.position.as_millis() as u64)
+                .unwrap_or(0),
+            None => 0,
+        };
+        let saved = Saved {
+            queue: self.queue.clone(),
+            voice_channel: self
+                .voice
+                .filter(|_| self.joined || self.resume_at.is_some()),
+            text_channel: self.text,
+            volume: self.volume,
+            always_on: self.always_on,
+            position_ms,
+            paused: self.playing.as_ref().is_some_and(|p| p.paused),
+            next_uid: self.next_uid,
+        };
+        let index = self.shared.store.index();
+        let result = if saved.queue.is_empty() && !saved.always_on && saved.volume == 100 {
+            index.player_delete(self.guild).await
+        } else {
+            match serde_json::to_string(&saved) {
+                Ok(json) => {
+                    index
+                        .player_save(self.guild, &json, crate::store::now_ms())
+                        .await
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not serialise the player");
+                    return;
+                }
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not save the player");
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn voice_error(e: songbird::error::ControlError) -> PlayerError {
+    PlayerError::Voice(e.to_string())
+}
+
+fn rand_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x9e37_79b9);
+    nanos | 1
+}
+
+/// Tells the guild's task that a track stopped.
+struct OnEnd {
+    tx: mpsc::UnboundedSender<Request>,
+    play_id: u64,
+}
+
+#[async_trait]
+impl EventHandler for OnEnd {
+    async fn act(&self, ctx: &EventContext<'_>) -> Option<Event> {
+        let error = match ctx {
+            EventContext::Track(tracks) => {
+                tracks.iter().find_map(|(state, _)| match &state.playing {
+                    PlayMode::Errored(e) => Some(e.to_string()),
+                    _ => None,
+                })
+            }
+            _ => None,
+        };
+        let _ = self.tx.send(Request::Ended {
+            play_id: self.play_id,
+            error,
+        });
+        None
+    }
+}

@@ -1,0 +1,333 @@
+//! Playback: per-guild queues on songbird, playing leased renditions from the cache.
+//!
+//! - [`queue`]: a guild's queue as plain data (loop modes, shuffle, paging).
+//! - [`sources`]: what a user typed -> songs, through the source plugins.
+//! - [`rendition`]: loudness measurement and the Ogg Opus rendition (ffmpeg).
+//! - [`prepare`]: song -> its rendition cached and leased (download and render once).
+//! - [`guild`]: one task per guild owning its queue, call and leases.
+//!
+//! [`Players`] is the front door: it finds (or starts) a guild's task and sends it a
+//! request. The only lock is the map from guild to task, held for a lookup; guilds never
+//! wait on each other.
+
+pub mod guild;
+pub mod prepare;
+pub mod queue;
+pub mod rendition;
+pub mod sources;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use poise::serenity_prelude::Http;
+use songbird::Songbird;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::PlayerConfig;
+use crate::plugins::PluginHost;
+use crate::store::Store;
+
+pub use prepare::{Progress, Ready, Stage};
+pub use queue::{LoopMode, Queue, QueueError, Song};
+pub use sources::ResolveError;
+
+use guild::Request;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlayerError {
+    #[error("nothing is playing")]
+    NothingPlaying,
+    #[error("join a voice channel first")]
+    NotInVoice,
+    #[error("I am playing in <#{0}>; join that channel or stop the music first")]
+    OtherChannel(u64),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("{0}")]
+    Resolve(String),
+    #[error("could not get the audio: {0}")]
+    Prepare(String),
+    #[error("voice: {0}")]
+    Voice(String),
+    #[error("the player stopped")]
+    Gone,
+}
+
+impl From<ResolveError> for PlayerError {
+    fn from(e: ResolveError) -> Self {
+        Self::Resolve(e.to_string())
+    }
+}
+
+/// Changes to a guild's playback.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Skip,
+    Pause,
+    Resume,
+    Stop,
+    Leave,
+    /// Percent, 0-200.
+    Volume(u8),
+    Loop(LoopMode),
+    Shuffle,
+    /// 1-based position in the queue.
+    Remove(usize),
+    Move(usize, usize),
+    Seek(Duration),
+    /// Stay in the voice channel even when idle or alone (24/7).
+    AlwaysOn(bool),
+}
+
+/// What a [`Command`] did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Skipped {
+        skipped: Option<Song>,
+        now: Option<Song>,
+    },
+    Paused,
+    Resumed,
+    Stopped,
+    Left,
+    Volume(u8),
+    Loop(LoopMode),
+    Shuffled(usize),
+    Removed(Song),
+    Moved(Song, usize),
+    Seeked(Duration),
+    AlwaysOn(bool),
+}
+
+/// The current song and where it is.
+#[derive(Debug, Clone)]
+pub struct NowPlaying {
+    pub song: Song,
+    pub position: Duration,
+    pub paused: bool,
+    /// Still being downloaded or rendered.
+    pub preparing: bool,
+    pub loop_mode: LoopMode,
+    pub volume: u8,
+}
+
+/// What every guild task shares.
+pub(crate) struct Shared {
+    pub store: Store,
+    pub plugins: PluginHost,
+    pub config: PlayerConfig,
+    pub songbird: Arc<Songbird>,
+    pub http: Arc<Http>,
+}
+
+/// Every guild's player; cheap to clone.
+#[derive(Clone)]
+pub struct Players {
+    shared: Arc<Shared>,
+    guilds: Arc<Mutex<HashMap<u64, mpsc::UnboundedSender<Request>>>>,
+}
+
+impl Players {
+    pub fn new(
+        store: Store,
+        plugins: PluginHost,
+        config: PlayerConfig,
+        songbird: Arc<Songbird>,
+        http: Arc<Http>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                plugins,
+                config,
+                songbird,
+                http,
+            }),
+            guilds: Arc::default(),
+        }
+    }
+
+    pub fn config(&self) -> &PlayerConfig {
+        &self.shared.config
+    }
+
+    fn guild(&self, guild: u64) -> mpsc::UnboundedSender<Request> {
+        let mut guilds = self.guilds.lock().expect("guild map");
+        guilds
+            .entry(guild)
+            .or_insert_with(|| guild::spawn(guild, Arc::clone(&self.shared), None))
+            .clone()
+    }
+
+    async fn ask<T>(
+        &self,
+        guild: u64,
+        request: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, PlayerError> {
+        let (tx, rx) = oneshot::channel();
+        self.guild(guild)
+            .send(request(tx))
+            .map_err(|_| PlayerError::Gone)?;
+        rx.await.map_err(|_| PlayerError::Gone)
+    }
+
+    /// The songs `query` names (search words or a URL), for `user`.
+    pub async fn resolve(&self, query: &str, user: u64) -> Result<Vec<Song>, PlayerError> {
+        Ok(sources::resolve(&self.shared.plugins, query, user).await?)
+    }
+
+    /// Caches and leases `song`'s rendition (see [`prepare::prepare`]).
+    pub async fn prepare(&self, song: &Song, progress: &Progress) -> Result<Ready, PlayerError> {
+        let shared = &self.shared;
+        prepare::prepare(
+            &shared.store,
+            &shared.plugins,
+            &shared.config,
+            song,
+            progress,
+        )
+        .await
+        .map_err(|e| PlayerError::Prepare(e.to_string()))
+    }
+
+    /// Queues `songs` in `guild`, joining voice channel `voice` (default: the one the
+    /// player is in) if needed and starting playback if nothing plays. `ready` is the
+    /// first song, already prepared. Returns the first song's position (0: it plays now).
+    pub async fn enqueue(
+        &self,
+        guild: u64,
+        voice: Option<u64>,
+        text: Option<u64>,
+        songs: Vec<Song>,
+        ready: Option<Ready>,
+    ) -> Result<usize, PlayerError> {
+        self.ask(guild, |reply| Request::Enqueue {
+            songs,
+            ready,
+            voice,
+            text,
+            reply,
+        })
+        .await?
+    }
+
+    pub async fn command(&self, guild: u64, command: Command) -> Result<Outcome, PlayerError> {
+        self.ask(guild, |reply| Request::Command(command, reply))
+            .await?
+    }
+
+    pub async fn now_playing(&self, guild: u64) -> Result<Option<NowPlaying>, PlayerError> {
+        self.ask(guild, Request::NowPlaying).await
+    }
+
+    pub async fn queue(&self, guild: u64) -> Result<Queue, PlayerError> {
+        self.ask(guild, Request::Queue).await
+    }
+
+    /// Tells a guild's player whether the bot is now alone in its voice channel.
+    pub fn set_alone(&self, guild: u64, alone: bool) {
+        let sender = self.guilds.lock().expect("guild map").get(&guild).cloned();
+        if let Some(sender) = sender {
+            let _ = sender.send(Request::Alone(alone));
+        }
+    }
+
+    /// Starts the players saved in the database (queues survive restarts). Returns how
+    /// many guilds resumed playing.
+    pub async fn resume_saved(&self) -> Result<usize, PlayerError> {
+        let saved = self
+            .shared
+            .store
+            .index()
+            .player_load_all()
+            .await
+            .map_err(|e| PlayerError::Prepare(e.to_string()))?;
+        let mut resumed = 0;
+        let mut guilds = self.guilds.lock().expect("guild map");
+        for (guild, json) in saved {
+            let state: guild::Saved = match serde_json::from_str(&json) {
+                Ok(state) => state,
+                Err(e) => {
+                    tracing::warn!(guild, error = %e, "ignoring an unreadable saved player");
+                    continue;
+                }
+            };
+            if guilds.contains_key(&guild) {
+                continue;
+            }
+            resumed += usize::from(state.queue.current.is_some() && state.voice_channel.is_some());
+            guilds.insert(
+                guild,
+                guild::spawn(guild, Arc::clone(&self.shared), Some(state)),
+            );
+        }
+        Ok(resumed)
+    }
+}
+
+/// `[=====>-----] 1:02 / 3:30`
+pub fn progress_bar(position: Duration, duration: Option<Duration>, width: usize) -> String {
+    let Some(duration) = duration.filter(|d| !d.is_zero()) else {
+        return clock(position);
+    };
+    let done = ((position.as_secs_f64() / duration.as_secs_f64()).clamp(0.0, 1.0) * width as f64)
+        .round() as usize;
+    let bar: String = (0..width)
+        .map(|i| match i.cmp(&done) {
+            std::cmp::Ordering::Less => '=',
+            std::cmp::Ordering::Equal => '>',
+            std::cmp::Ordering::Greater => '-',
+        })
+        .collect();
+    format!("[{bar}] {} / {}", clock(position), clock(duration))
+}
+
+/// `m:ss`, or `h:mm:ss` past an hour.
+pub fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// Parses `90`, `1:30` or `1:02:03` as a position.
+pub fn parse_clock(s: &str) -> Option<Duration> {
+    let mut total = 0u64;
+    let parts: Vec<&str> = s.trim().split(':').collect();
+    if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    for part in parts {
+        total = total.checked_mul(60)? + part.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clocks() {
+        assert_eq!(clock(Duration::from_secs(62)), "1:02");
+        assert_eq!(clock(Duration::from_secs(3723)), "1:02:03");
+        assert_eq!(parse_clock("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_clock("1:30"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_clock("1:02:03"), Some(Duration::from_secs(3723)));
+        assert_eq!(parse_clock("1::3"), None);
+        assert_eq!(parse_clock("x"), None);
+        assert_eq!(parse_clock("1:2:3:4"), None);
+    }
+
+    #[test]
+    fn bars() {
+        let bar = progress_bar(Duration::from_secs(30), Some(Duration::from_secs(60)), 10);
+        assert_eq!(bar, "[=====>----] 0:30 / 1:00");
+        let end = progress_bar(Duration::from_secs(90), Some(Duration::from_secs(60)), 4);
+        assert_eq!(end, "[====] 1:30 / 1:00");
+        assert_eq!(progress_bar(Duration::from_secs(5), None, 10), "0:05");
+    }
+}

@@ -1,0 +1,135 @@
+//! Getting a song ready to play: its rendition in the cache (downloading and rendering it
+//! once, however many guilds and processes ask), leased for as long as it is queued.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use crate::config::PlayerConfig;
+use crate::fetch::PluginFetch;
+use crate::plugins::PluginHost;
+use crate::store::{Lease, LoudnessRow, Store, StoreError, TrackKey};
+
+use super::queue::Song;
+use super::rendition::Render;
+
+/// A song whose rendition is cached and leased. Dropping it releases the lease (in the
+/// background; [`Ready::release`] waits for it).
+#[derive(Debug)]
+pub struct Ready {
+    pub path: PathBuf,
+    pub hash: String,
+    pub loudness: Option<LoudnessRow>,
+    /// True when the rendition was already cached.
+    pub hit: bool,
+    lease: Lease,
+}
+
+impl Ready {
+    pub async fn release(self) -> Result<(), StoreError> {
+        self.lease.release().await
+    }
+}
+
+/// Where a preparation is, for progress replies.
+#[derive(Debug, Default)]
+pub struct Progress {
+    stage: AtomicU8,
+    /// Bytes downloaded so far.
+    pub downloaded: Arc<AtomicU64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Looking,
+    Downloading,
+    Rendering,
+}
+
+impl Progress {
+    pub fn stage(&self) -> Stage {
+        match self.stage.load(Ordering::Relaxed) {
+            1 => Stage::Downloading,
+            2 => Stage::Rendering,
+            _ => Stage::Looking,
+        }
+    }
+
+    fn set(&self, stage: Stage) {
+        self.stage.store(stage as u8, Ordering::Relaxed);
+    }
+}
+
+/// The cache key of a song's rendition. It names the rendering settings, so changing
+/// them makes new renditions instead of serving stale ones.
+pub fn rendition_key(config: &PlayerConfig, song: &Song) -> TrackKey {
+    let variant = if config.normalize {
+        format!("norm{}-{}k", config.target_lufs, config.bitrate_kbps)
+    } else {
+        format!("plain-{}k", config.bitrate_kbps)
+    };
+    TrackKey::new(
+        "rendition",
+        format!("{variant}:{}:{}", song.source, song.id),
+    )
+}
+
+/// Makes `song` playable: the cached rendition if there is one, else download (through
+/// its source plugin) and render it. Each step is single-flight in the store.
+pub async fn prepare(
+    store: &Store,
+    plugins: &PluginHost,
+    config: &PlayerConfig,
+    song: &Song,
+    progress: &Progress,
+) -> Result<Ready, StoreError> {
+    let key = rendition_key(config, song);
+    // Evicted between lookup and lease: go round again (at most a few times).
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match prepare_once(store, plugins, config, song, &key, progress).await {
+            Err(StoreError::Evicted(_)) if attempts < 3 => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn prepare_once(
+    store: &Store,
+    plugins: &PluginHost,
+    config: &PlayerConfig,
+    song: &Song,
+    key: &TrackKey,
+    progress: &Progress,
+) -> Result<Ready, StoreError> {
+    if let Some(blob) = store.lookup(key).await? {
+        let lease = store.lease(&blob).await?;
+        let loudness = store.index().loudness_get(&blob.hash).await?;
+        return Ok(Ready {
+            path: blob.path,
+            hash: blob.hash,
+            loudness,
+            hit: true,
+            lease,
+        });
+    }
+    // The download, leased while it is rendered (eviction may not take it meanwhile).
+    progress.set(Stage::Downloading);
+    let mut fetch = PluginFetch::new(plugins.clone(), &song.source, &song.id);
+    fetch.progress = Arc::clone(&progress.downloaded);
+    let source_key = TrackKey::new(song.source.clone(), song.id.clone());
+    let (download, _download_lease) = store.acquire(&source_key, fetch).await?;
+
+    progress.set(Stage::Rendering);
+    let render = Render::new(config, download.blob.path.clone());
+    let (rendered, lease) = store.acquire(key, render).await?;
+    let loudness = store.index().loudness_get(&rendered.blob.hash).await?;
+    Ok(Ready {
+        path: rendered.blob.path,
+        hash: rendered.blob.hash,
+        loudness,
+        hit: false,
+        lease,
+    })
+}

@@ -1,0 +1,381 @@
+//! What the player plays: an Ogg Opus rendition of a cached download, made once at cache
+//! time with ffmpeg, so playback is always songbird's Opus passthrough (about 10 us per
+//! 20 ms tick, against about 250 us to decode, apply gain and re-encode while playing).
+//!
+//! Loudness (EBU R128) is measured once, on the download, and stored with the rendition.
+//! With normalisation on, the rendition carries the gain that brings it to the target
+//! loudness; with it off, an Opus download is copied as is and anything else re-encoded.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+use crate::config::PlayerConfig;
+use crate::store::{Blob, BlobSink, Fetch, LoudnessRow, Result, Store, StoreError};
+
+/// Loudness of a track as EBU R128 measures it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Loudness {
+    /// Integrated loudness, LUFS (`None` for silence, which has no loudness).
+    pub integrated_lufs: Option<f64>,
+    /// True peak, dBTP.
+    pub true_peak_db: Option<f64>,
+    /// Loudness range, LU.
+    pub range_lu: Option<f64>,
+}
+
+impl Loudness {
+    /// The gain in dB that brings this track to `target` LUFS without pushing its true
+    /// peak above -1 dBTP, within +-20 dB. Silence gets none.
+    pub fn gain_to(&self, target: f64) -> f64 {
+        let Some(integrated) = self.integrated_lufs else {
+            return 0.0;
+        };
+        let mut gain = target - integrated;
+        if let Some(peak) = self.true_peak_db {
+            gain = gain.min(-1.0 - peak);
+        }
+        gain.clamp(-20.0, 20.0)
+    }
+}
+
+/// The audio stream of a file as ffprobe reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    pub codec: String,
+    pub duration_ms: Option<u64>,
+}
+
+fn tool_error(tool: &str, path: &Path, stderr: &[u8]) -> StoreError {
+    // ffmpeg ends with a generic line ("Conversion failed!"); the cause is just above.
+    let text = String::from_utf8_lossy(stderr);
+    let mut last: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .rev()
+        .take(3)
+        .collect();
+    last.reverse();
+    StoreError::Fetch(format!(
+        "{tool} could not read {}: {}",
+        path.display(),
+        last.join(" | ")
+    ))
+}
+
+fn spawn_error(tool: &str, e: std::io::Error) -> StoreError {
+    StoreError::Fetch(format!(
+        "could not run {tool} (is it installed? scripts/setup.sh installs it): {e}"
+    ))
+}
+
+/// The first audio stream of `path`.
+pub async fn probe(config: &PlayerConfig, path: &Path) -> Result<Probe> {
+    #[derive(Deserialize)]
+    struct Out {
+        #[serde(default)]
+        streams: Vec<Stream>,
+        format: Option<Format>,
+    }
+    #[derive(Deserialize)]
+    struct Stream {
+        codec_name: Option<String>,
+        duration: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Format {
+        duration: Option<String>,
+    }
+    let out = Command::new(&config.ffprobe)
+        .args(["-v", "error", "-select_streams", "a:0", "-show_streams"])
+        .args(["-show_format", "-of", "json"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| spawn_error("ffprobe", e))?;
+    if !out.status.success() {
+        return Err(tool_error("ffprobe", path, &out.stderr));
+    }
+    let parsed: Out = serde_json::from_slice(&out.stdout)
+        .map_err(|e| StoreError::Fetch(format!("ffprobe output for {}: {e}", path.display())))?;
+    let Some(stream) = parsed.streams.into_iter().next() else {
+        return Err(StoreError::Fetch(format!(
+            "{} has no audio stream (is it an audio file?)",
+            path.display()
+        )));
+    };
+    let seconds = stream
+        .duration
+        .or(parsed.format.and_then(|f| f.duration))
+        .and_then(|d| d.parse::<f64>().ok());
+    Ok(Probe {
+        codec: stream.codec_name.unwrap_or_default(),
+        duration_ms: seconds.map(|s| (s * 1000.0).round() as u64),
+    })
+}
+
+/// Measures what the rendition will carry: the audio mixed to stereo as the encoder
+/// mixes it (this also gives inputs with an unknown channel layout one, which ebur128
+/// needs). Per-frame lines go to the verbose log level; the summary stays at info.
+const MEASURE_FILTER: &str =
+    "aformat=sample_fmts=flt:channel_layouts=stereo,ebur128=peak=true:framelog=verbose";
+
+/// Measures the loudness of `path` (decodes it once).
+pub async fn measure(config: &PlayerConfig, path: &Path) -> Result<Loudness> {
+    let out = Command::new(&config.ffmpeg)
+        .args(["-hide_banner", "-nostdin", "-nostats", "-i"])
+        .arg(path)
+        .args(["-vn", "-map", "0:a:0", "-af", MEASURE_FILTER])
+        .args(["-f", "null", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| spawn_error("ffmpeg", e))?;
+    if !out.status.success() {
+        return Err(tool_error("ffmpeg", path, &out.stderr));
+    }
+    parse_ebur128_summary(&String::from_utf8_lossy(&out.stderr))
+        .ok_or_else(|| tool_error("ffmpeg (ebur128)", path, &out.stderr))
+}
+
+/// Reads the `Summary:` block ffmpeg's ebur128 filter prints at the end.
+fn parse_ebur128_summary(stderr: &str) -> Option<Loudness> {
+    let summary = &stderr[stderr.rfind("Summary:")?..];
+    let value = |label: &str| -> Option<Option<f64>> {
+        let line = summary
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(label))?;
+        let number = line[label.len()..].split_whitespace().next()?;
+        // Silence reads "-inf" (or -70, the gate) and has no loudness.
+        Some(
+            number
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > -70.0),
+        )
+    };
+    Some(Loudness {
+        integrated_lufs: value("I:")?,
+        range_lu: value("LRA:").flatten(),
+        true_peak_db: value("Peak:").flatten(),
+    })
+}
+
+/// Measures `input` and writes its Ogg Opus rendition into the store: the [`Fetch`] for
+/// a rendition key. Runs once per rendition across processes (the store's single
+/// flight), so the measurement does too, and is stored with the blob before anyone
+/// else sees the blob.
+#[derive(Debug, Clone)]
+pub struct Render {
+    pub config: PlayerConfig,
+    pub input: PathBuf,
+    measured: Arc<Mutex<Option<LoudnessRow>>>,
+}
+
+impl Render {
+    pub fn new(config: &PlayerConfig, input: PathBuf) -> Self {
+        Self {
+            config: config.clone(),
+            input,
+            measured: Arc::default(),
+        }
+    }
+}
+
+/// How to run ffmpeg for one rendition.
+struct Encode<'a> {
+    input: &'a Path,
+    /// Gain to apply in dB; `None` or 0 keeps the level.
+    gain_db: Option<f64>,
+    /// The input is Opus already: with no gain, copy its packets instead of re-encoding.
+    input_is_opus: bool,
+    bitrate_kbps: u32,
+}
+
+impl Encode<'_> {
+    fn args(&self) -> Vec<String> {
+        let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-v", "error", "-i"]
+            .map(String::from)
+            .to_vec();
+        args.push(self.input.display().to_string());
+        args.extend(["-vn", "-map", "0:a:0", "-map_metadata", "-1"].map(String::from));
+        let gain = self.gain_db.filter(|g| g.abs() >= 0.05);
+        match gain {
+            None if self.input_is_opus => args.extend(["-c:a", "copy"].map(String::from)),
+            _ => {
+                if let Some(g) = gain {
+                    args.push("-af".into());
+                    args.push(format!("volume={g:.2}dB"));
+                }
+                // 20 ms stereo frames at 48 kHz: what Discord takes, so songbird passes
+                // the packets through untouched.
+                args.extend(
+                    [
+                        "-c:a",
+                        "libopus",
+                        "-ar",
+                        "48000",
+                        "-ac",
+                        "2",
+                        "-frame_duration",
+                        "20",
+                    ]
+                    .map(String::from),
+                );
+                args.push("-b:a".into());
+                args.push(format!("{}k", self.bitrate_kbps));
+            }
+        }
+        args.extend(["-f", "ogg", "-"].map(String::from));
+        args
+    }
+}
+
+#[async_trait]
+impl Fetch for Render {
+    async fn fetch(&self, sink: &mut BlobSink) -> Result<()> {
+        let config = &self.config;
+        let probe = probe(config, &self.input).await?;
+        let loudness = measure(config, &self.input).await?;
+        let gain_db = if config.normalize {
+            loudness.gain_to(config.target_lufs)
+        } else {
+            0.0
+        };
+        let encode = Encode {
+            input: &self.input,
+            gain_db: Some(gain_db),
+            input_is_opus: probe.codec == "opus",
+            bitrate_kbps: config.bitrate_kbps,
+        };
+        let mut child = Command::new(&config.ffmpeg)
+            .args(encode.args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| spawn_error("ffmpeg", e))?;
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        // Drain stderr alongside stdout so a chatty ffmpeg never blocks on a full pipe.
+        let errors = tokio::spawn(async move {
+            let mut text = Vec::new();
+            let _ = stderr.read_to_end(&mut text).await;
+            text
+        });
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = stdout.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            sink.write(&buf[..n])?;
+        }
+        let status = child.wait().await?;
+        let stderr = errors.await.unwrap_or_default();
+        if !status.success() || sink.written() == 0 {
+            return Err(tool_error("ffmpeg", &self.input, &stderr));
+        }
+        *self.measured.lock().expect("measurement slot") = Some(LoudnessRow {
+            integrated_lufs: loudness.integrated_lufs,
+            true_peak_db: loudness.true_peak_db,
+            range_lu: loudness.range_lu,
+            gain_db,
+            duration_ms: probe.duration_ms,
+        });
+        Ok(())
+    }
+
+    async fn recorded(&self, store: &Store, blob: &Blob) -> Result<()> {
+        let measured = *self.measured.lock().expect("measurement slot");
+        match measured {
+            Some(row) => store.index().loudness_put(&blob.hash, &row).await,
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_ebur128_summary() {
+        let stderr = "[Parsed_ebur128_0 @ 0x5]\nSummary:\n\n  Integrated loudness:\n    I:         -19.6 LUFS\n    Threshold: -29.8 LUFS\n\n  Loudness range:\n    LRA:         0.0 LU\n    Threshold:   0.0 LUFS\n    LRA low:     0.0 LUFS\n    LRA high:    0.0 LUFS\n\n  True peak:\n    Peak:       -9.0 dBFS\n";
+        let l = parse_ebur128_summary(stderr).unwrap();
+        assert_eq!(l.integrated_lufs, Some(-19.6));
+        assert_eq!(l.range_lu, Some(0.0));
+        assert_eq!(l.true_peak_db, Some(-9.0));
+    }
+
+    #[test]
+    fn silence_has_no_loudness() {
+        let stderr = "Summary:\n  I:         -70.0 LUFS\n  LRA:   0.0 LU\n  Peak:   -inf dBFS\n";
+        let l = parse_ebur128_summary(stderr).unwrap();
+        assert_eq!(l.integrated_lufs, None);
+        assert_eq!(l.true_peak_db, None);
+        assert_eq!(l.gain_to(-14.0), 0.0);
+    }
+
+    #[test]
+    fn gain_respects_the_peak_and_the_clamp() {
+        let quiet = Loudness {
+            integrated_lufs: Some(-30.0),
+            true_peak_db: Some(-20.0),
+            range_lu: None,
+        };
+        assert_eq!(quiet.gain_to(-14.0), 16.0);
+        let peaky = Loudness {
+            true_peak_db: Some(-6.0),
+            ..quiet
+        };
+        assert_eq!(
+            peaky.gain_to(-14.0),
+            5.0,
+            "limited so the peak stays at -1 dBTP"
+        );
+        let loud = Loudness {
+            integrated_lufs: Some(-5.0),
+            true_peak_db: Some(0.5),
+            range_lu: None,
+        };
+        assert_eq!(loud.gain_to(-14.0), -9.0);
+        let silent_ish = Loudness {
+            integrated_lufs: Some(-69.0),
+            true_peak_db: Some(-60.0),
+            range_lu: None,
+        };
+        assert_eq!(silent_ish.gain_to(-14.0), 20.0, "clamped");
+    }
+
+    #[test]
+    fn copies_opus_without_gain_and_encodes_otherwise() {
+        let mut r = Encode {
+            input: Path::new("/x/in"),
+            gain_db: None,
+            input_is_opus: true,
+            bitrate_kbps: 128,
+        };
+        let args = r.args().join(" ");
+        assert!(
+            args.contains("-c:a copy") && !args.contains("libopus"),
+            "{args}"
+        );
+        r.gain_db = Some(-3.25);
+        let args = r.args().join(" ");
+        assert!(
+            args.contains("volume=-3.25dB") && args.contains("libopus"),
+            "{args}"
+        );
+        assert!(args.ends_with("-f ogg -"), "{args}");
+    }
+}
