@@ -1,6 +1,10 @@
 //! The gateway websocket: HELLO, then IDENTIFY (answered with READY and GUILD_CREATE)
 //! or RESUME (answered with RESUMED), heartbeat ACKs, and every dispatch of the world
 //! with its own sequence number. Text frames with JSON, no compression.
+//!
+//! A voice state update (op 4) from the bot is answered on its own session only:
+//! VOICE_STATE_UPDATE for the bot, then VOICE_SERVER_UPDATE naming the local voice
+//! endpoint and a fresh token (or, when leaving, VOICE_STATE_UPDATE with no channel).
 
 use std::sync::Arc;
 
@@ -41,6 +45,7 @@ async fn session(world: Arc<World>, mut socket: WebSocket) {
     let mut events = world.subscribe();
     let mut seq: u64 = 0;
     let mut identified = false;
+    let mut session_id = String::new();
     loop {
         tokio::select! {
             frame = socket.recv() => {
@@ -59,20 +64,29 @@ async fn session(world: Arc<World>, mut socket: WebSocket) {
                     }
                     Some(2) => {
                         identified = true;
-                        let session_id = format!("session-{}", world.next_id());
+                        session_id = format!("session-{}", world.next_id());
                         seq += 1;
                         let ready = payloads::ready(&session_id, &world.gateway_url());
                         if !send(&mut socket, json!({"op": 0, "s": seq, "t": "READY", "d": ready})).await { return; }
                         seq += 1;
-                        if !send(&mut socket, json!({"op": 0, "s": seq, "t": "GUILD_CREATE", "d": payloads::guild()})).await { return; }
+                        if !send(&mut socket, json!({"op": 0, "s": seq, "t": "GUILD_CREATE", "d": payloads::guild(world.voice_states())})).await { return; }
                         world.identified();
                     }
                     Some(6) => {
                         identified = true;
+                        session_id = payload["d"]["session_id"].as_str().unwrap_or_default().to_string();
                         seq = payload["d"]["seq"].as_u64().unwrap_or(seq) + 1;
                         if !send(&mut socket, json!({"op": 0, "s": seq, "t": "RESUMED", "d": {}})).await { return; }
                     }
-                    // Voice state updates (op 4) and presence (op 3) need no answer here.
+                    // Voice state update: answered to this session only, as Discord does.
+                    Some(4) if identified => {
+                        for dispatch in world.bot_voice_update(&session_id, &payload["d"]) {
+                            seq += 1;
+                            let frame = json!({"op": 0, "s": seq, "t": dispatch.t, "d": dispatch.d});
+                            if !send(&mut socket, frame).await { return; }
+                        }
+                    }
+                    // Presence (op 3) needs no answer.
                     _ => {}
                 }
             }

@@ -15,11 +15,14 @@
 pub mod gateway;
 pub mod payloads;
 pub mod rest;
+pub mod voice;
 pub mod world;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use voice::{VoiceGrant, VoiceStats};
 pub use world::{RestCall, World};
 
 /// A running local server; stops when dropped.
@@ -27,25 +30,42 @@ pub struct LocalDiscord {
     addr: SocketAddr,
     world: Arc<World>,
     task: tokio::task::JoinHandle<()>,
+    _voice: voice::VoiceServer,
 }
 
 impl LocalDiscord {
-    /// Starts on an ephemeral loopback port.
+    /// Starts on an ephemeral loopback port; voice is counted but not recorded.
     pub async fn start() -> std::io::Result<Self> {
-        Self::bind("127.0.0.1:0").await
+        Self::bind_with("127.0.0.1:0", None).await
+    }
+
+    /// Starts on an ephemeral loopback port, writing each guild's voice audio to an Ogg
+    /// Opus file under `recordings`.
+    pub async fn start_recording(recordings: PathBuf) -> std::io::Result<Self> {
+        Self::bind_with("127.0.0.1:0", Some(recordings)).await
     }
 
     pub async fn bind(addr: &str) -> std::io::Result<Self> {
+        Self::bind_with(addr, None).await
+    }
+
+    pub async fn bind_with(addr: &str, recordings: Option<PathBuf>) -> std::io::Result<Self> {
+        let voice_server = voice::VoiceServer::start(recordings).await?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let world = Arc::new(World::new(addr));
+        let world = Arc::new(World::new(addr, Arc::clone(voice_server.voice())));
         let app = rest::router(Arc::clone(&world));
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "local Discord server stopped");
             }
         });
-        Ok(Self { addr, world, task })
+        Ok(Self {
+            addr,
+            world,
+            task,
+            _voice: voice_server,
+        })
     }
 
     /// Base URL for serenity's `HttpBuilder::proxy`.

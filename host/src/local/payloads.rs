@@ -17,7 +17,12 @@ pub const USERS: &[(u64, &str, &[u64])] = &[
 pub const ALICE: u64 = 3000;
 pub const BOB: u64 = 3001;
 pub const GENERAL: u64 = 4000;
+/// A voice channel (type 2) everyone, the bot included, may connect to and speak in.
 pub const MUSIC: u64 = 4001;
+/// A second voice channel, for moves between channels.
+pub const LOUNGE: u64 = 4002;
+/// The guild's voice channels.
+pub const VOICE_CHANNELS: &[u64] = &[MUSIC, LOUNGE];
 /// @everyone: view, send, embed, attach, history, reactions, connect, speak.
 const EVERYONE_PERMISSIONS: &str = "3263552";
 const MANAGE_GUILD: &str = "32";
@@ -95,16 +100,46 @@ fn role(id: u64, name: &str, permissions: &str, position: u32) -> Value {
 }
 
 pub fn channel(id: u64) -> Value {
-    let (kind, name) = if id == MUSIC {
-        (2, "Music")
-    } else {
-        (0, "general")
+    let name = match id {
+        MUSIC => "Music",
+        LOUNGE => "Lounge",
+        _ => "general",
     };
-    json!({"id": id.to_string(), "type": kind, "name": name, "guild_id": GUILD_ID.to_string(),
+    if VOICE_CHANNELS.contains(&id) {
+        return json!({"id": id.to_string(), "type": 2, "name": name,
+                      "guild_id": GUILD_ID.to_string(), "position": 0,
+                      "permission_overwrites": [], "nsfw": false, "bitrate": 64_000,
+                      "user_limit": 0, "rtc_region": null});
+    }
+    json!({"id": id.to_string(), "type": 0, "name": name, "guild_id": GUILD_ID.to_string(),
            "position": 0, "permission_overwrites": [], "nsfw": false})
 }
 
-pub fn guild() -> Value {
+/// A voice state (Discord's `VoiceStateResponse`); `channel: None` means disconnected.
+pub fn voice_state(
+    user_id: u64,
+    channel: Option<u64>,
+    session_id: &str,
+    self_mute: bool,
+    self_deaf: bool,
+) -> Value {
+    json!({
+        "guild_id": GUILD_ID.to_string(), "channel_id": channel.map(|c| c.to_string()),
+        "user_id": user_id.to_string(), "member": member(user_id), "session_id": session_id,
+        "deaf": false, "mute": false, "self_deaf": self_deaf, "self_mute": self_mute,
+        "self_stream": false, "self_video": false, "suppress": false,
+        "request_to_speak_timestamp": null,
+    })
+}
+
+/// VOICE_SERVER_UPDATE: where and with which token the user's voice client connects.
+pub fn voice_server_update(token: &str, endpoint: &str) -> Value {
+    json!({"token": token, "guild_id": GUILD_ID.to_string(), "endpoint": endpoint})
+}
+
+/// GUILD_CREATE's guild; `voice_states` as [`voice_state`] makes them (Discord leaves
+/// out `guild_id` there).
+pub fn guild(voice_states: Vec<Value>) -> Value {
     let mut members = vec![member(BOT_ID)];
     members.extend(USERS.iter().map(|(id, _, _)| member(*id)));
     json!({
@@ -117,8 +152,8 @@ pub fn guild() -> Value {
         "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0, "stickers": [],
         "premium_progress_bar_enabled": false,
         "joined_at": "2024-01-01T00:00:00.000000+00:00", "large": false,
-        "member_count": members.len(), "voice_states": [], "members": members,
-        "channels": [channel(GENERAL), channel(MUSIC)],
+        "member_count": members.len(), "voice_states": voice_states, "members": members,
+        "channels": [channel(GENERAL), channel(MUSIC), channel(LOUNGE)],
         "threads": [], "presences": [], "stage_instances": [], "guild_scheduled_events": [],
     })
 }
@@ -224,7 +259,34 @@ mod tests {
             }
         };
         parse("READY", ready("s", "ws://127.0.0.1/gw"));
-        parse("GUILD_CREATE", guild());
+        let mut in_voice = voice_state(BOB, Some(MUSIC), "s1", false, false);
+        in_voice.as_object_mut().unwrap().remove("guild_id");
+        parse("GUILD_CREATE", guild(vec![in_voice]));
+        let guild: serenity::Guild = serde_json::from_value(guild(vec![])).unwrap();
+        let music = &guild.channels[&serenity::ChannelId::new(MUSIC)];
+        assert_eq!(music.kind, serenity::ChannelType::Voice);
+        // The bot's own voice state, joined and left, and the server update after op 4.
+        for channel in [Some(MUSIC), None] {
+            let d = voice_state(BOT_ID, channel, "s", false, true);
+            let frame = json!({"op": 0, "s": 1, "t": "VOICE_STATE_UPDATE", "d": d});
+            let event: serenity::GatewayEvent = serde_json::from_value(frame).unwrap();
+            let serenity::GatewayEvent::Dispatch(_, serenity::Event::VoiceStateUpdate(e)) = event
+            else {
+                panic!("VOICE_STATE_UPDATE not understood")
+            };
+            assert_eq!(e.voice_state.channel_id.map(|c| c.get()), channel);
+            assert_eq!(e.voice_state.user_id.get(), BOT_ID);
+            assert_eq!(e.voice_state.session_id, "s");
+        }
+        let d = voice_server_update("tok", "localhost:1234");
+        let frame = json!({"op": 0, "s": 1, "t": "VOICE_SERVER_UPDATE", "d": d});
+        let event: serenity::GatewayEvent = serde_json::from_value(frame).unwrap();
+        let serenity::GatewayEvent::Dispatch(_, serenity::Event::VoiceServerUpdate(e)) = event
+        else {
+            panic!("VOICE_SERVER_UPDATE not understood")
+        };
+        assert_eq!(e.endpoint.as_deref(), Some("localhost:1234"));
+        assert_eq!(e.guild_id.map(|g| g.get()), Some(GUILD_ID));
         parse(
             "MESSAGE_CREATE",
             message(1, GENERAL, ALICE, "hi <@1000>", json!({})),

@@ -153,7 +153,7 @@ async fn channel(State(world): W, Path(channel): Path<String>, req: Request) -> 
         return r;
     }
     match parse_id(&channel) {
-        Some(id @ (payloads::GENERAL | payloads::MUSIC)) => {
+        Some(id @ (payloads::GENERAL | payloads::MUSIC | payloads::LOUNGE)) => {
             Json(payloads::channel(id)).into_response()
         }
         _ => error(404, 10003, "Unknown Channel"),

@@ -1,17 +1,19 @@
 //! The local server's state, and the API a test (or a person in `minstrel dev`) uses to
 //! act as a user: send messages, mention the bot, invoke slash commands and
-//! autocomplete, have any event delivered twice, and read back what the bot did.
+//! autocomplete, join and leave voice channels, have any event delivered twice, and
+//! read back what the bot did (and, through [`World::voice`], what it played).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast};
 
-use super::payloads::{self, BOT_ID, GENERAL};
+use super::payloads::{self, BOT_ID, GENERAL, GUILD_ID};
+use super::voice::{Voice, VoiceGrant, VoiceStats};
 
 const BOT_ID_STR: &str = "1000";
 
@@ -45,6 +47,16 @@ struct State {
     /// Interaction token -> the interaction's id and channel.
     interactions: BTreeMap<String, (u64, u64)>,
     identifies: u64,
+    /// (guild, user) -> where the user is connected.
+    voice_states: BTreeMap<(u64, u64), VoiceMember>,
+}
+
+#[derive(Clone, Debug)]
+struct VoiceMember {
+    channel: u64,
+    session_id: String,
+    self_mute: bool,
+    self_deaf: bool,
 }
 
 pub struct World {
@@ -53,12 +65,14 @@ pub struct World {
     events: broadcast::Sender<Dispatch>,
     changed: Notify,
     next_id: AtomicU64,
+    voice: Arc<Voice>,
 }
 
 impl World {
-    pub(super) fn new(addr: SocketAddr) -> Self {
+    pub(super) fn new(addr: SocketAddr, voice: Arc<Voice>) -> Self {
         Self {
             addr,
+            voice,
             state: Mutex::default(),
             events: broadcast::channel(65_536).0,
             changed: Notify::new(),
@@ -163,6 +177,157 @@ impl World {
             copies,
         );
         token
+    }
+
+    // ---- voice ------------------------------------------------------------------
+
+    /// `user` (not the bot) joins voice `channel`, or moves there; every connected bot
+    /// sees VOICE_STATE_UPDATE.
+    pub fn join_voice(&self, user: u64, channel: u64) -> Result<(), String> {
+        if !payloads::VOICE_CHANNELS.contains(&channel) {
+            return Err(format!("{channel} is not a voice channel"));
+        }
+        let session_id = format!("voice-{}", self.next_id());
+        let state = self.set_voice_state(user, Some(channel), &session_id, false, false);
+        self.dispatch("VOICE_STATE_UPDATE", state, 1);
+        Ok(())
+    }
+
+    /// `user` leaves voice; every connected bot sees VOICE_STATE_UPDATE with no channel.
+    pub fn leave_voice(&self, user: u64) {
+        let session_id = self
+            .voice_member(user)
+            .map(|m| m.session_id)
+            .unwrap_or_default();
+        let state = self.set_voice_state(user, None, &session_id, false, false);
+        self.dispatch("VOICE_STATE_UPDATE", state, 1);
+    }
+
+    /// The voice channel `user` is connected to, if any (the bot included).
+    pub fn voice_channel_of(&self, user: u64) -> Option<u64> {
+        self.voice_member(user).map(|m| m.channel)
+    }
+
+    /// Users connected to voice `channel`, by id.
+    pub fn voice_members(&self, channel: u64) -> Vec<u64> {
+        self.state()
+            .voice_states
+            .iter()
+            .filter(|(_, m)| m.channel == channel)
+            .map(|((_, user), _)| *user)
+            .collect()
+    }
+
+    /// The voice endpoint's state: grants, stats, recordings.
+    pub fn voice(&self) -> &Arc<Voice> {
+        &self.voice
+    }
+
+    /// The counters of the guild's voice connection (see [`VoiceStats`]).
+    pub fn voice_stats(&self) -> VoiceStats {
+        self.voice.stats(GUILD_ID)
+    }
+
+    /// Puts `user` in voice `channel` and issues the voice token, as op 4 would, without
+    /// a gateway session: for driving a bare `songbird::Driver` with the grant's values.
+    pub fn grant_voice(&self, user: u64, channel: u64) -> Result<VoiceGrant, String> {
+        if !payloads::VOICE_CHANNELS.contains(&channel) {
+            return Err(format!("{channel} is not a voice channel"));
+        }
+        let session_id = format!("session-{}", self.next_id());
+        self.set_voice_state(user, Some(channel), &session_id, false, false);
+        Ok(self.voice.grant(GUILD_ID, channel, user, &session_id))
+    }
+
+    /// GUILD_CREATE's `voice_states`.
+    pub(super) fn voice_states(&self) -> Vec<Value> {
+        self.state()
+            .voice_states
+            .iter()
+            .map(|((_, user), m)| {
+                let mut v = payloads::voice_state(
+                    *user,
+                    Some(m.channel),
+                    &m.session_id,
+                    m.self_mute,
+                    m.self_deaf,
+                );
+                if let Value::Object(o) = &mut v {
+                    o.remove("guild_id");
+                }
+                v
+            })
+            .collect()
+    }
+
+    /// The bot's op 4 on gateway session `session_id`: the dispatches that answer it on
+    /// that session. Other guilds and non-voice channels are ignored, as by Discord.
+    pub(super) fn bot_voice_update(&self, session_id: &str, d: &Value) -> Vec<Dispatch> {
+        let guild = d["guild_id"]
+            .as_str()
+            .and_then(|g| g.parse::<u64>().ok())
+            .or(d["guild_id"].as_u64());
+        if guild != Some(GUILD_ID) {
+            return Vec::new();
+        }
+        let channel = d["channel_id"]
+            .as_str()
+            .and_then(|c| c.parse::<u64>().ok())
+            .or(d["channel_id"].as_u64());
+        if channel.is_some_and(|c| !payloads::VOICE_CHANNELS.contains(&c)) {
+            return Vec::new();
+        }
+        let self_mute = d["self_mute"].as_bool().unwrap_or(false);
+        let self_deaf = d["self_deaf"].as_bool().unwrap_or(false);
+        let state = self.set_voice_state(BOT_ID, channel, session_id, self_mute, self_deaf);
+        let mut out = vec![Dispatch {
+            t: "VOICE_STATE_UPDATE",
+            d: state,
+        }];
+        match channel {
+            Some(channel) => {
+                let grant = self.voice.grant(GUILD_ID, channel, BOT_ID, session_id);
+                out.push(Dispatch {
+                    t: "VOICE_SERVER_UPDATE",
+                    d: payloads::voice_server_update(&grant.token, &grant.endpoint),
+                });
+            }
+            None => self.voice.revoke(GUILD_ID),
+        }
+        out
+    }
+
+    fn voice_member(&self, user: u64) -> Option<VoiceMember> {
+        self.state().voice_states.get(&(GUILD_ID, user)).cloned()
+    }
+
+    /// Records the user's voice state and returns it as a payload.
+    fn set_voice_state(
+        &self,
+        user: u64,
+        channel: Option<u64>,
+        session_id: &str,
+        self_mute: bool,
+        self_deaf: bool,
+    ) -> Value {
+        let mut state = self.state();
+        match channel {
+            Some(channel) => {
+                let member = VoiceMember {
+                    channel,
+                    session_id: session_id.to_string(),
+                    self_mute,
+                    self_deaf,
+                };
+                state.voice_states.insert((GUILD_ID, user), member);
+            }
+            None => {
+                state.voice_states.remove(&(GUILD_ID, user));
+            }
+        }
+        drop(state);
+        self.changed.notify_waiters();
+        payloads::voice_state(user, channel, session_id, self_mute, self_deaf)
     }
 
     // ---- what the bot did -------------------------------------------------------
