@@ -160,7 +160,8 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             tracing::warn!(command = %ctx.command().qualified_name, error = %format!("{error:#}"), "command failed");
             let reply = poise::CreateReply::default()
                 .content(format!("Sorry, that failed: {error}"))
-                .ephemeral(true);
+                .ephemeral(true)
+                .reply(true);
             if let Err(e) = ctx.send(reply).await {
                 tracing::warn!(error = %e, "could not report a command error");
             }

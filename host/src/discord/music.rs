@@ -185,7 +185,9 @@ pub async fn play(
         tokio::select! {
             ready = &mut prepared => break ready?,
             _ = tick.tick() => {
-                let reply = CreateReply::default().content(progress_text(&first, &progress));
+                let reply = CreateReply::default()
+                    .content(progress_text(&first, &progress))
+                    .reply(true);
                 match &handle {
                     Some(h) => poise::ReplyHandle::edit(h, ctx, reply).await?,
                     None => handle = Some(ctx.send(reply).await?),
@@ -210,7 +212,7 @@ pub async fn play(
     if more > 0 {
         text.push_str(&format!(" and {more} more"));
     }
-    let reply = CreateReply::default().content(text);
+    let reply = CreateReply::default().content(text).reply(true);
     match handle {
         Some(h) => h.edit(ctx, reply).await?,
         None => {

@@ -1,0 +1,254 @@
+//! Playback end to end: the real bot (poise + songbird) against the local Discord server
+//! and its voice endpoint, the tone source plugin, real ffmpeg. What arrives at the
+//! endpoint is decrypted and counted, so the tests assert on the audio itself.
+//!
+//! songbird's mixer scheduler is process-global and lives on the runtime that first
+//! used it, so every test runs on one shared runtime (see [`run`]).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use minstrel::app::{self, Host};
+use minstrel::config::Config;
+use minstrel::discord::BotOptions;
+use minstrel::local::payloads::{ALICE, GUILD_ID, MUSIC};
+use minstrel::local::{LocalDiscord, VoiceStats, World};
+use minstrel_tests::test_config;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+});
+
+fn run<F: Future<Output = ()>>(body: F) {
+    // SAFETY: every test in this binary calls `run` first, before using the runtime, so
+    // the first caller sets SSL_CERT_FILE while the others wait in the same `Once`.
+    unsafe { minstrel::local::voice::trust_in_this_process() }.expect("voice trust bundle");
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    RUNTIME.block_on(body);
+}
+
+fn built_plugin(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} missing: run scripts/build-plugins.sh",
+        path.display()
+    );
+    path
+}
+
+fn config(dir: &Path) -> Config {
+    let mut config = Config {
+        data_dir: dir.join("data"),
+        store: test_config(),
+        ..Config::default()
+    };
+    config.plugins.dir = dir.join("plugins");
+    config.plugins.call_timeout_ms = 30_000;
+    config.plugins.host_calls_per_call = 100_000;
+    std::fs::create_dir_all(&config.plugins.dir).unwrap();
+    std::fs::copy(built_plugin("tone"), config.plugins.dir.join("tone.wasm")).unwrap();
+    config
+}
+
+fn bot_options(server: &LocalDiscord) -> BotOptions {
+    BotOptions {
+        token: "test-token".into(),
+        api_base: Some(server.base_url()),
+        dev_guild: Some(GUILD_ID),
+        prefix: "!".into(),
+    }
+}
+
+async fn start_bot(server: &LocalDiscord, config: &Config) -> Host {
+    let host = app::start(config, bot_options(server)).await.unwrap();
+    assert!(
+        server
+            .world()
+            .wait_for(WAIT, |w| w
+                .guild_commands()
+                .iter()
+                .any(|c| c["name"] == "play"))
+            .await,
+        "the bot never registered its commands"
+    );
+    host
+}
+
+/// Sends `!text` as alice and waits for a reply whose content satisfies `done`.
+async fn command(world: &World, text: &str, done: impl Fn(&str) -> bool) -> String {
+    let id = world.send_message(ALICE, text, 1);
+    let found = world
+        .wait_for(WAIT, |w| {
+            w.replies_to(id)
+                .iter()
+                .any(|m| m["content"].as_str().is_some_and(&done))
+        })
+        .await;
+    let replies: Vec<Value> = world.replies_to(id);
+    assert!(found, "{text}: unexpected replies {replies:?}");
+    replies
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .find(|c| done(c))
+        .unwrap()
+        .to_string()
+}
+
+fn stats(world: &World) -> VoiceStats {
+    world.voice().stats(GUILD_ID)
+}
+
+/// Audio packets so far (silence frames left out).
+fn audio_packets(world: &World) -> u64 {
+    let s = stats(world);
+    s.packets - s.silence_frames
+}
+
+async fn wait_packets(world: &World, at_least: u64) {
+    assert!(
+        world.wait_for(WAIT, |w| audio_packets(w) >= at_least).await,
+        "only {} audio packets arrived, expected {at_least}",
+        audio_packets(world)
+    );
+}
+
+/// Waits until no audio packet has arrived for `quiet`.
+async fn wait_quiet(world: &World, quiet: Duration) -> u64 {
+    let mut last = audio_packets(world);
+    loop {
+        tokio::time::sleep(quiet).await;
+        let now = audio_packets(world);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Seconds of audio ffmpeg decodes from `path`.
+fn decoded_secs(path: &Path) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "s16le", "-ac", "2", "-ar", "48000", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout.len() as f64 / (48_000.0 * 4.0)
+}
+
+#[test]
+fn play_streams_the_track_and_a_cached_track_replays() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = LocalDiscord::start_recording(tmp.path().join("voice"))
+            .await
+            .unwrap();
+        let world = server.world();
+        let host = start_bot(&server, &config(tmp.path())).await;
+
+        // Not in a voice channel: a clear refusal, nothing plays.
+        let text = command(world, "!play tone:440:3", |c| c.contains("voice channel")).await;
+        assert!(text.contains("join a voice channel"), "{text}");
+
+        world.join_voice(ALICE, MUSIC).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let text = command(world, "!play tone:440:3", |c| c.starts_with("Playing")).await;
+        assert_eq!(text, "Playing **440 Hz tone, 3 s**");
+        wait_packets(world, 100).await;
+        let packets = wait_quiet(world, Duration::from_millis(600)).await;
+        // 3 s of 20 ms packets is 150: a stream cut short or played twice fails this.
+        assert!(
+            (145..=156).contains(&packets),
+            "{packets} audio packets for 3 s"
+        );
+        let s = stats(world);
+        assert_eq!(s.decrypt_failures, 0);
+        assert!(s.mode.is_some(), "an encryption mode was negotiated");
+
+        // The same song again: from the cache, the same amount of audio.
+        let text = command(world, "!play tone:440:3", |c| c.starts_with("Playing")).await;
+        assert_eq!(text, "Playing **440 Hz tone, 3 s** (cached)");
+        wait_packets(world, packets + 100).await;
+        let total = wait_quiet(world, Duration::from_millis(600)).await;
+        assert!(
+            (290..=312).contains(&total),
+            "{total} audio packets for 2 x 3 s"
+        );
+
+        let recording = world
+            .voice()
+            .finish_recording(GUILD_ID)
+            .await
+            .expect("recorded");
+        let secs = decoded_secs(&recording);
+        assert!(
+            (5.7..6.6).contains(&secs),
+            "the recording decodes to {secs} s"
+        );
+        host.shutdown().await;
+    });
+}
+
+#[test]
+fn pause_resume_skip_and_stop_change_the_stream() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let host = start_bot(&server, &config(tmp.path())).await;
+        world.join_voice(ALICE, MUSIC).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        command(world, "!play tone:440:20", |c| c.starts_with("Playing")).await;
+        let text = command(world, "!play tone:660:20", |c| c.starts_with("Queued")).await;
+        assert_eq!(text, "Queued **660 Hz tone, 20 s** at position 1");
+        wait_packets(world, 25).await;
+
+        command(world, "!pause", |c| c == "Paused.").await;
+        let paused_at = wait_quiet(world, Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(audio_packets(world), paused_at, "no audio while paused");
+        let text = command(world, "!nowplaying", |c| c.contains("440 Hz")).await;
+        assert!(text.contains("(paused)"), "{text}");
+
+        command(world, "!resume", |c| c == "Resumed.").await;
+        wait_packets(world, paused_at + 25).await;
+
+        let text = command(world, "!skip", |c| c.starts_with("Skipped")).await;
+        assert_eq!(
+            text,
+            "Skipped **440 Hz tone, 20 s**. Up next: **660 Hz tone, 20 s**"
+        );
+        let at_skip = audio_packets(world);
+        wait_packets(world, at_skip + 25).await;
+        let text = command(world, "!nowplaying", |c| c.contains("660 Hz")).await;
+        assert!(text.contains("/ 0:20"), "{text}");
+
+        command(world, "!stop", |c| c.starts_with("Stopped")).await;
+        let stopped_at = wait_quiet(world, Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(audio_packets(world), stopped_at, "no audio after stop");
+        let text = command(world, "!queue", |c| c.contains("empty")).await;
+        assert_eq!(text, "The queue is empty.");
+        host.shutdown().await;
+    });
+}
