@@ -18,6 +18,7 @@ pub struct Host {
     pub store: Store,
     pub plugins: PluginHost,
     pub bot: RunningBot,
+    pub services: Arc<Services>,
     _watch: Option<crate::plugins::watcher::WatchHandle>,
 }
 
@@ -58,19 +59,25 @@ pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
         store.clone(),
         plugins.clone(),
         config.player.clone(),
-        services,
+        Arc::clone(&services),
     )
     .await?;
     Ok(Host {
         store,
         plugins,
         bot: running,
+        services,
         _watch: watch,
     })
 }
 
 impl Host {
+    /// Saves and stops the players (their queues resume at the next start), then stops
+    /// the bot.
     pub async fn shutdown(self) {
+        if let Some(players) = self.services.player.get() {
+            players.shutdown().await;
+        }
         self.bot.shutdown().await;
     }
 }

@@ -48,6 +48,8 @@ pub(super) enum Request {
         uid: u64,
         result: Result<Ready, String>,
     },
+    /// The bot is stopping: save, leave the voice channel, end the task.
+    Shutdown(oneshot::Sender<()>),
 }
 
 /// What survives a restart.
@@ -73,7 +75,8 @@ struct Playing {
 pub(super) struct GuildPlayer {
     guild: u64,
     shared: Arc<Shared>,
-    tx: mpsc::UnboundedSender<Request>,
+    /// Weak, so the task ends once `Players` lets go of the guild.
+    tx: mpsc::WeakUnboundedSender<Request>,
     queue: Queue,
     /// Prepared songs by uid: their leases keep their renditions in the cache.
     ready: HashMap<u64, Ready>,
@@ -107,7 +110,7 @@ pub(super) fn spawn(
     let player = GuildPlayer {
         guild,
         shared,
-        tx: tx.clone(),
+        tx: tx.downgrade(),
         next_uid: saved.next_uid.max(1),
         queue: saved.queue,
         ready: HashMap::new(),
@@ -142,10 +145,20 @@ impl GuildPlayer {
         loop {
             let leave_at = self.leave_deadline();
             tokio::select! {
-                request = rx.recv() => {
-                    let Some(request) = request else { break };
-                    self.handle(request).await;
-                }
+                request = rx.recv() => match request {
+                    None => break,
+                    Some(Request::Shutdown(done)) => {
+                        // Saved first, so the position is where the music stopped.
+                        self.save().await;
+                        self.stop_track();
+                        if self.joined {
+                            let _ = self.shared.songbird.remove(GuildId::new(self.guild)).await;
+                        }
+                        let _ = done.send(());
+                        break;
+                    }
+                    Some(request) => self.handle(request).await,
+                },
                 _ = save_tick.tick(), if self.playing.is_some() => self.save().await,
                 _ = sleep_until(leave_at), if leave_at.is_some() => {
                     tracing::info!(guild = self.guild, "leaving the voice channel (idle or alone)");
@@ -219,6 +232,7 @@ impl GuildPlayer {
                 }
                 self.save().await;
             }
+            Request::Shutdown(_) => unreachable!("handled by the task loop"),
             Request::Prepared { uid, result } => {
                 self.preparing.remove(&uid);
                 match result {
@@ -443,7 +457,7 @@ impl GuildPlayer {
             return;
         }
         let shared = Arc::clone(&self.shared);
-        let tx = self.tx.clone();
+        let Some(tx) = self.tx.upgrade() else { return };
         let song = song.clone();
         tokio::spawn(async move {
             let progress = Progress::default();
@@ -634,7 +648,7 @@ fn rand_seed() -> u64 {
 
 /// Tells the guild's task that a track stopped.
 struct OnEnd {
-    tx: mpsc::UnboundedSender<Request>,
+    tx: mpsc::WeakUnboundedSender<Request>,
     play_id: u64,
 }
 
@@ -650,7 +664,10 @@ impl EventHandler for OnEnd {
             }
             _ => None,
         };
-        let _ = self.tx.send(Request::Ended {
+        let Some(tx) = self.tx.upgrade() else {
+            return None;
+        };
+        let _ = tx.send(Request::Ended {
             play_id: self.play_id,
             error,
         });

@@ -233,6 +233,23 @@ impl Players {
         }
     }
 
+    /// Saves every guild's player and leaves its voice channel (the bot is stopping;
+    /// the queues resume at the next start).
+    pub async fn shutdown(&self) {
+        let senders: Vec<_> = self
+            .guilds
+            .lock()
+            .expect("guild map")
+            .drain()
+            .map(|(_, tx)| tx)
+            .collect();
+        let waits = senders.into_iter().filter_map(|tx| {
+            let (done, wait) = oneshot::channel();
+            tx.send(Request::Shutdown(done)).ok().map(|()| wait)
+        });
+        futures::future::join_all(waits).await;
+    }
+
     /// Starts the players saved in the database (queues survive restarts). Returns how
     /// many guilds resumed playing.
     pub async fn resume_saved(&self) -> Result<usize, PlayerError> {
