@@ -4,6 +4,8 @@
 //!
 //! - `hello`            a message from alice
 //! - `@bot hello`       a message mentioning the bot
+//! - `\n` in a line     a line break (type a table: `@bot bar chart\n|a|b|\n|-|-|\n|x|1|`)
+//! - `... < FILE`       the message with FILE (if it exists) attached (`@bot chart this < sales.csv`)
 //! - `/name key=value`  a slash command with options
 //! - `as bob: !cache gc` the same, as bob (who lacks Manage Server)
 //! - `quit`             stop
@@ -89,8 +91,34 @@ fn act(world: &World, line: &str) -> anyhow::Result<()> {
         let options = slash_options(&registered, words.collect());
         world.slash(user, name, options, 1);
     } else {
-        let text = text.replace("@bot", &format!("<@{BOT_ID}>"));
-        world.send_message(user, &text, 1);
+        // `... < FILE` attaches FILE when it exists; otherwise `<` is just text.
+        let (text, file) = match text.rsplit_once(" < ") {
+            Some((text, path)) if std::path::Path::new(path.trim()).is_file() => {
+                (text, Some(path.trim()))
+            }
+            _ => (text, None),
+        };
+        let text = text
+            .replace("\\n", "\n")
+            .replace("@bot", &format!("<@{BOT_ID}>"));
+        match file {
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("cannot attach {path}: {e}"))?;
+                let name = std::path::Path::new(path)
+                    .file_name()
+                    .map_or("file".into(), |n| n.to_string_lossy().into_owned());
+                let content_type = if name.to_ascii_lowercase().ends_with(".csv") {
+                    "text/csv"
+                } else {
+                    "application/octet-stream"
+                };
+                world.send_message_with_files(user, &text, &[(&name, content_type, bytes)]);
+            }
+            None => {
+                world.send_message(user, &text, 1);
+            }
+        }
     }
     Ok(())
 }

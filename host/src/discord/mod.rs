@@ -6,6 +6,7 @@
 //! - [`commands`]: the built-in commands (`help`, `ping`, `plugins`, `cache`).
 //! - [`plugin_commands`]: registration of plugin commands and their dispatch.
 //! - [`mentions`]: messages that mention the bot.
+//! - [`attachments`]: the bounded download of a mention's files for the plugin.
 //! - [`split`]: splitting replies at 2,000 characters.
 //!
 //! The data path: event -> claim (store) -> route (built-in, plugin command or
@@ -13,6 +14,7 @@
 //! an event delivered twice, replayed after a resume or seen by a second process
 //! produces one reply.
 
+pub mod attachments;
 pub mod bot;
 pub mod commands;
 pub mod mentions;

@@ -39,7 +39,9 @@ pub fn claims(text: &str, files: &[(&str, &str)]) -> bool {
 pub fn is_table_file(filename: &str, content_type: &str) -> bool {
     let name = filename.to_ascii_lowercase();
     let kind = content_type.to_ascii_lowercase();
-    [".csv", ".tsv", ".txt"].iter().any(|ext| name.ends_with(ext))
+    [".csv", ".tsv", ".txt"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
         || kind.starts_with("text/csv")
         || kind.starts_with("text/tab-separated-values")
 }
@@ -153,7 +155,13 @@ impl Mention for Chart {
         let files: Vec<(&str, &str, &[u8])> = message
             .attachments
             .iter()
-            .map(|a| (a.filename.as_str(), a.content_type.as_str(), a.data.as_slice()))
+            .map(|a| {
+                (
+                    a.filename.as_str(),
+                    a.content_type.as_str(),
+                    a.data.as_slice(),
+                )
+            })
             .collect();
         Ok(match answer(&message.content, &files, ask_llm) {
             Answer::Chart {
@@ -162,14 +170,16 @@ impl Mention for Chart {
                 llm_note,
             } => {
                 if let Some(why) = llm_note {
-                    log::info(&format!("LLM chart choice not used ({why}); chose deterministically"));
+                    log::info(&format!(
+                        "LLM chart choice not used ({why}); chose deterministically"
+                    ));
                 }
                 Reply {
-                attachments: vec![Attachment {
-                    filename: "chart.png".into(),
-                    content_type: "image/png".into(),
-                    data: png,
-                }],
+                    attachments: vec![Attachment {
+                        filename: "chart.png".into(),
+                        content_type: "image/png".into(),
+                        data: png,
+                    }],
                     ..Reply::text(text)
                 }
             }
@@ -184,7 +194,8 @@ minstrel_sdk::export_mention!(Chart);
 mod tests {
     use super::*;
 
-    const TABLE: &str = "bar chart of this table\n| fruit | sold |\n|---|---|\n| apples | 12 |\n| pears | 7 |";
+    const TABLE: &str =
+        "bar chart of this table\n| fruit | sold |\n|---|---|\n| apples | 12 |\n| pears | 7 |";
 
     fn no_llm(_: &str) -> Result<String, String> {
         Err("no LLM".into())
@@ -196,7 +207,10 @@ mod tests {
         assert!(claims("plot this", &[("data.csv", "")]));
         assert!(claims("pie please", &[("x", "text/csv; charset=utf-8")]));
         assert!(!claims("what is a bar chart?", &[]));
-        assert!(!claims("summarise this\n| a | b |\n|---|---|\n| 1 | 2 |", &[]));
+        assert!(!claims(
+            "summarise this\n| a | b |\n|---|---|\n| 1 | 2 |",
+            &[]
+        ));
         assert!(!claims("plot this", &[("photo.png", "image/png")]));
         // A column named "line" is not a request.
         assert!(!claims("sum it\n| line | n |\n|---|---|\n| a | 1 |", &[]));
@@ -216,9 +230,14 @@ mod tests {
     #[test]
     fn an_attached_csv_is_used_when_the_text_has_none() {
         let csv = b"month,visits\njan,3\nfeb,5\n".as_slice();
-        let files = [("notes.pdf", "application/pdf", b"%PDF".as_slice()), ("v.csv", "text/csv", csv)];
+        let files = [
+            ("notes.pdf", "application/pdf", b"%PDF".as_slice()),
+            ("v.csv", "text/csv", csv),
+        ];
         match answer("chart this", &files, no_llm) {
-            Answer::Chart { text, .. } => assert_eq!(text, "Line chart of visits by month (2 rows)."),
+            Answer::Chart { text, .. } => {
+                assert_eq!(text, "Line chart of visits by month (2 rows).")
+            }
             other => panic!("{other:?}"),
         }
         let bad = [("v.csv", "text/csv", b"a,b\n1\n".as_slice())];

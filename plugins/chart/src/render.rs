@@ -109,7 +109,12 @@ fn draw_xy<'a>(root: &Area<'a>, table: &Table, spec: &Spec, title: &str) -> Draw
     let series: Vec<(String, Vec<Option<f64>>)> = spec
         .y
         .iter()
-        .map(|&c| (table.headers[c].clone(), table.numeric(c).unwrap_or_default()))
+        .map(|&c| {
+            (
+                table.headers[c].clone(),
+                table.numeric(c).unwrap_or_default(),
+            )
+        })
         .collect();
     let values = series.iter().flat_map(|(_, v)| v.iter().flatten().copied());
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
@@ -179,7 +184,9 @@ fn draw_xy<'a>(root: &Area<'a>, table: &Table, spec: &Spec, title: &str) -> Draw
                 chart
                     .draw_series(bars)?
                     .label(name.as_str())
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                    });
             }
             Kind::Line => {
                 // A blank cell breaks the line.
@@ -197,12 +204,9 @@ fn draw_xy<'a>(root: &Area<'a>, table: &Table, spec: &Spec, title: &str) -> Draw
                     ))?;
                 }
                 chart
-                    .draw_series(
-                        values
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(i, v)| v.map(|v| Circle::new((i as f64, v), 4, color.filled()))),
-                    )?
+                    .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
+                        v.map(|v| Circle::new((i as f64, v), 4, color.filled()))
+                    }))?
                     .label(name.as_str())
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 14, y)], Color::stroke_width(&color, 3))
@@ -243,7 +247,9 @@ fn draw_pie<'a>(root: &Area<'a>, table: &Table, spec: &Spec, title: &str) -> Dra
     let radius = (w.min(h) as f64) * 0.36;
     let sizes: Vec<f64> = slices.iter().map(|s| s.1).collect();
     let names: Vec<String> = slices.iter().map(|s| s.0.clone()).collect();
-    let colors: Vec<RGBColor> = (0..slices.len()).map(|i| COLORS[i % COLORS.len()]).collect();
+    let colors: Vec<RGBColor> = (0..slices.len())
+        .map(|i| COLORS[i % COLORS.len()])
+        .collect();
     let mut pie = Pie::new(&center, &radius, &sizes, &colors, &names);
     pie.label_style(("sans-serif", 16).into_font().color(&BLACK));
     pie.percentages(("sans-serif", 14).into_font().color(&WHITE));
@@ -487,7 +493,11 @@ mod tests {
     fn many_rows_negative_values_and_gaps_render() {
         let mut csv = String::from("day,temp,rain\n");
         for i in 0..100 {
-            let rain = if i % 7 == 0 { String::new() } else { format!("{}", i % 5) };
+            let rain = if i % 7 == 0 {
+                String::new()
+            } else {
+                format!("{}", i % 5)
+            };
             csv.push_str(&format!("day {i},{},{rain}\n", i as f64 / 3.0 - 10.0));
         }
         let t = parse_file(&csv).unwrap();

@@ -152,8 +152,7 @@ fn find_word(haystack: &str, needle: &str) -> Option<usize> {
         let end = start + needle.len();
         let before = haystack[..start].chars().next_back();
         let after = haystack[end..].chars().next();
-        if !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
-        {
+        if !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric) {
             return Some(start);
         }
         from = start + needle.len().max(1);
@@ -170,8 +169,8 @@ pub fn numeric_columns(table: &Table) -> Vec<usize> {
 
 /// Headers that suggest an ordered x axis (time), so "chart this" draws a line.
 const TIME_WORDS: &[&str] = &[
-    "year", "years", "date", "day", "days", "month", "months", "week", "weeks", "quarter",
-    "time", "hour", "minute", "period",
+    "year", "years", "date", "day", "days", "month", "months", "week", "weeks", "quarter", "time",
+    "hour", "minute", "period",
 ];
 
 fn looks_like_time(table: &Table, column: usize) -> bool {
@@ -197,7 +196,10 @@ pub fn choose(table: &Table, request: &Request) -> Result<Spec, SpecError> {
         (numeric.len() > 1 && named_numeric.first() != Some(&0)).then_some(0)
     });
     let mut y: Vec<usize> = if named_numeric.iter().any(|c| Some(*c) != x) {
-        named_numeric.into_iter().filter(|c| Some(*c) != x).collect()
+        named_numeric
+            .into_iter()
+            .filter(|c| Some(*c) != x)
+            .collect()
     } else {
         numeric.into_iter().filter(|c| Some(*c) != x).collect()
     };
@@ -233,16 +235,15 @@ pub fn llm_prompt(table: &Table, request_text: &str) -> String {
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            let kind = if numeric.contains(&i) { "number" } else { "text" };
+            let kind = if numeric.contains(&i) {
+                "number"
+            } else {
+                "text"
+            };
             format!("{h:?} ({kind})")
         })
         .collect();
-    let sample: Vec<String> = table
-        .rows
-        .iter()
-        .take(3)
-        .map(|r| r.join(" | "))
-        .collect();
+    let sample: Vec<String> = table.rows.iter().take(3).map(|r| r.join(" | ")).collect();
     format!(
         "A user asked: {request_text:?}\nTable columns: {}\nFirst rows:\n{}\n\n\
          Choose the clearest chart. Answer with JSON only, no prose: \
@@ -375,7 +376,10 @@ mod tests {
                 y: vec![1, 2]
             }
         );
-        assert_eq!(describe(&t, &spec), "Bar chart of sales, profit by region (3 rows)");
+        assert_eq!(
+            describe(&t, &spec),
+            "Bar chart of sales, profit by region (3 rows)"
+        );
     }
 
     #[test]
@@ -408,7 +412,10 @@ mod tests {
     fn no_numeric_column_is_explained() {
         let t = parse_file("a,b\nx,y\n").unwrap();
         let err = choose(&t, &Request::default()).unwrap_err();
-        assert_eq!(err, SpecError::NoNumericColumn(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            err,
+            SpecError::NoNumericColumn(vec!["a".into(), "b".into()])
+        );
         assert!(err.to_string().contains("columns: a, b"));
     }
 

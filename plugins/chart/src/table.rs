@@ -49,10 +49,9 @@ impl fmt::Display for TableError {
                 f,
                 "row {row} has {found} cells but the header has {expected}: every row needs one cell per column"
             ),
-            TableError::TooManyRows(rows) => write!(
-                f,
-                "the table has {rows} rows; I chart at most {MAX_ROWS}"
-            ),
+            TableError::TooManyRows(rows) => {
+                write!(f, "the table has {rows} rows; I chart at most {MAX_ROWS}")
+            }
             TableError::TooManyColumns(columns) => write!(
                 f,
                 "the table has {columns} columns; I chart at most {MAX_COLUMNS}"
@@ -119,7 +118,9 @@ impl Table {
     /// Column index of the header equal to `name`, ignoring case.
     pub fn column(&self, name: &str) -> Option<usize> {
         let name = name.trim();
-        self.headers.iter().position(|h| h.eq_ignore_ascii_case(name))
+        self.headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(name))
     }
 }
 
@@ -137,7 +138,10 @@ pub fn parse_number(cell: &str) -> Option<f64> {
     let mut text = cell.trim();
     text = text.trim_end_matches('%').trim();
     for symbol in ['$', '€', '£', '¥'] {
-        text = text.trim_start_matches(symbol).trim_end_matches(symbol).trim();
+        text = text
+            .trim_start_matches(symbol)
+            .trim_end_matches(symbol)
+            .trim();
     }
     if !text.chars().any(|c| c.is_ascii_digit()) {
         return None;
@@ -217,7 +221,12 @@ pub fn parse_file(content: &str) -> Result<Table, TableError> {
         return Err(TableError::Empty);
     };
     let delimiter = sniff(first);
-    Table::build(lines.iter().map(|l| split_delimited(l, delimiter)).collect())
+    Table::build(
+        lines
+            .iter()
+            .map(|l| split_delimited(l, delimiter))
+            .collect(),
+    )
 }
 
 fn is_markdown_row(line: &str) -> bool {
@@ -392,7 +401,9 @@ mod tests {
 
     #[test]
     fn ragged_rows_are_reported_with_their_number() {
-        let err = find_in_text("bar\n|a|b|\n|-|-|\n|1|2|\n|3|\n").unwrap().unwrap_err();
+        let err = find_in_text("bar\n|a|b|\n|-|-|\n|1|2|\n|3|\n")
+            .unwrap()
+            .unwrap_err();
         assert_eq!(
             err,
             TableError::Ragged {
@@ -428,7 +439,8 @@ mod tests {
 
     #[test]
     fn prose_leaves_the_table_out() {
-        let text = "pie of sales, please\n| a | sales |\n|---|---|\n| x | 1 |\nthanks\n```\nk\tv\n```";
+        let text =
+            "pie of sales, please\n| a | sales |\n|---|---|\n| x | 1 |\nthanks\n```\nk\tv\n```";
         assert_eq!(prose(text), "pie of sales, please\nthanks");
         assert_eq!(prose("| a | b |\n|-|-|"), "");
     }

@@ -46,16 +46,22 @@ impl Poll {
             return Err("A poll needs a question.".into());
         }
         if question.chars().count() > MAX_QUESTION {
-            return Err(format!("Keep the question under {MAX_QUESTION} characters."));
+            return Err(format!(
+                "Keep the question under {MAX_QUESTION} characters."
+            ));
         }
         if unique.len() < 2 {
-            return Err("A poll needs at least two different choices, separated by `|` or `,`.".into());
+            return Err(
+                "A poll needs at least two different choices, separated by `|` or `,`.".into(),
+            );
         }
         if unique.len() > MAX_CHOICES {
             return Err(format!("A poll takes at most {MAX_CHOICES} choices."));
         }
         if let Some(long) = unique.iter().find(|c| c.chars().count() > MAX_CHOICE) {
-            return Err(format!("Choice \"{long}\" is longer than {MAX_CHOICE} characters."));
+            return Err(format!(
+                "Choice \"{long}\" is longer than {MAX_CHOICE} characters."
+            ));
         }
         Ok(Poll {
             question,
@@ -137,16 +143,9 @@ impl Poll {
             if total == 1 { "" } else { "s" }
         );
         for (choice, count) in self.choices.iter().zip(&counts) {
-            let filled = if total == 0 {
-                0
-            } else {
-                (count * BAR + total / 2) / total
-            };
-            let percent = if total == 0 {
-                0
-            } else {
-                (count * 100 + total / 2) / total
-            };
+            // Rounded shares; no votes yet means empty bars.
+            let share = |scale: usize| (count * scale + total / 2).checked_div(total).unwrap_or(0);
+            let (filled, percent) = (share(BAR), share(100));
             let pad = width - choice.chars().count();
             out.push_str(&format!(
                 "{choice}{}  {}{}  {count} ({percent}%)\n",
@@ -185,11 +184,19 @@ mod tests {
 
     #[test]
     fn bad_polls_are_refused_with_a_reason() {
-        assert!(Poll::from_input("", "a,b", 1).unwrap_err().contains("question"));
+        assert!(
+            Poll::from_input("", "a,b", 1)
+                .unwrap_err()
+                .contains("question")
+        );
         assert!(Poll::from_input("q", "a", 1).unwrap_err().contains("two"));
         assert!(Poll::from_input("q", "a,A", 1).unwrap_err().contains("two"));
         let many = (0..11).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
-        assert!(Poll::from_input("q", &many, 1).unwrap_err().contains("at most"));
+        assert!(
+            Poll::from_input("q", &many, 1)
+                .unwrap_err()
+                .contains("at most")
+        );
     }
 
     #[test]
@@ -198,7 +205,10 @@ mod tests {
         assert_eq!(p.vote(10, "PIZZA").unwrap(), "pizza");
         assert_eq!(p.vote(11, "su").unwrap(), "sushi");
         assert_eq!(p.vote(12, "2").unwrap(), "pasta");
-        assert!(p.vote(13, "p").unwrap_err().contains("not a choice"), "ambiguous");
+        assert!(
+            p.vote(13, "p").unwrap_err().contains("not a choice"),
+            "ambiguous"
+        );
         assert!(p.vote(13, "9").is_err());
         assert_eq!(p.vote(10, "sushi").unwrap(), "sushi");
         assert_eq!(p.counts(), [0, 1, 2]);
@@ -215,10 +225,21 @@ mod tests {
         p.vote(9, "sushi").unwrap();
         let text = p.render();
         assert!(text.starts_with("**Lunch?** (4 votes)"), "{text}");
-        assert!(text.contains(&format!("pizza  {}{}  3 (75%)", "█".repeat(15), "░".repeat(5))));
-        assert!(text.contains(&format!("sushi  {}{}  1 (25%)", "█".repeat(5), "░".repeat(15))));
+        assert!(text.contains(&format!(
+            "pizza  {}{}  3 (75%)",
+            "█".repeat(15),
+            "░".repeat(5)
+        )));
+        assert!(text.contains(&format!(
+            "sushi  {}{}  1 (25%)",
+            "█".repeat(5),
+            "░".repeat(15)
+        )));
         let empty = Poll::from_input("q", "a, bb", 1).unwrap().render();
-        assert!(empty.contains(&format!("a   {}  0 (0%)", "░".repeat(20))), "{empty}");
+        assert!(
+            empty.contains(&format!("a   {}  0 (0%)", "░".repeat(20))),
+            "{empty}"
+        );
     }
 
     #[test]
