@@ -207,6 +207,7 @@ async fn mention_plugin_streams_an_llm_answer_into_the_draft() {
         id: 9,
         content: "what is a minstrel?".into(),
         context: context(),
+        attachments: vec![],
     };
     let (reply, draft) = host.handle_mention("ask", &message).await;
     let reply = reply.unwrap();
@@ -260,6 +261,7 @@ async fn every_host_interface_is_gated() {
         id: 1,
         content: "hi".into(),
         context: context(),
+        attachments: vec![],
     };
     let denied: Vec<(&str, CallError)> = vec![
         (

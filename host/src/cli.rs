@@ -99,6 +99,14 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(&config.log);
+    if matches!(cli.command, Command::Dev { .. }) {
+        // songbird reaches the local voice endpoint over wss: trust its certificate.
+        // SAFETY: the process has one thread here (the runtime starts below).
+        if let Err(e) = unsafe { crate::local::voice::trust_in_this_process() } {
+            eprintln!("error: preparing the local voice certificate: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(cli.command, config)) {
         Ok(code) => code,

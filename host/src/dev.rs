@@ -4,6 +4,8 @@
 //!
 //! - `hello`            a message from alice
 //! - `@bot hello`       a message mentioning the bot
+//! - `\n` in a line     a line break (type a table: `@bot bar chart\n|a|b|\n|-|-|\n|x|1|`)
+//! - `... < FILE`       the message with FILE (if it exists) attached (`@bot chart this < sales.csv`)
 //! - `/name key=value`  a slash command with options
 //! - `as bob: !cache gc` the same, as bob (who lacks Manage Server)
 //! - `quit`             stop
@@ -18,11 +20,13 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::config::Config;
 use crate::discord::BotOptions;
-use crate::local::payloads::{ALICE, BOT_ID, GUILD_ID, USERS};
+use crate::local::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC, USERS};
 use crate::local::{LocalDiscord, World};
 
 pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
-    let server = LocalDiscord::bind(&format!("127.0.0.1:{port}")).await?;
+    let recordings = config.data_dir.join("dev-voice");
+    let server =
+        LocalDiscord::bind_with(&format!("127.0.0.1:{port}"), Some(recordings.clone())).await?;
     let world = Arc::clone(server.world());
     let options = BotOptions {
         token: "local-dev-token".into(),
@@ -42,6 +46,13 @@ pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
     );
     println!(
         "Try: {p}help   {p}ping   /cache stats   @bot hello   quit",
+        p = config.discord.prefix
+    );
+    println!(
+        "Music: `join` (you enter the Music voice channel), then {p}play tone:440:10 (or a URL \
+         a source plugin claims), {p}queue, {p}skip, {p}nowplaying, `leave`.\n\
+         What the bot plays is recorded in {} (one Ogg Opus file per connection; ffplay plays it).",
+        recordings.display(),
         p = config.discord.prefix
     );
     let printer = tokio::spawn(print_bot_messages(Arc::clone(&world), attachments));
@@ -78,6 +89,14 @@ fn act(world: &World, line: &str) -> anyhow::Result<()> {
         }
         _ => (ALICE, line),
     };
+    match text {
+        "join" => return world.join_voice(user, MUSIC).map_err(anyhow::Error::msg),
+        "leave" => {
+            world.leave_voice(user);
+            return Ok(());
+        }
+        _ => {}
+    }
     if let Some(command) = text.strip_prefix('/') {
         let mut words = command.split_whitespace();
         let name = words.next().unwrap_or_default();
@@ -89,8 +108,34 @@ fn act(world: &World, line: &str) -> anyhow::Result<()> {
         let options = slash_options(&registered, words.collect());
         world.slash(user, name, options, 1);
     } else {
-        let text = text.replace("@bot", &format!("<@{BOT_ID}>"));
-        world.send_message(user, &text, 1);
+        // `... < FILE` attaches FILE when it exists; otherwise `<` is just text.
+        let (text, file) = match text.rsplit_once(" < ") {
+            Some((text, path)) if std::path::Path::new(path.trim()).is_file() => {
+                (text, Some(path.trim()))
+            }
+            _ => (text, None),
+        };
+        let text = text
+            .replace("\\n", "\n")
+            .replace("@bot", &format!("<@{BOT_ID}>"));
+        match file {
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("cannot attach {path}: {e}"))?;
+                let name = std::path::Path::new(path)
+                    .file_name()
+                    .map_or("file".into(), |n| n.to_string_lossy().into_owned());
+                let content_type = if name.to_ascii_lowercase().ends_with(".csv") {
+                    "text/csv"
+                } else {
+                    "application/octet-stream"
+                };
+                world.send_message_with_files(user, &text, &[(&name, content_type, bytes)]);
+            }
+            None => {
+                world.send_message(user, &text, 1);
+            }
+        }
     }
     Ok(())
 }

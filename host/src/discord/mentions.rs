@@ -48,6 +48,7 @@ pub async fn handle(
             user_id: msg.author.id.get(),
             user_name: msg.author.name.clone(),
         },
+        attachments: super::attachments::collect(msg).await,
     };
     let (result, draft) = data.plugins.handle_mention(&plugin, &message).await;
     let reply = match result {

@@ -7,6 +7,7 @@
 //! - [`plugin_commands`]: registration of plugin commands and their dispatch.
 //! - [`mentions`]: messages that mention the bot.
 //! - [`music`]: the playback commands (`play`, `skip`, `queue`, ...).
+//! - [`attachments`]: the bounded download of a mention's files for the plugin.
 //! - [`split`]: splitting replies at 2,000 characters.
 //!
 //! The data path: event -> claim (store) -> route (built-in, plugin command or
@@ -14,6 +15,7 @@
 //! an event delivered twice, replayed after a resume or seen by a second process
 //! produces one reply.
 
+pub mod attachments;
 pub mod bot;
 pub mod commands;
 pub mod mentions;

@@ -48,6 +48,7 @@ pub fn router(world: Arc<World>) -> Router {
             "/api/v10/applications/{app}/guilds/{guild}/commands",
             put(put_guild_commands).get(get_guild_commands),
         )
+        .route("/attachments/{id}/{name}", get(attachment))
         .fallback(unknown)
         .with_state(world)
 }
@@ -360,6 +361,15 @@ async fn get_guild_commands(State(world): W, req: Request) -> Response {
     match take(&world, req).await {
         Ok(_) => Json(world.guild_commands()).into_response(),
         Err(r) => r,
+    }
+}
+
+/// The bytes of an uploaded file (Discord's CDN, for attachment URLs). Not recorded as
+/// a REST call: it is not part of the API.
+async fn attachment(State(world): W, Path((id, _)): Path<(String, String)>) -> Response {
+    match parse_id(&id).and_then(|id| world.file(id)) {
+        Some(bytes) => bytes.into_response(),
+        None => error(404, 0, "404: Not Found"),
     }
 }
 

@@ -57,6 +57,8 @@ struct VoiceMember {
     session_id: String,
     self_mute: bool,
     self_deaf: bool,
+    /// Attachment id -> bytes, served at the attachment's URL.
+    files: BTreeMap<u64, Vec<u8>>,
 }
 
 pub struct World {
@@ -134,6 +136,30 @@ impl World {
         self.state().messages.insert(id, msg.clone());
         self.dispatch("MESSAGE_CREATE", msg, copies);
         id
+    }
+
+    /// `author` posts `content` with files attached: (filename, content type, bytes).
+    /// Their URLs serve the bytes, as Discord's CDN does. Returns the message id.
+    pub fn send_message_with_files(
+        &self,
+        author: u64,
+        content: &str,
+        files: &[(&str, &str, Vec<u8>)],
+    ) -> u64 {
+        let attachments: Vec<Value> = files
+            .iter()
+            .map(|(name, content_type, bytes)| {
+                let mut attachment = self.attachment(name, bytes);
+                attachment["content_type"] = json!(content_type);
+                attachment
+            })
+            .collect();
+        self.send_message_with(author, content, json!({ "attachments": attachments }), 1)
+    }
+
+    /// The bytes of attachment `id`.
+    pub fn file(&self, id: u64) -> Option<Vec<u8>> {
+        self.state().files.get(&id).cloned()
     }
 
     /// `user` invokes slash command `name` with `options` (Discord's option objects);
@@ -466,13 +492,17 @@ impl World {
     fn attachments(&self, files: &[(String, Vec<u8>)]) -> Value {
         files
             .iter()
-            .map(|(name, bytes)| {
-                let id = self.next_id();
-                json!({"id": id.to_string(), "filename": name, "size": bytes.len(),
-                       "url": format!("http://{}/attachments/{id}/{name}", self.addr),
-                       "proxy_url": format!("http://{}/attachments/{id}/{name}", self.addr)})
-            })
+            .map(|(name, bytes)| self.attachment(name, bytes))
             .collect()
+    }
+
+    /// An attachment object for `bytes`, kept so its URL serves them.
+    fn attachment(&self, name: &str, bytes: &[u8]) -> Value {
+        let id = self.next_id();
+        self.state().files.insert(id, bytes.to_vec());
+        let url = format!("http://{}/attachments/{id}/{name}", self.addr);
+        json!({"id": id.to_string(), "filename": name, "size": bytes.len(),
+               "url": url, "proxy_url": url})
     }
 
     pub(super) fn interaction_channel(&self, token: &str) -> Option<u64> {
