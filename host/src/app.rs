@@ -8,6 +8,7 @@ use anyhow::Context as _;
 
 use crate::config::Config;
 use crate::discord::{self, BotOptions, RunningBot};
+use crate::media::Media;
 use crate::plugins::PluginHost;
 use crate::services::Services;
 use crate::store::Store;
@@ -32,7 +33,7 @@ pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
     let plugins = PluginHost::new(
         config.plugins.clone(),
         &config.data_dir,
-        Arc::new(Services::default()),
+        Arc::new(Services::default().with_media(Media::new(config.media.clone()))),
     )
     .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e:#}"))?;
     std::fs::create_dir_all(&config.plugins.dir).with_context(|| {

@@ -18,6 +18,7 @@
 //! - [`plugins`]: the plugin runtime. WebAssembly components of the `minstrel:plugin`
 //!   WIT package, sandboxed (deadline, memory cap, deny-by-default capabilities), loaded
 //!   from a folder and hot-reloaded; `minstrel plugin check|list|new`.
+//! - [`media`]: yt-dlp with fixed argument templates, behind the plugins' `media`.
 //! - [`services`]: the host subsystems behind the plugins' `llm`, `player` and `media`.
 //!
 //! Read `ARCHITECTURE.md` at the repository root first.
@@ -31,6 +32,7 @@ pub mod discord;
 pub mod fetch;
 pub mod local;
 pub mod localhttp;
+pub mod media;
 pub mod plugins;
 pub mod services;
 pub mod store;

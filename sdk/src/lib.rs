@@ -105,9 +105,13 @@ pub mod player {
     pub use crate::bindings::command::minstrel::plugin::player::{enqueue, queue, skip};
 }
 
-/// Media extraction run by the host (source plugins).
+/// Media extraction run by the host (source plugins): yt-dlp with a fixed argument
+/// template. `probe` describes a URL (a playlist with its entries), `search` finds
+/// items on a site by free text, `download_audio` streams the best audio into a sink.
 pub mod media {
-    pub use crate::bindings::source::minstrel::plugin::media::{MediaInfo, download_audio, probe};
+    pub use crate::bindings::source::minstrel::plugin::media::{
+        MediaEntry, MediaInfo, SearchSite, download_audio, probe, search,
+    };
 }
 
 /// Where a source plugin writes audio.
