@@ -146,7 +146,11 @@ impl Run {
         let mut buf = vec![0u8; CHUNK];
         let mut written = 0u64;
         loop {
-            let wait = if written == 0 { first.max(stall) } else { stall };
+            let wait = if written == 0 {
+                first.max(stall)
+            } else {
+                stall
+            };
             let n = match tokio::time::timeout(wait, stdout.read(&mut buf)).await {
                 Err(_) => return Err(MediaError::Stalled(wait)),
                 Ok(Err(e)) => return Err(MediaError::Io(e.to_string())),
