@@ -19,6 +19,7 @@
 //!   WIT package, sandboxed (deadline, memory cap, deny-by-default capabilities), loaded
 //!   from a folder and hot-reloaded; `minstrel plugin check|list|new`.
 //! - [`media`]: yt-dlp with fixed argument templates, behind the plugins' `media`.
+//! - [`sources`]: `minstrel source resolve|fetch`, a source plugin from the command line.
 //! - [`services`]: the host subsystems behind the plugins' `llm`, `player` and `media`.
 //!
 //! Read `ARCHITECTURE.md` at the repository root first.
@@ -35,4 +36,5 @@ pub mod localhttp;
 pub mod media;
 pub mod plugins;
 pub mod services;
+pub mod sources;
 pub mod store;
