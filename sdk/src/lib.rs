@@ -21,6 +21,9 @@
 //! interface that was not granted fails the plugin call with a clear error. HTTP hosts
 //! and the key-value quota are asked for in the export macro (see [`export_source!`]).
 //!
+//! A plugin sees no files unless the operator grants it a folder (`files_dir`): that
+//! folder appears read-only at `/files`, for `std::fs`. Nothing outside it is reachable.
+//!
 //! # API version
 //!
 //! Every export macro embeds [`API_VERSION`] in the component (custom section
