@@ -276,3 +276,79 @@ async fn a_missing_service_is_a_clear_plugin_error() {
         .unwrap_err();
     assert!(error.to_string().contains("not available"), "{error}");
 }
+
+/// Processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(needle) {
+                found.push(cmdline);
+            }
+        }
+    }
+    found
+}
+
+/// Waits (up to a generous bound) until no process mentions `needle`.
+async fn gone(needle: &str) -> bool {
+    for _ in 0..100 {
+        if processes_mentioning(needle).is_empty() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yt_dlp_is_killed_when_the_call_is_dropped_or_fails() {
+    let server = LocalHttp::start().await.unwrap();
+    // Slow enough that the download is still running when it is dropped.
+    let slow = Route::ok(ogg_opus(30))
+        .typed("audio/ogg")
+        .paced(200, std::time::Duration::from_millis(100));
+    server.route("/slow-dropped.ogg", slow.clone());
+    let media = Media::new(media_config());
+
+    // Dropped: the first bytes arrive, then the caller gives up.
+    struct Signal(Option<tokio::sync::oneshot::Sender<()>>);
+    #[async_trait::async_trait]
+    impl minstrel::plugins::AudioWriter for Signal {
+        async fn write(&mut self, _: &[u8]) -> Result<(), String> {
+            if let Some(tx) = self.0.take() {
+                let _ = tx.send(());
+            }
+            Ok(())
+        }
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let url = server.url("/slow-dropped.ogg");
+    let task = tokio::spawn({
+        let media = media.clone();
+        let url = url.clone();
+        async move { media.download_audio(&url, &mut Signal(Some(tx))).await }
+    });
+    rx.await.expect("the download started");
+    assert!(
+        !processes_mentioning("/slow-dropped.ogg").is_empty(),
+        "yt-dlp is running"
+    );
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert!(gone("/slow-dropped.ogg").await, "yt-dlp was killed");
+
+    // Failed on the size cap mid-stream: killed as well.
+    server.route("/slow-capped.ogg", slow);
+    let capped = Media::new(MediaConfig {
+        max_download_bytes: 20_000,
+        ..media_config()
+    });
+    let error = capped
+        .download_audio(&server.url("/slow-capped.ogg"), &mut Collect::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error, MediaError::TooLarge { limit: 20_000 });
+    assert!(gone("/slow-capped.ogg").await, "yt-dlp was killed");
+}
