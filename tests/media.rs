@@ -240,10 +240,26 @@ async fn through_a_plugin_into_the_store() {
     assert!(again.hit);
 
     // Failures through the plugin leave nothing in the store: a URL that is an option,
-    // a dead path, and a file over the store's size cap.
+    // a missing file, a dead server, a stalled one, and a file over the store's cap.
+    let mut stalled = Route::ok(ogg_opus(30))
+        .typed("audio/ogg")
+        .paced(8, Default::default());
+    stalled.stall_after = Some(2);
+    server.route("/stalled.ogg", stalled);
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        format!("http://127.0.0.1:{port}/song.ogg")
+    };
     for (query, expect) in [
         ("media:-J".to_string(), "bad URL"),
+        ("media:--exec=touch".to_string(), "starts with `-`"),
         (format!("media:{}", server.url("/missing.ogg")), "404"),
+        (format!("media:{dead}"), "refused"),
+        (
+            format!("media:{}", server.url("/stalled.ogg")),
+            "no data for 2s",
+        ),
         (format!("media:{}", server.url("/big.ogg")), "size limit"),
     ] {
         let id = query.clone();
