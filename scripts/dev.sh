@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/minstrel/target}"
 scripts/setup.sh
 scripts/build-plugins.sh >/dev/null
 mkdir -p minstrel-data/plugins
-for wasm in plugins/target/wasm32-wasip2/release/{hello_command,ask_mention,echo_source,chart,poll,tone}.wasm; do
+for wasm in plugins/target/wasm32-wasip2/release/{hello_command,ask_mention,echo_source,chart,poll,tone,youtube,http,local}.wasm; do
   [ -f "$wasm" ] && cp -u "$wasm" minstrel-data/plugins/
 done
 # poll keeps its polls in kv; chart may ask the LLM to pick a chart for vague requests.

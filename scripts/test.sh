@@ -9,6 +9,8 @@ scripts/setup.sh
 if [ -x scripts/build-plugins.sh ]; then
   scripts/build-plugins.sh
 fi
+# The sources' own parsing and checks, natively (no host calls involved).
+(cd plugins && CARGO_TARGET_DIR="$PWD/target" cargo test --locked -p youtube -p http)
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

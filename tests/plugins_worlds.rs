@@ -50,6 +50,7 @@ impl HostServices for Fake {
             duration_ms: Some(3_000),
             artwork_url: None,
             page_url: url,
+            entries: Vec::new(),
         })
     }
 

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 
 use crate::config::Config;
 use crate::discord::{self, BotOptions, RunningBot};
+use crate::media::Media;
 use crate::plugins::PluginHost;
 use crate::services::Services;
 use crate::store::Store;
@@ -30,7 +31,7 @@ pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
     if report.problems() > 0 {
         tracing::info!(?report, "startup reconcile repaired the store");
     }
-    let services = Arc::new(Services::default());
+    let services = Arc::new(Services::default().with_media(Media::new(config.media.clone())));
     let plugins = PluginHost::new(
         config.plugins.clone(),
         &config.data_dir,

@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: crate::plugins::cli::PluginCommand,
     },
+    /// Call a source plugin: resolve a query, or fetch a track into the cache.
+    Source {
+        #[command(subcommand)]
+        command: crate::sources::SourceCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +155,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Plugin { command } => {
             crate::plugins::cli::run(command, &config.plugins, &config.data_dir).await
         }
+        Command::Source { command } => crate::sources::run(command, &config).await,
     }
 }
 

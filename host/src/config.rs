@@ -25,6 +25,8 @@ pub struct Config {
     pub plugins: crate::plugins::PluginsConfig,
     pub discord: DiscordConfig,
     pub player: PlayerConfig,
+    /// The media service (yt-dlp) behind the plugins' `media` interface.
+    pub media: MediaConfig,
 }
 
 /// The Discord connection. The bot token is read from the `DISCORD_TOKEN` environment
@@ -60,6 +62,7 @@ impl Default for Config {
             plugins: crate::plugins::PluginsConfig::default(),
             discord: DiscordConfig::default(),
             player: PlayerConfig::default(),
+            media: MediaConfig::default(),
         }
     }
 }
@@ -142,6 +145,45 @@ impl Default for StoreConfig {
             claim_ttl_secs: 24 * 3600,
             scratch_idle_secs: 600,
             temp_grace_secs: 2,
+        }
+    }
+}
+
+/// The media service: how yt-dlp is run for plugins (see `media`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// The yt-dlp program: a name looked up in `PATH`, or a path.
+    pub yt_dlp: PathBuf,
+    /// Wall-clock limit of one probe or search, in seconds.
+    pub probe_timeout_secs: u64,
+    /// Wall-clock limit of one download, in seconds.
+    pub download_timeout_secs: u64,
+    /// A download that receives no data for this long, once data has started, fails
+    /// (yt-dlp's socket timeout is twice this), in seconds. The first byte may take
+    /// up to `probe_timeout_secs` (yt-dlp extracts first).
+    pub stall_secs: u64,
+    /// Largest download, in bytes; yt-dlp is stopped when it sends more.
+    pub max_download_bytes: u64,
+    /// Most playlist entries or search results returned.
+    pub max_entries: u32,
+    /// yt-dlp processes running at once; more requests wait their turn.
+    pub max_processes: u32,
+    /// Let plugins point yt-dlp at loopback and private addresses (local tests only).
+    pub allow_private_addresses: bool,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            yt_dlp: PathBuf::from("yt-dlp"),
+            probe_timeout_secs: 60,
+            download_timeout_secs: 600,
+            stall_secs: 30,
+            max_download_bytes: 256 << 20,
+            max_entries: 100,
+            max_processes: 4,
+            allow_private_addresses: false,
         }
     }
 }

@@ -19,6 +19,8 @@
 //! - [`plugins`]: the plugin runtime. WebAssembly components of the `minstrel:plugin`
 //!   WIT package, sandboxed (deadline, memory cap, deny-by-default capabilities), loaded
 //!   from a folder and hot-reloaded; `minstrel plugin check|list|new`.
+//! - [`media`]: yt-dlp with fixed argument templates, behind the plugins' `media`.
+//! - [`sources`]: `minstrel source resolve|fetch`, a source plugin from the command line.
 //! - [`services`]: the host subsystems behind the plugins' `llm`, `player` and `media`.
 //!
 //! Read `ARCHITECTURE.md` at the repository root first.
@@ -33,6 +35,8 @@ pub mod fetch;
 pub mod local;
 pub mod localhttp;
 pub mod player;
+pub mod media;
 pub mod plugins;
 pub mod services;
+pub mod sources;
 pub mod store;

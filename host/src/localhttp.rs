@@ -1,7 +1,8 @@
 //! A tiny HTTP/1.1 server on 127.0.0.1 that serves in-memory files: it stands in for a
 //! remote audio host in `minstrel demo` and in the tests (no internet needed). It
 //! counts requests per path and can pace a body (to keep a download in flight) or
-//! stall it (to exercise timeouts).
+//! stall it (to exercise timeouts). It answers HEAD, honours a single `Range:
+//! bytes=a-b` (206 with `Content-Range`) and sends each route's content type.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,6 +23,8 @@ pub struct Route {
     pub chunk_delay: Duration,
     /// Send headers and this many chunks, then go silent (keeping the connection open).
     pub stall_after: Option<usize>,
+    /// `Content-Type`; `application/octet-stream` when unset.
+    pub content_type: Option<String>,
 }
 
 impl Route {
@@ -32,6 +35,12 @@ impl Route {
             chunks: 1,
             ..Self::default()
         }
+    }
+
+    /// Serves the body as `content_type`.
+    pub fn typed(mut self, content_type: &str) -> Self {
+        self.content_type = Some(content_type.to_string());
+        self
     }
 
     /// Spreads the body over `chunks` pieces with `delay` before each.
@@ -105,24 +114,58 @@ async fn serve(mut conn: TcpStream, state: Arc<Mutex<State>>) {
         }
     }
     let head = String::from_utf8_lossy(&buf);
-    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut words = head.split_whitespace();
+    let method = words.next().unwrap_or("GET").to_string();
+    let path = words.next().unwrap_or("/").to_string();
+    let range = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("range"))
+        .and_then(|(_, v)| parse_range(v.trim()));
     let route = {
         let mut state = state.lock().expect("state");
         *state.hits.entry(path.clone()).or_default() += 1;
         state.routes.get(&path).cloned()
     };
-    let route = route.unwrap_or(Route {
+    let mut route = route.unwrap_or(Route {
         body: b"not found".to_vec(),
         status: 404,
         chunks: 1,
+        content_type: Some("text/plain".into()),
         ..Route::default()
     });
+    let total = route.body.len();
+    let mut status = route.status;
+    let mut extra = String::new();
+    if let Some((start, end)) = range
+        && status == 200
+    {
+        let end = end
+            .unwrap_or(total.saturating_sub(1))
+            .min(total.saturating_sub(1));
+        if start >= total {
+            status = 416;
+            extra = format!("Content-Range: bytes */{total}\r\n");
+            route.body.clear();
+        } else {
+            status = 206;
+            extra = format!("Content-Range: bytes {start}-{end}/{total}\r\n");
+            route.body = route.body[start..=end].to_vec();
+        }
+    }
+    let content_type = route
+        .content_type
+        .as_deref()
+        .unwrap_or("application/octet-stream");
     let header = format!(
-        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-        route.status,
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: {content_type}\r\n{extra}Accept-Ranges: bytes\r\nConnection: close\r\n\r\n",
         route.body.len()
     );
     if conn.write_all(header.as_bytes()).await.is_err() {
+        return;
+    }
+    if method.eq_ignore_ascii_case("HEAD") {
+        let _ = conn.shutdown().await;
         return;
     }
     let size = route.body.len().div_ceil(route.chunks.max(1)).max(1);
@@ -136,4 +179,15 @@ async fn serve(mut conn: TcpStream, state: Arc<Mutex<State>>) {
         }
     }
     let _ = conn.shutdown().await;
+}
+
+/// `bytes=a-b` or `bytes=a-` (one range only).
+fn parse_range(value: &str) -> Option<(usize, Option<usize>)> {
+    let (start, end) = value.strip_prefix("bytes=")?.split_once('-')?;
+    let start = start.trim().parse().ok()?;
+    let end = match end.trim() {
+        "" => None,
+        end => Some(end.parse().ok()?),
+    };
+    Some((start, end))
 }

@@ -10,15 +10,31 @@ use std::sync::OnceLock;
 
 use async_trait::async_trait;
 
+use crate::media::{self, Media};
 use crate::player::{Command, Outcome, Players, Song};
-use crate::plugins::HostServices;
-use crate::plugins::types::Track;
+use crate::plugins::types::{MediaEntry, MediaInfo, SearchSite, Track};
+use crate::plugins::{AudioWriter, HostServices};
 
 /// The host's services, shared by every plugin call.
 #[derive(Default)]
 pub struct Services {
+    /// yt-dlp for `media`.
+    pub media: Option<Media>,
     /// Guild players; set once the bot is connected.
     pub player: OnceLock<Players>,
+}
+
+impl Services {
+    pub fn with_media(mut self, media: Media) -> Self {
+        self.media = Some(media);
+        self
+    }
+
+    fn players(&self) -> Result<&Players, String> {
+        self.player
+            .get()
+            .ok_or_else(|| "no player is running on this bot".to_string())
+    }
 }
 
 fn track(song: Song) -> Track {
@@ -28,14 +44,6 @@ fn track(song: Song) -> Track {
         duration_ms: song.duration_ms,
         artwork_url: None,
         page_url: song.page_url,
-    }
-}
-
-impl Services {
-    fn players(&self) -> Result<&Players, String> {
-        self.player
-            .get()
-            .ok_or_else(|| "no player is running on this bot".to_string())
     }
 }
 
@@ -77,5 +85,71 @@ impl HostServices for Services {
             .chain(queue.upcoming)
             .map(track)
             .collect())
+    }
+
+    async fn probe(&self, plugin: &str, url: String) -> Result<MediaInfo, String> {
+        let Some(media) = &self.media else {
+            return NoMedia.probe(plugin, url).await;
+        };
+        let info = media.probe(&url).await.map_err(|e| e.to_string())?;
+        Ok(MediaInfo {
+            title: info.title,
+            duration_ms: info.duration_ms,
+            artwork_url: info.artwork_url,
+            page_url: info.page_url,
+            entries: info.entries.into_iter().map(entry).collect(),
+        })
+    }
+
+    async fn search(
+        &self,
+        plugin: &str,
+        site: SearchSite,
+        query: String,
+        limit: u32,
+    ) -> Result<Vec<MediaEntry>, String> {
+        let Some(media) = &self.media else {
+            return NoMedia.search(plugin, site, query, limit).await;
+        };
+        let site = match site {
+            SearchSite::Youtube => media::SearchSite::Youtube,
+            SearchSite::Soundcloud => media::SearchSite::Soundcloud,
+        };
+        let entries = media
+            .search(site, &query, limit)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(entries.into_iter().map(entry).collect())
+    }
+
+    async fn download_audio(
+        &self,
+        plugin: &str,
+        url: String,
+        into: &mut dyn AudioWriter,
+    ) -> Result<(), String> {
+        let Some(media) = &self.media else {
+            return NoMedia.download_audio(plugin, url, into).await;
+        };
+        tracing::debug!(plugin, %url, "media download for a plugin");
+        media
+            .download_audio(&url, into)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The defaults' "not available" answers.
+struct NoMedia;
+
+impl HostServices for NoMedia {}
+
+fn entry(entry: media::Entry) -> MediaEntry {
+    MediaEntry {
+        title: entry.title,
+        duration_ms: entry.duration_ms,
+        artwork_url: entry.artwork_url,
+        page_url: entry.page_url,
     }
 }

@@ -21,6 +21,9 @@
 //! interface that was not granted fails the plugin call with a clear error. HTTP hosts
 //! and the key-value quota are asked for in the export macro (see [`export_source!`]).
 //!
+//! A plugin sees no files unless the operator grants it a folder (`files_dir`): that
+//! folder appears read-only at `/files`, for `std::fs`. Nothing outside it is reachable.
+//!
 //! # API version
 //!
 //! Every export macro embeds [`API_VERSION`] in the component (custom section
@@ -105,9 +108,13 @@ pub mod player {
     pub use crate::bindings::command::minstrel::plugin::player::{enqueue, queue, skip};
 }
 
-/// Media extraction run by the host (source plugins).
+/// Media extraction run by the host (source plugins): yt-dlp with a fixed argument
+/// template. `probe` describes a URL (a playlist with its entries), `search` finds
+/// items on a site by free text, `download_audio` streams the best audio into a sink.
 pub mod media {
-    pub use crate::bindings::source::minstrel::plugin::media::{MediaInfo, download_audio, probe};
+    pub use crate::bindings::source::minstrel::plugin::media::{
+        MediaEntry, MediaInfo, SearchSite, download_audio, probe, search,
+    };
 }
 
 /// Where a source plugin writes audio.

@@ -1,5 +1,5 @@
-//! Fetchers that fill the store. Source plugins add more; the built-in one downloads a
-//! direct http(s) URL.
+//! Fetchers that fill the store: the built-in one downloads a direct http(s) URL;
+//! [`PluginFetch`] runs a source plugin's `fetch`.
 
 pub mod http;
 pub mod plugin;

@@ -1,7 +1,12 @@
-//! A source plugin as a store fetcher: the plugin streams a track's bytes through its
-//! `audio.sink`, and they land in the store's atomic writer. The plugin call and the
-//! sink run side by side over a bounded channel, so a slow disk slows the plugin down
-//! instead of buffering the track in memory.
+//! A source plugin as a store fetcher: [`PluginFetch`] runs the plugin's `fetch` for
+//! one track and streams what it writes (itself, or through the host's media service)
+//! into the store's sink, so the store's single-flight, size cap, timeout and atomic
+//! persist apply to plugin audio as to any other download.
+//!
+//! Track keys are namespaced by the plugin: `(plugin name, track id without the
+//! plugin's own prefix)`. The youtube plugin's `youtube:dQw4w9WgXcQ` becomes
+//! `("youtube", "dQw4w9WgXcQ")`, the key the store derives from a pasted YouTube URL;
+//! and no plugin can write audio under another plugin's keys, whatever ids it returns.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,57 +15,84 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::plugins::{AudioWriter, PluginHost};
-use crate::store::{BlobSink, Fetch, Result, StoreError};
+use crate::store::{BlobSink, Fetch, Result, StoreError, TrackKey};
 
+/// Chunks in flight between the plugin call and the store's sink.
+const QUEUE: usize = 8;
+
+/// Fetches one track of one source plugin.
 #[derive(Clone)]
 pub struct PluginFetch {
-    pub plugins: PluginHost,
-    /// The source plugin's name.
-    pub source: String,
-    /// The track id the plugin resolved.
-    pub id: String,
-    /// Bytes received so far (for progress reports).
-    pub progress: Arc<AtomicU64>,
+    plugins: PluginHost,
+    plugin: String,
+    track_id: String,
+    /// Bytes stored so far (for progress replies).
+    progress: Arc<AtomicU64>,
 }
 
 impl PluginFetch {
-    pub fn new(plugins: PluginHost, source: &str, id: &str) -> Self {
+    pub fn new(plugins: PluginHost, plugin: &str, track_id: &str) -> Self {
         Self {
             plugins,
-            source: source.to_string(),
-            id: id.to_string(),
+            plugin: plugin.to_string(),
+            track_id: track_id.to_string(),
             progress: Arc::default(),
         }
     }
+
+    /// Counts the bytes stored into `progress`.
+    pub fn with_progress(mut self, progress: Arc<AtomicU64>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// The store key of `track_id` from `plugin`.
+    pub fn key_of(plugin: &str, track_id: &str) -> TrackKey {
+        // `youtube:ID` -> `ID`; but an id that is a URL (`http://...` from a plugin
+        // named `http`) stays whole.
+        let id = track_id
+            .strip_prefix(plugin)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .filter(|rest| !rest.is_empty() && !rest.starts_with("//"))
+            .unwrap_or(track_id);
+        TrackKey::new(plugin, id)
+    }
+
+    /// This fetch's store key.
+    pub fn key(&self) -> TrackKey {
+        Self::key_of(&self.plugin, &self.track_id)
+    }
 }
 
-/// Forwards the plugin's writes to the store side of the fetch.
-struct ChannelWriter(mpsc::Sender<Vec<u8>>);
+/// Hands the plugin's writes to the task writing the store's sink.
+struct Channel(mpsc::Sender<Vec<u8>>);
 
 #[async_trait]
-impl AudioWriter for ChannelWriter {
+impl AudioWriter for Channel {
     async fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), String> {
         self.0
             .send(bytes.to_vec())
             .await
-            .map_err(|_| "the download was cancelled".to_string())
+            .map_err(|_| "the store stopped accepting this track".to_string())
     }
 }
 
 #[async_trait]
 impl Fetch for PluginFetch {
     async fn fetch(&self, sink: &mut BlobSink) -> Result<()> {
-        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUE);
         let call = async {
             let (result, writer) = self
                 .plugins
-                .fetch(&self.source, &self.id, Box::new(ChannelWriter(tx)))
+                .fetch(&self.plugin, &self.track_id, Box::new(Channel(tx)))
                 .await;
-            // Dropping the sender (handed back with the writer) ends the drain below.
+            // The writer holds the sender: drop it so the sink side sees the end.
             drop(writer);
             result
         };
-        let drain = async {
+        // `move`: when the sink refuses (size cap), the receiver is dropped with this
+        // future, so the plugin's next write fails at once instead of waiting.
+        let store = async move {
             while let Some(chunk) = rx.recv().await {
                 sink.write(&chunk)?;
                 self.progress
@@ -68,22 +100,50 @@ impl Fetch for PluginFetch {
             }
             Ok::<_, StoreError>(())
         };
-        // A sink error (e.g. too large) drops the receiver, so the plugin's next write
-        // fails and the call ends.
-        let (result, drained) = tokio::join!(call, drain);
-        drained?;
-        let written = result.map_err(|e| {
-            StoreError::Fetch(format!(
-                "source `{}` could not fetch {}: {e}",
-                self.source, self.id
-            ))
-        })?;
+        let (called, stored) = tokio::join!(call, store);
+        // The store's own refusal (size cap) explains a failed call best.
+        stored?;
+        let written = called
+            .map_err(|e| StoreError::Fetch(format!("{} {}: {e}", self.plugin, self.track_id)))?;
         if written == 0 {
             return Err(StoreError::Fetch(format!(
-                "source `{}` returned no audio for {}",
-                self.source, self.id
+                "{} {}: the source wrote no audio",
+                self.plugin, self.track_id
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_namespaced_by_plugin() {
+        assert_eq!(
+            PluginFetch::key_of("youtube", "youtube:dQw4w9WgXcQ"),
+            TrackKey::new("youtube", "dQw4w9WgXcQ")
+        );
+        assert_eq!(
+            PluginFetch::key_of("youtube", "youtube:dQw4w9WgXcQ"),
+            TrackKey::from_url("https://youtu.be/dQw4w9WgXcQ").unwrap()
+        );
+        // Another plugin claiming a YouTube id stays in its own namespace.
+        assert_eq!(
+            PluginFetch::key_of("evil", "youtube:dQw4w9WgXcQ"),
+            TrackKey::new("evil", "youtube:dQw4w9WgXcQ")
+        );
+        for url in ["https://a.example/x.ogg", "http://a.example/x.ogg"] {
+            assert_eq!(PluginFetch::key_of("http", url), TrackKey::new("http", url));
+            assert_eq!(
+                PluginFetch::key_of("http", url),
+                TrackKey::from_url(url).unwrap()
+            );
+        }
+        assert_eq!(
+            PluginFetch::key_of("local", "local:"),
+            TrackKey::new("local", "local:")
+        );
     }
 }

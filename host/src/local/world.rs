@@ -49,6 +49,8 @@ struct State {
     identifies: u64,
     /// (guild, user) -> where the user is connected.
     voice_states: BTreeMap<(u64, u64), VoiceMember>,
+    /// Attachment id -> bytes, served at the attachment's URL.
+    files: BTreeMap<u64, Vec<u8>>,
 }
 
 #[derive(Clone, Debug)]
@@ -57,8 +59,6 @@ struct VoiceMember {
     session_id: String,
     self_mute: bool,
     self_deaf: bool,
-    /// Attachment id -> bytes, served at the attachment's URL.
-    files: BTreeMap<u64, Vec<u8>>,
 }
 
 pub struct World {

@@ -116,10 +116,9 @@ async fn prepare_once(
     }
     // The download, leased while it is rendered (eviction may not take it meanwhile).
     progress.set(Stage::Downloading);
-    let mut fetch = PluginFetch::new(plugins.clone(), &song.source, &song.id);
-    fetch.progress = Arc::clone(&progress.downloaded);
-    let source_key = TrackKey::new(song.source.clone(), song.id.clone());
-    let (download, _download_lease) = store.acquire(&source_key, fetch).await?;
+    let fetch = PluginFetch::new(plugins.clone(), &song.source, &song.id)
+        .with_progress(Arc::clone(&progress.downloaded));
+    let (download, _download_lease) = store.acquire(&fetch.key(), fetch).await?;
 
     progress.set(Stage::Rendering);
     let render = Render::new(config, download.blob.path.clone());

@@ -19,6 +19,9 @@
 //! interfaces = ["kv", "http", "media"]
 //! http_hosts = ["radio.example.org"]
 //! kv_quota = 1000
+//!
+//! [plugins.grants.local]
+//! files_dir = "/srv/music"   # read-only, seen by the plugin as /files
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,7 +99,14 @@ pub struct Grant {
     pub memory_bytes: Option<u64>,
     /// Overrides `plugins.call_timeout_ms`.
     pub call_timeout_ms: Option<u64>,
+    /// A folder the plugin may read, read-only, seen inside its sandbox as
+    /// [`FILES_ROOT`]. Nothing outside it is reachable (`..`, absolute paths and
+    /// symlinks leading out are refused). None by default.
+    pub files_dir: Option<PathBuf>,
 }
+
+/// Where a granted `files_dir` appears inside the sandbox.
+pub const FILES_ROOT: &str = "/files";
 
 /// The grant in force for one plugin, with limits resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -107,6 +117,7 @@ pub struct EffectiveGrant {
     pub kv_quota: u32,
     pub memory_bytes: u64,
     pub call_timeout_ms: u64,
+    pub files_dir: Option<PathBuf>,
 }
 
 /// kv entries when neither the defaults nor the plugin's grant say.
@@ -134,6 +145,9 @@ impl PluginsConfig {
                 .map_or(DEFAULT_KV_QUOTA, |q| q.min(u64::from(u32::MAX)) as u32),
             memory_bytes: pick(|g| g.memory_bytes).unwrap_or(self.memory_bytes),
             call_timeout_ms: pick(|g| g.call_timeout_ms).unwrap_or(self.call_timeout_ms),
+            files_dir: own
+                .and_then(|g| g.files_dir.clone())
+                .or_else(|| self.defaults.files_dir.clone()),
         }
     }
 
@@ -199,6 +213,18 @@ mod tests {
         let other = config.grant_for("other");
         assert!(!other.allows("http") && other.http_hosts.is_empty());
         assert_eq!(other.memory_bytes, 1000);
+        assert_eq!((radio.files_dir.clone(), other.files_dir), (None, None));
+    }
+
+    #[test]
+    fn a_files_folder_is_granted_per_plugin() {
+        let text = "[grants.local]\nfiles_dir = \"/srv/music\"\n";
+        let config: PluginsConfig = toml::from_str(text).unwrap();
+        assert_eq!(
+            config.grant_for("local").files_dir,
+            Some(PathBuf::from("/srv/music"))
+        );
+        assert_eq!(config.grant_for("other").files_dir, None);
     }
 
     #[test]

@@ -66,6 +66,6 @@ pub use services::{AudioWriter, ChatStream, HostServices, NoServices};
 /// Types crossing the plugin boundary (API 0.1.0).
 pub mod types {
     pub use super::api::v0_1_0::llm::{ChatMessage, ChatRequest, Role};
-    pub use super::api::v0_1_0::media::MediaInfo;
+    pub use super::api::v0_1_0::media::{MediaEntry, MediaInfo, SearchSite};
     pub use super::api::v0_1_0::types::*;
 }

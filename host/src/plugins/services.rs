@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 
 use super::api::v0_1_0::llm::ChatRequest;
-use super::api::v0_1_0::media::MediaInfo;
+use super::api::v0_1_0::media::{MediaEntry, MediaInfo, SearchSite};
 use super::api::v0_1_0::types::Track;
 
 /// A stream of answer pieces from the LLM.
@@ -60,6 +60,17 @@ pub trait HostServices: Send + Sync + 'static {
 
     async fn probe(&self, plugin: &str, url: String) -> Result<MediaInfo, String> {
         let _ = (plugin, url);
+        Err("media extraction is not available on this bot".into())
+    }
+
+    async fn search(
+        &self,
+        plugin: &str,
+        site: SearchSite,
+        query: String,
+        limit: u32,
+    ) -> Result<Vec<MediaEntry>, String> {
+        let _ = (plugin, site, query, limit);
         Err("media extraction is not available on this bot".into())
     }
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
-use super::config::EffectiveGrant;
+use super::config::{EffectiveGrant, FILES_ROOT};
 use super::error::Denied;
 use super::host::kv::KvSpace;
 use super::limits::{HostCallBudget, MemoryLimiter};
@@ -46,14 +46,25 @@ pub struct CallState {
 impl CallState {
     pub fn new(plugin: Arc<PluginContext>, host_calls: u32) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-        // No preopened directories, no environment, no arguments, no sockets, no name
-        // lookups: a plugin's only ways out are the granted Minstrel interfaces.
-        let wasi = WasiCtx::builder()
-            .stderr(stderr.clone())
+        // No environment, no arguments, no sockets, no name lookups, and no directory
+        // but the one the operator granted (read-only): a plugin's only ways out are
+        // the granted Minstrel interfaces.
+        let mut wasi = WasiCtx::builder();
+        wasi.stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        if let Some(dir) = &plugin.grant.files_dir
+            && let Err(error) = wasi.preopened_dir(dir, FILES_ROOT, FsPerms::ReadOnly)
+        {
+            tracing::warn!(
+                plugin = %plugin.name,
+                dir = %dir.display(),
+                %error,
+                "the granted files folder cannot be opened; the plugin sees no files"
+            );
+        }
+        let wasi = wasi.build();
         Self {
             wasi,
             table: ResourceTable::new(),

@@ -13,6 +13,7 @@ const ATTACKS: &[&str] = &[
     "recurse",
     "panic",
     "read-file",
+    "write-file",
     "env",
     "http",
     "flood",
@@ -62,6 +63,13 @@ impl Command for Hostile {
                 match std::fs::read(path) {
                     Ok(bytes) => Ok(Reply::text(format!("read {} bytes", bytes.len()))),
                     Err(e) => Err(format!("read failed: {e}")),
+                }
+            }
+            "write-file" => {
+                let path = invocation.text("path").ok_or("no path")?;
+                match std::fs::write(path, b"overwritten by a plugin") {
+                    Ok(()) => Ok(Reply::text("written")),
+                    Err(e) => Err(format!("write failed: {e}")),
                 }
             }
             "env" => Ok(Reply::text(format!("{}", std::env::vars().count()))),

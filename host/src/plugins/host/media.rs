@@ -1,12 +1,14 @@
 //! `minstrel:plugin/media`: yt-dlp run by the host, through [`HostServices`]. The
-//! plugin names a URL; the argument template is the host's.
+//! plugin names a URL or a search; the argument template is the host's.
 //!
 //! [`HostServices`]: crate::plugins::services::HostServices
 
+use async_trait::async_trait;
 use wasmtime::component::Resource;
 
-use super::audio::AudioSink;
-use crate::plugins::api::v0_1_0::media::{Host, MediaInfo};
+use super::audio::{AudioSink, MAX_TRACK};
+use crate::plugins::api::v0_1_0::media::{Host, MediaEntry, MediaInfo, SearchSite};
+use crate::plugins::services::AudioWriter;
 use crate::plugins::state::CallState;
 
 impl Host for CallState {
@@ -14,6 +16,20 @@ impl Host for CallState {
         self.enter("media")?;
         let plugin = self.plugin.clone();
         Ok(plugin.services.probe(&plugin.name, url).await)
+    }
+
+    async fn search(
+        &mut self,
+        site: SearchSite,
+        query: String,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<MediaEntry>, String>> {
+        self.enter("media")?;
+        let plugin = self.plugin.clone();
+        Ok(plugin
+            .services
+            .search(&plugin.name, site, query, limit)
+            .await)
     }
 
     async fn download_audio(
@@ -24,12 +40,30 @@ impl Host for CallState {
         self.enter("media")?;
         let plugin = self.plugin.clone();
         let sink = self.table().get_mut(&into)?;
-        let Some(writer) = sink.writer.as_deref_mut() else {
+        if sink.writer.is_none() {
             return Ok(Err("the sink is closed".into()));
-        };
+        }
+        let mut counted = Counted(sink);
         Ok(plugin
             .services
-            .download_audio(&plugin.name, url, writer)
+            .download_audio(&plugin.name, url, &mut counted)
             .await)
+    }
+}
+
+/// The sink as the media service writes into it: the same size cap and byte count as a
+/// plugin's own `write`, so `fetch` reports what arrived either way.
+struct Counted<'a>(&'a mut AudioSink);
+
+#[async_trait]
+impl AudioWriter for Counted<'_> {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let sink = &mut *self.0;
+        if sink.written + bytes.len() as u64 > MAX_TRACK {
+            return Err(format!("track larger than {MAX_TRACK} bytes"));
+        }
+        let writer = sink.writer.as_deref_mut().ok_or("the sink is closed")?;
+        sink.written += bytes.len() as u64;
+        writer.write(bytes).await
     }
 }

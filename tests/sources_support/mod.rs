@@ -1,0 +1,213 @@
+//! Helpers shared by `media` and `sources` (included with `#[path]`; not a test target):
+//! real audio made by ffmpeg, the media service on test limits, and host services that
+//! answer probes from recorded yt-dlp metadata.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use minstrel::config::MediaConfig;
+use minstrel::media::{Media, info};
+use minstrel::plugins::types::{MediaEntry, MediaInfo, SearchSite};
+use minstrel::plugins::{AudioWriter, Grant, HostServices, PluginHost, PluginsConfig};
+
+/// An Ogg Opus file of `seconds` of a sine tone, made by the real ffmpeg.
+pub fn ogg_opus(seconds: u32) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tone.ogg");
+    let out = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={seconds}"))
+        .args(["-c:a", "libopus", "-b:a", "48k"])
+        .arg(&path)
+        .output()
+        .expect("ffmpeg runs (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.starts_with(b"OggS"));
+    bytes
+}
+
+/// The media service with short limits, allowed to reach the loopback test server.
+pub fn media_config() -> MediaConfig {
+    MediaConfig {
+        probe_timeout_secs: 30,
+        download_timeout_secs: 30,
+        stall_secs: 2,
+        max_download_bytes: 8 << 20,
+        max_entries: 50,
+        allow_private_addresses: true,
+        ..MediaConfig::default()
+    }
+}
+
+/// Recorded yt-dlp output (tests/fixtures/ytdlp/NAME.json), parsed by the host's parser.
+pub fn recorded(name: &str, asked: &str) -> info::Info {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/ytdlp/{name}.json"));
+    let json = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    info::parse(&json, asked, 50).unwrap()
+}
+
+fn entry(e: info::Entry) -> MediaEntry {
+    MediaEntry {
+        title: e.title,
+        duration_ms: e.duration_ms,
+        artwork_url: e.artwork_url,
+        page_url: e.page_url,
+    }
+}
+
+/// Host services standing in for YouTube: probes and searches are answered from the
+/// recorded metadata (through the host's real yt-dlp JSON parser), and downloads of a
+/// video go, through the real media service and yt-dlp, to the audio file `audio` names
+/// for it on the loopback server. Everything asked is recorded.
+pub struct Recorded {
+    pub probes: HashMap<String, &'static str>,
+    pub audio: HashMap<String, String>,
+    pub media: Media,
+    pub asked: Mutex<Vec<String>>,
+    pub downloads: AtomicUsize,
+}
+
+impl Recorded {
+    pub fn new(media: Media) -> Self {
+        Self {
+            probes: HashMap::new(),
+            audio: HashMap::new(),
+            media,
+            asked: Mutex::default(),
+            downloads: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+
+    pub fn downloads(&self) -> usize {
+        self.downloads.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl HostServices for Recorded {
+    async fn probe(&self, _plugin: &str, url: String) -> Result<MediaInfo, String> {
+        self.asked.lock().unwrap().push(format!("probe {url}"));
+        let name = self
+            .probes
+            .get(&url)
+            .ok_or(format!("no recording for {url}"))?;
+        let info = recorded(name, &url);
+        Ok(MediaInfo {
+            title: info.title,
+            duration_ms: info.duration_ms,
+            artwork_url: info.artwork_url,
+            page_url: info.page_url,
+            entries: info.entries.into_iter().map(entry).collect(),
+        })
+    }
+
+    async fn search(
+        &self,
+        _plugin: &str,
+        site: SearchSite,
+        query: String,
+        limit: u32,
+    ) -> Result<Vec<MediaEntry>, String> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(format!("search {site:?} {query} {limit}"));
+        let info = recorded("search", &query);
+        Ok(info.entries.into_iter().map(entry).collect())
+    }
+
+    async fn download_audio(
+        &self,
+        _plugin: &str,
+        url: String,
+        into: &mut dyn AudioWriter,
+    ) -> Result<(), String> {
+        self.asked.lock().unwrap().push(format!("download {url}"));
+        let local = self.audio.get(&url).ok_or(format!("no audio for {url}"))?;
+        self.downloads.fetch_add(1, Ordering::SeqCst);
+        self.media
+            .download_audio(local, into)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Collects what a plugin writes.
+#[derive(Clone, Default)]
+pub struct Collect(pub Arc<Mutex<Vec<u8>>>);
+
+impl Collect {
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl AudioWriter for Collect {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Where scripts/build-plugins.sh puts the components.
+pub fn component(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/build-plugins.sh before the tests",
+        path.display()
+    );
+    path
+}
+
+/// A plugin host serving the source plugin `name` (from the built component `crate_name`)
+/// with `grant` (its call timeout raised to fit real downloads) and `services`.
+pub async fn source_host(
+    tmp: &Path,
+    crate_name: &str,
+    name: &str,
+    mut grant: Grant,
+    services: Arc<dyn HostServices>,
+) -> PluginHost {
+    let dir = tmp.join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(component(crate_name), dir.join(format!("{name}.wasm"))).unwrap();
+    grant.call_timeout_ms.get_or_insert(60_000);
+    let mut config = PluginsConfig {
+        dir: dir.clone(),
+        hot_reload: false,
+        max_concurrent_calls: 16,
+        ..PluginsConfig::default()
+    };
+    config.grants.insert(name.to_string(), grant);
+    let host = PluginHost::new(config, &tmp.join("data"), services).expect("plugin runtime");
+    for (path, result) in host.load_dir().await {
+        result.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    host
+}
+
+pub fn grant(interfaces: &[&str]) -> Grant {
+    Grant {
+        interfaces: interfaces.iter().map(|s| s.to_string()).collect(),
+        ..Grant::default()
+    }
+}
