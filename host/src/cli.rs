@@ -99,6 +99,12 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(&config.log);
+    if matches!(cli.command, Command::Dev { .. }) {
+        // SAFETY: no other thread exists yet (the runtime starts below).
+        if let Err(e) = unsafe { crate::local::voice::trust_in_this_process() } {
+            eprintln!("warning: voice will not connect to the local server: {e}");
+        }
+    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(cli.command, config)) {
         Ok(code) => code,

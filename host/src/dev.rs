@@ -22,7 +22,9 @@ use crate::local::payloads::{ALICE, BOT_ID, GUILD_ID, USERS};
 use crate::local::{LocalDiscord, World};
 
 pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
-    let server = LocalDiscord::bind(&format!("127.0.0.1:{port}")).await?;
+    let recordings = config.data_dir.join("dev-voice");
+    let server =
+        LocalDiscord::bind_with(&format!("127.0.0.1:{port}"), Some(recordings.clone())).await?;
     let world = Arc::clone(server.world());
     let options = BotOptions {
         token: "local-dev-token".into(),
@@ -39,6 +41,10 @@ pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
     println!(
         "Local Discord at {} (guild \"Minstrel Dev\"). You are alice; type `as bob: ...` to be bob.",
         server.base_url()
+    );
+    println!(
+        "Voice the bot plays is recorded to {}/guild-<id>-<n>.ogg (play it with ffplay).",
+        recordings.display()
     );
     println!(
         "Try: {p}help   {p}ping   /cache stats   @bot hello   quit",
