@@ -183,6 +183,14 @@ fn a_played_file_arrives_whole_decrypted_and_recorded() {
         .await;
 
         let stats = server.world().voice_stats();
+        // Shown with --nocapture; timing is measured here, not asserted.
+        eprintln!(
+            "arrival: {} intervals, mean {:?}, max {:?}, {} late",
+            stats.arrival.intervals,
+            stats.arrival.mean_gap(),
+            stats.arrival.max_gap,
+            stats.arrival.late
+        );
         assert!(stats.connected);
         assert_eq!(stats.identifies, 1);
         assert_eq!(stats.rejected, 0);

@@ -6,7 +6,24 @@
 //!   every REST call received, and the "act as a user" API.
 //! - [`payloads`]: Discord object shapes (users, members, messages, guilds, interactions).
 //! - [`rest`]: the REST routes.
-//! - [`gateway`]: the gateway websocket (HELLO, IDENTIFY/RESUME, heartbeats, dispatch).
+//! - [`gateway`]: the gateway websocket (HELLO, IDENTIFY/RESUME, heartbeats, dispatch,
+//!   and the bot's voice state updates).
+//! - [`voice`]: the voice endpoint songbird's driver connects to (wss + UDP), which
+//!   decrypts, counts and records what the bot plays.
+//!
+//! ## Voice
+//!
+//! The bot sends op 4 with a channel; its gateway session (only) gets
+//! VOICE_STATE_UPDATE (its session id) and VOICE_SERVER_UPDATE (a fresh token, endpoint
+//! `localhost:PORT`). songbird connects to `wss://localhost:PORT`, which presents a
+//! self-signed certificate made at run time; the client trusts it through
+//! `SSL_CERT_FILE` = [`voice::trust_bundle`] (system roots + that certificate). A child
+//! process gets the variable in its environment; an in-process client needs
+//! [`voice::trust_in_this_process`] before its runtime starts (see its safety note).
+//! What arrives is in [`World::voice_stats`], and, when the server was started with a
+//! recordings folder, in `guild-<id>-<n>.ogg` there. Test users join voice with
+//! [`World::join_voice`]; [`World::grant_voice`] issues a grant without a gateway, for a
+//! bare `songbird::Driver`.
 //!
 //! Shapes follow Discord's published API description (`shared/reference`) and what
 //! serenity 0.12's models require (a payload serenity cannot parse is dropped silently,

@@ -6,6 +6,7 @@
 //! guild that is cheap enough for a local server.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -90,24 +91,7 @@ pub(super) async fn runner(
                     Ok(opus) => {
                         let samples = rtp::opus_samples(&opus).unwrap_or(0);
                         voice.update(guild, |s| s.record_packet(now, &opus, samples));
-                        if let Some(dir) = voice.recordings() {
-                            if !recorders.contains_key(&guild) {
-                                files += 1;
-                                let path = dir.join(format!("guild-{guild}-{files}.ogg"));
-                                match Recorder::create(&path, files) {
-                                    Ok(r) => {
-                                        voice.update(guild, |s| s.ogg_path = Some(path));
-                                        recorders.insert(guild, r);
-                                    }
-                                    Err(e) => tracing::warn!(error = %e, path = %path.display(), "voice recording"),
-                                }
-                            }
-                            if let Some(r) = recorders.get_mut(&guild)
-                                && let Err(e) = r.push(opus)
-                            {
-                                tracing::warn!(error = %e, path = %r.path().display(), "voice recording");
-                            }
-                        }
+                        record(&voice, &mut recorders, &mut files, guild, opus);
                     }
                     Err(e) => {
                         tracing::debug!(?e, ssrc = header.ssrc, "voice packet not decrypted");
@@ -116,5 +100,38 @@ pub(super) async fn runner(
                 }
             }
         }
+    }
+}
+
+/// Appends to the guild's recording, starting a new file if it has none.
+fn record(
+    voice: &Voice,
+    recorders: &mut HashMap<u64, Recorder>,
+    files: &mut u32,
+    guild: u64,
+    opus: Vec<u8>,
+) {
+    let Some(dir) = voice.recordings() else {
+        return;
+    };
+    let recorder = match recorders.entry(guild) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) => {
+            *files += 1;
+            let path = dir.join(format!("guild-{guild}-{files}.ogg"));
+            match Recorder::create(&path, *files) {
+                Ok(r) => {
+                    voice.update(guild, |s| s.ogg_path = Some(path));
+                    e.insert(r)
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, path = %path.display(), "voice recording");
+                    return;
+                }
+            }
+        }
+    };
+    if let Err(e) = recorder.push(opus) {
+        tracing::warn!(error = %e, path = %recorder.path().display(), "voice recording");
     }
 }
