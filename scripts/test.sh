@@ -14,3 +14,6 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# The plugins' plain-Rust modules (table parsing, chart choice and rendering, poll
+# tallies), natively, in the plugins' own target folder.
+(cd plugins && CARGO_TARGET_DIR="$PWD/target" cargo test --locked -p chart -p poll)

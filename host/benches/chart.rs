@@ -109,7 +109,7 @@ async fn render_times() {
 }
 
 async fn smallest_memory_cap() {
-    for mib in [4u64, 8, 16, 32] {
+    for mib in [2u64, 3, 4, 8, 16, 32] {
         let tmp = tempfile::tempdir().unwrap();
         let host = host(tmp.path(), Some(mib << 20)).await;
         let mut ok = true;
