@@ -237,7 +237,7 @@ async fn failing_and_garbage_sources_give_clear_errors_and_leave_nothing() {
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("source `tone`") && err.contains("frequency"),
+        err.contains("tone nope") && err.contains("frequency"),
         "{err}"
     );
     // echo writes text, not audio: the download is kept, no rendition is made.

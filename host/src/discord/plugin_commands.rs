@@ -68,6 +68,10 @@ impl Registry {
         let table = self.collect().await;
         let mut commands = self.builtins.clone();
         commands.extend(table.values().map(|(_, spec)| to_discord(spec)));
+        let count = table.len();
+        // Serve the new commands before Discord shows them, so an invocation that
+        // follows the registration at once finds its plugin.
+        *self.table.lock().expect("commands") = table;
         match self.dev_guild {
             Some(guild) => {
                 serenity::GuildId::new(guild)
@@ -78,8 +82,6 @@ impl Registry {
                 serenity::Command::set_global_commands(http, commands).await?;
             }
         }
-        let count = table.len();
-        *self.table.lock().expect("commands") = table;
         Ok(count)
     }
 

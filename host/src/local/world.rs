@@ -51,6 +51,8 @@ struct State {
     voice_states: BTreeMap<(u64, u64), VoiceMember>,
     /// Attachment id -> bytes, served at the attachment's URL.
     files: BTreeMap<u64, Vec<u8>>,
+    /// See [`World::add_voice_only_guilds`].
+    voice_only_guilds: std::collections::BTreeSet<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -293,7 +295,8 @@ impl World {
             .as_str()
             .and_then(|g| g.parse::<u64>().ok())
             .or(d["guild_id"].as_u64());
-        if guild != Some(GUILD_ID) {
+        let voice_only = guild.filter(|g| self.state().voice_only_guilds.contains(g));
+        if guild != Some(GUILD_ID) && voice_only.is_none() {
             return Vec::new();
         }
         let channel = d["channel_id"]
@@ -305,6 +308,9 @@ impl World {
         }
         let self_mute = d["self_mute"].as_bool().unwrap_or(false);
         let self_deaf = d["self_deaf"].as_bool().unwrap_or(false);
+        if let Some(guild) = voice_only {
+            return self.voice_only_update(guild, channel, session_id, self_mute, self_deaf);
+        }
         let state = self.set_voice_state(BOT_ID, channel, session_id, self_mute, self_deaf);
         let mut out = vec![Dispatch {
             t: "VOICE_STATE_UPDATE",
@@ -319,6 +325,42 @@ impl World {
                 });
             }
             None => self.voice.revoke(GUILD_ID),
+        }
+        out
+    }
+
+    /// Guilds that exist only to have the bot join voice in them (benchmarks of many
+    /// guilds playing at once). They share the dev guild's voice channels.
+    pub fn add_voice_only_guilds(&self, guilds: impl IntoIterator<Item = u64>) {
+        self.state().voice_only_guilds.extend(guilds);
+    }
+
+    fn voice_only_update(
+        &self,
+        guild: u64,
+        channel: Option<u64>,
+        session_id: &str,
+        self_mute: bool,
+        self_deaf: bool,
+    ) -> Vec<Dispatch> {
+        let in_guild = |mut payload: Value| {
+            payload["guild_id"] = json!(guild.to_string());
+            payload
+        };
+        let state = payloads::voice_state(BOT_ID, channel, session_id, self_mute, self_deaf);
+        let mut out = vec![Dispatch {
+            t: "VOICE_STATE_UPDATE",
+            d: in_guild(state),
+        }];
+        match channel {
+            Some(channel) => {
+                let grant = self.voice.grant(guild, channel, BOT_ID, session_id);
+                out.push(Dispatch {
+                    t: "VOICE_SERVER_UPDATE",
+                    d: in_guild(payloads::voice_server_update(&grant.token, &grant.endpoint)),
+                });
+            }
+            None => self.voice.revoke(guild),
         }
         out
     }

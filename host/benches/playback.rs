@@ -1,0 +1,271 @@
+//! Playback benchmarks, through the real bot and songbird against the local voice
+//! endpoint (which decrypts and times every packet):
+//!
+//! 1. Time from `!play` to the first audio packet, for an uncached track (tone source +
+//!    loudness measurement + Opus rendition) and a cached one.
+//! 2. The most guilds that play at once in real time through Minstrel's players, against
+//!    bare songbird drivers playing the same rendition in the same run. Real time: every
+//!    guild receives at least 98% of its 20 ms packets over the window and at most 1% of
+//!    packet gaps exceed 40 ms.
+//!
+//! Run: `scripts/build-plugins.sh && cargo bench -p minstrel --bench playback`
+//! (`--profile dev` for a quicker build; the ratio compares both in the same build).
+
+use std::num::NonZeroU64;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use minstrel::app;
+use minstrel::config::Config;
+use minstrel::discord::BotOptions;
+use minstrel::local::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC};
+use minstrel::local::{LocalDiscord, World};
+use minstrel::player::{Command, Players, Progress, Song};
+use songbird::ConnectionInfo;
+use songbird::driver::Driver;
+use songbird::input::File;
+
+const WINDOW: Duration = Duration::from_secs(5);
+const RUNS: usize = 5;
+
+fn main() {
+    // SAFETY: one thread: the runtime starts below.
+    unsafe { minstrel::local::voice::trust_in_this_process() }.expect("voice trust bundle");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(run());
+}
+
+fn tone_plugin() -> std::path::PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release/tone.wasm");
+    assert!(path.exists(), "run scripts/build-plugins.sh first");
+    path
+}
+
+fn audio_packets(world: &World, guild: u64) -> u64 {
+    let s = world.voice().stats(guild);
+    s.packets - s.silence_frames
+}
+
+async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    false
+}
+
+/// Sends `!text` and returns the time until the next audio packet arrives.
+async fn play_to_first_packet(world: &World, text: &str) -> Duration {
+    let before = audio_packets(world, GUILD_ID);
+    let start = Instant::now();
+    world.send_message(ALICE, text, 1);
+    assert!(
+        wait_until(Duration::from_secs(60), || audio_packets(world, GUILD_ID)
+            > before)
+        .await,
+        "no audio after {text}"
+    );
+    start.elapsed()
+}
+
+async fn stop(world: &World) {
+    world.send_message(ALICE, "!stop", 1);
+    let mut last = audio_packets(world, GUILD_ID);
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = audio_packets(world, GUILD_ID);
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Whether every guild played in real time over the window, and the worst guild's
+/// (packets, late gaps).
+async fn measure(world: &World, guilds: &[u64]) -> (bool, u64, u64) {
+    let voice = world.voice();
+    let all_playing = wait_until(Duration::from_secs(60), || {
+        guilds.iter().all(|g| audio_packets(world, *g) > 0)
+    })
+    .await;
+    if !all_playing {
+        return (false, 0, 0);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start: Vec<_> = guilds.iter().map(|g| voice.stats(*g)).collect();
+    tokio::time::sleep(WINDOW).await;
+    let expected = WINDOW.as_millis() as u64 / 20;
+    let mut ok = true;
+    let (mut worst_packets, mut worst_late) = (u64::MAX, 0);
+    for (g, before) in guilds.iter().zip(start) {
+        let after = voice.stats(*g);
+        let packets = after.packets - before.packets;
+        let late = after.arrival.late - before.arrival.late;
+        let intervals = (after.arrival.intervals - before.arrival.intervals).max(1);
+        worst_packets = worst_packets.min(packets);
+        worst_late = worst_late.max(late);
+        ok &= packets * 100 >= expected * 98 && late * 100 <= intervals;
+    }
+    (ok, worst_packets, worst_late)
+}
+
+fn song() -> Song {
+    Song {
+        source: "tone".into(),
+        id: "440:120".into(),
+        title: "440 Hz".into(),
+        duration_ms: Some(120_000),
+        page_url: None,
+        requested_by: ALICE,
+        uid: 0,
+    }
+}
+
+async fn minstrel_guilds(world: &World, players: &Players, guilds: &[u64]) -> (bool, u64, u64) {
+    for g in guilds {
+        let ready = players
+            .prepare(&song(), &Progress::default())
+            .await
+            .unwrap();
+        players
+            .enqueue(*g, Some(MUSIC), None, vec![song()], Some(ready))
+            .await
+            .unwrap();
+    }
+    let result = measure(world, guilds).await;
+    for g in guilds {
+        let _ = players.command(*g, Command::Leave).await;
+    }
+    result
+}
+
+async fn bare_guilds(world: &World, path: &Path, guilds: &[u64]) -> (bool, u64, u64) {
+    let id = |v: u64| NonZeroU64::new(v).unwrap();
+    let mut drivers = Vec::new();
+    for g in guilds {
+        let grant = world.voice().grant(*g, MUSIC, BOT_ID, &format!("bare-{g}"));
+        let mut driver = Driver::new(songbird::Config::default());
+        driver
+            .connect(ConnectionInfo {
+                channel_id: id(grant.channel_id).into(),
+                endpoint: grant.endpoint.clone(),
+                guild_id: id(grant.guild_id).into(),
+                session_id: grant.session_id.clone(),
+                token: grant.token.clone(),
+                user_id: id(grant.user_id).into(),
+            })
+            .await
+            .expect("driver connects");
+        driver.play_input(File::new(path.to_path_buf()).into());
+        drivers.push(driver);
+    }
+    let result = measure(world, guilds).await;
+    for (driver, g) in drivers.iter_mut().zip(guilds) {
+        driver.leave();
+        world.voice().revoke(*g);
+    }
+    result
+}
+
+async fn run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = LocalDiscord::start().await.unwrap();
+    let world = Arc::clone(server.world());
+    let mut config = Config {
+        data_dir: tmp.path().join("data"),
+        ..Config::default()
+    };
+    config.plugins.dir = tmp.path().join("plugins");
+    config.plugins.call_timeout_ms = 60_000;
+    config.plugins.host_calls_per_call = 1_000_000;
+    std::fs::create_dir_all(&config.plugins.dir).unwrap();
+    std::fs::copy(tone_plugin(), config.plugins.dir.join("tone.wasm")).unwrap();
+    let options = BotOptions {
+        token: "bench".into(),
+        api_base: Some(server.base_url()),
+        dev_guild: Some(GUILD_ID),
+        prefix: "!".into(),
+    };
+    let host = app::start(&config, options).await.unwrap();
+    assert!(
+        world
+            .wait_for(Duration::from_secs(60), |w| !w.guild_commands().is_empty())
+            .await
+    );
+    world.join_voice(ALICE, MUSIC).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // 1. /play to first packet. The first play joins the channel; it is not counted.
+    play_to_first_packet(&world, "!play tone:200:30").await;
+    stop(&world).await;
+    let mut uncached = Vec::new();
+    for i in 0..RUNS {
+        uncached.push(play_to_first_packet(&world, &format!("!play tone:{}:180", 300 + i)).await);
+        stop(&world).await;
+    }
+    let mut cached = Vec::new();
+    for i in 0..RUNS {
+        cached.push(play_to_first_packet(&world, &format!("!play tone:{}:180", 300 + i)).await);
+        stop(&world).await;
+    }
+    println!(
+        "play -> first packet (3 min track, {RUNS} runs): uncached median {:.0} ms, cached median {:.1} ms",
+        median(uncached).as_secs_f64() * 1e3,
+        median(cached).as_secs_f64() * 1e3
+    );
+    world.send_message(ALICE, "!leave", 1);
+
+    // 2. Guilds in real time: Minstrel's players vs bare songbird, same file, same run.
+    let players = host.services.player.get().expect("players").clone();
+    let rendition = players
+        .prepare(&song(), &Progress::default())
+        .await
+        .unwrap();
+    let mut next_guild = 100_000u64;
+    let mut best = [0usize; 2];
+    for n in [50usize, 100, 200, 300, 400, 600] {
+        let mut row = Vec::new();
+        for (side, best) in best.iter_mut().enumerate() {
+            let guilds: Vec<u64> = (0..n as u64).map(|i| next_guild + i).collect();
+            next_guild += n as u64;
+            world.add_voice_only_guilds(guilds.iter().copied());
+            let (ok, packets, late) = if side == 0 {
+                minstrel_guilds(&world, &players, &guilds).await
+            } else {
+                bare_guilds(&world, &rendition.path, &guilds).await
+            };
+            if ok {
+                *best = n;
+            }
+            row.push(format!(
+                "{}: {} (worst guild {packets}/250 packets, {late} late)",
+                ["minstrel", "bare songbird"][side],
+                if ok { "real time" } else { "NOT real time" }
+            ));
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        println!("{n} guilds: {}", row.join("; "));
+        if best[0] < n && best[1] < n {
+            break;
+        }
+    }
+    println!(
+        "most guilds in real time: minstrel {}, bare songbird {} (ratio {:.2})",
+        best[0],
+        best[1],
+        best[0] as f64 / best[1].max(1) as f64
+    );
+    drop(rendition);
+    host.shutdown().await;
+}
