@@ -132,25 +132,20 @@ fn song() -> Song {
     }
 }
 
-async fn minstrel_guilds(world: &World, players: &Players, guilds: &[u64]) -> (bool, u64, u64) {
-    for g in guilds {
-        let ready = players
-            .prepare(&song(), &Progress::default())
-            .await
-            .unwrap();
+/// Starts Minstrel's players in `guilds`, joining through the gateway, all at once.
+async fn start_minstrel(players: &Players, guilds: &[u64]) {
+    let joins = guilds.iter().map(|g| async move {
+        let ready = players.prepare(&song(), &Progress::default()).await.unwrap();
         players
             .enqueue(*g, Some(MUSIC), None, vec![song()], Some(ready))
             .await
             .unwrap();
-    }
-    let result = measure(world, guilds).await;
-    for g in guilds {
-        let _ = players.command(*g, Command::Leave).await;
-    }
-    result
+    });
+    futures::future::join_all(joins).await;
 }
 
-async fn bare_guilds(world: &World, path: &Path, guilds: &[u64]) -> (bool, u64, u64) {
+/// Connects bare songbird drivers in `guilds`, each playing `path`.
+async fn start_bare(world: &World, path: &Path, guilds: &[u64]) -> Vec<Driver> {
     let id = |v: u64| NonZeroU64::new(v).unwrap();
     let mut drivers = Vec::new();
     for g in guilds {
@@ -170,12 +165,7 @@ async fn bare_guilds(world: &World, path: &Path, guilds: &[u64]) -> (bool, u64, 
         driver.play_input(File::new(path.to_path_buf()).into());
         drivers.push(driver);
     }
-    let result = measure(world, guilds).await;
-    for (driver, g) in drivers.iter_mut().zip(guilds) {
-        driver.leave();
-        world.voice().revoke(*g);
-    }
-    result
+    drivers
 }
 
 async fn run() {
@@ -227,38 +217,48 @@ async fn run() {
     world.send_message(ALICE, "!leave", 1);
 
     // 2. Guilds in real time: Minstrel's players vs bare songbird, same file, same run.
+    // Each side ramps up, keeping the guilds already playing.
     let players = host.services.player.get().expect("players").clone();
-    let rendition = players
-        .prepare(&song(), &Progress::default())
-        .await
-        .unwrap();
-    let mut next_guild = 100_000u64;
+    let rendition = players.prepare(&song(), &Progress::default()).await.unwrap();
+    let steps = [50usize, 100, 200, 300, 400, 600, 800];
     let mut best = [0usize; 2];
-    for n in [50usize, 100, 200, 300, 400, 600] {
-        let mut row = Vec::new();
-        for (side, best) in best.iter_mut().enumerate() {
-            let guilds: Vec<u64> = (0..n as u64).map(|i| next_guild + i).collect();
-            next_guild += n as u64;
+    for side in 0..2 {
+        let base = 100_000 + side as u64 * 10_000;
+        let mut playing = 0usize;
+        let mut drivers = Vec::new();
+        for n in steps {
+            let guilds: Vec<u64> = (playing as u64..n as u64).map(|i| base + i).collect();
             world.add_voice_only_guilds(guilds.iter().copied());
-            let (ok, packets, late) = if side == 0 {
-                minstrel_guilds(&world, &players, &guilds).await
+            if side == 0 {
+                start_minstrel(&players, &guilds).await;
             } else {
-                bare_guilds(&world, &rendition.path, &guilds).await
-            };
-            if ok {
-                *best = n;
+                drivers.extend(start_bare(&world, &rendition.path, &guilds).await);
             }
-            row.push(format!(
-                "{}: {} (worst guild {packets}/250 packets, {late} late)",
+            playing = n;
+            let all: Vec<u64> = (0..n as u64).map(|i| base + i).collect();
+            let (ok, packets, late) = measure(&world, &all).await;
+            println!(
+                "{}, {n} guilds: {} (worst guild {packets}/250 packets, {late} late gaps)",
                 ["minstrel", "bare songbird"][side],
                 if ok { "real time" } else { "NOT real time" }
-            ));
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            );
+            if !ok {
+                break;
+            }
+            best[side] = n;
         }
-        println!("{n} guilds: {}", row.join("; "));
-        if best[0] < n && best[1] < n {
-            break;
+        // Stop this side before measuring the other.
+        for i in 0..playing as u64 {
+            if side == 0 {
+                let _ = players.command(base + i, Command::Leave).await;
+            } else {
+                world.voice().revoke(base + i);
+            }
         }
+        for mut driver in drivers {
+            driver.leave();
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
     }
     println!(
         "most guilds in real time: minstrel {}, bare songbird {} (ratio {:.2})",

@@ -67,7 +67,11 @@ pub async fn start(
         plugin_commands: Default::default(),
         players: Default::default(),
     };
-    let songbird = songbird::Songbird::serenity();
+    // Many guilds joining at once (queues resumed after a restart) can take longer than
+    // songbird's default 10 s for the gateway's answer; a slow join beats a lost queue.
+    let songbird = songbird::Songbird::serenity_from_config(
+        songbird::Config::default().gateway_timeout(Some(Duration::from_secs(120))),
+    );
     let voice = Arc::clone(&songbird);
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
