@@ -29,11 +29,12 @@ pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
     if report.problems() > 0 {
         tracing::info!(?report, "startup reconcile repaired the store");
     }
-    let plugins = PluginHost::new(
-        config.plugins.clone(),
-        &config.data_dir,
-        Arc::new(Services::default()),
-    )
+    let llm = crate::llm::LlmClient::from_config(&config.llm)?;
+    if llm.is_none() {
+        tracing::info!("no [llm] base_url: plugins asking for an LLM get \"not configured\"");
+    }
+    let services = Services { llm };
+    let plugins = PluginHost::new(config.plugins.clone(), &config.data_dir, Arc::new(services))
     .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e:#}"))?;
     std::fs::create_dir_all(&config.plugins.dir).with_context(|| {
         format!(

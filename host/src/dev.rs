@@ -29,6 +29,7 @@ pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
         api_base: Some(server.base_url()),
         dev_guild: Some(GUILD_ID),
         prefix: config.discord.prefix.clone(),
+        mention_order: config.discord.mention_order.clone(),
     };
     let host = crate::app::start(config, options).await?;
     let ready = world

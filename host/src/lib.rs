@@ -15,6 +15,8 @@
 //! - [`dev`]: `minstrel dev`, the local server plus a terminal to chat with the bot.
 //! - [`demo`]: the self-contained demonstration run by `minstrel demo`.
 //! - [`localhttp`]: a loopback HTTP server standing in for remote audio hosts.
+//! - [`llm`]: the client of the operator's OpenAI-compatible chat endpoint.
+//! - [`localllm`]: a loopback OpenAI-compatible endpoint with scripted answers.
 //! - [`plugins`]: the plugin runtime. WebAssembly components of the `minstrel:plugin`
 //!   WIT package, sandboxed (deadline, memory cap, deny-by-default capabilities), loaded
 //!   from a folder and hot-reloaded; `minstrel plugin check|list|new`.
@@ -30,7 +32,9 @@ pub mod dev;
 pub mod discord;
 pub mod fetch;
 pub mod local;
+pub mod llm;
 pub mod localhttp;
+pub mod localllm;
 pub mod plugins;
 pub mod services;
 pub mod store;

@@ -2,18 +2,21 @@
 //! act as a user: send messages, mention the bot, invoke slash commands and
 //! autocomplete, have any event delivered twice, and read back what the bot did.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 
 use super::payloads::{self, BOT_ID, GENERAL};
 
 const BOT_ID_STR: &str = "1000";
+
+/// Already-delivered dispatches a session remembers for replay on resume.
+const SESSION_MEMORY: usize = 1024;
 
 /// One REST request the bot made.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -25,6 +28,12 @@ pub struct RestCall {
     /// Uploaded files: (filename, bytes).
     #[serde(skip)]
     pub files: Vec<(String, Vec<u8>)>,
+    /// When the request arrived.
+    #[serde(skip)]
+    pub at: std::time::Instant,
+    /// The answer's status and JSON body (`Null` when empty); 0 until answered.
+    pub status: u16,
+    pub response: Value,
 }
 
 /// A gateway dispatch: event name and payload.
@@ -32,6 +41,24 @@ pub struct RestCall {
 pub struct Dispatch {
     pub t: &'static str,
     pub d: Value,
+}
+
+/// What the server tells connected gateway sessions to do.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Control {
+    /// Send op 7 RECONNECT: the client closes and resumes.
+    Reconnect,
+}
+
+/// A gateway session as the server remembers it, across connections: where it is in
+/// the event log, its sequence number, and what it was sent lately.
+struct Session {
+    /// Next index of `State::log` to deliver.
+    cursor: usize,
+    seq: u64,
+    recent: VecDeque<(u64, Dispatch)>,
+    /// Bumped on resume: a connection holding an older value has been superseded.
+    generation: u64,
 }
 
 #[derive(Default)]
@@ -45,12 +72,23 @@ struct State {
     /// Interaction token -> the interaction's id and channel.
     interactions: BTreeMap<String, (u64, u64)>,
     identifies: u64,
+    resumes: u64,
+    /// Dispatches replayed to resuming sessions although they had received them.
+    replayed: u64,
+    /// How many already-delivered dispatches a resume replays (as Discord may).
+    resume_replay: usize,
+    /// Every dispatch, in order; each session delivers it from its cursor, so events
+    /// sent while a session is disconnected reach it when it resumes.
+    log: Vec<Dispatch>,
+    sessions: HashMap<String, Session>,
 }
 
 pub struct World {
     addr: SocketAddr,
     state: Mutex<State>,
-    events: broadcast::Sender<Dispatch>,
+    /// The length of the event log, for sessions to wait on.
+    logged: watch::Sender<usize>,
+    control: broadcast::Sender<Control>,
     changed: Notify,
     next_id: AtomicU64,
 }
@@ -60,7 +98,8 @@ impl World {
         Self {
             addr,
             state: Mutex::default(),
-            events: broadcast::channel(65_536).0,
+            logged: watch::Sender::new(0),
+            control: broadcast::channel(16).0,
             changed: Notify::new(),
             next_id: AtomicU64::new(100_000),
         }
@@ -78,25 +117,125 @@ impl World {
         self.state.lock().expect("world state")
     }
 
-    pub(super) fn subscribe(&self) -> broadcast::Receiver<Dispatch> {
-        self.events.subscribe()
-    }
-
-    pub(super) fn identified(&self) {
-        self.state().identifies += 1;
-        self.changed.notify_waiters();
-    }
-
     /// Gateway sessions identified so far.
     pub fn identifies(&self) -> u64 {
         self.state().identifies
     }
 
-    fn dispatch(&self, t: &'static str, d: Value, copies: usize) {
-        for _ in 0..copies {
-            // No receivers (no bot connected yet) is fine: the event is simply unseen.
-            let _ = self.events.send(Dispatch { t, d: d.clone() });
+    /// Gateway sessions resumed so far.
+    pub fn resumes(&self) -> u64 {
+        self.state().resumes
+    }
+
+    /// Dispatches sent again to resuming sessions that had already received them.
+    pub fn replayed(&self) -> u64 {
+        self.state().replayed
+    }
+
+    /// From now on a resume replays the last `n` dispatches the session had already
+    /// received (Discord may replay events; the bot must not answer twice).
+    pub fn set_resume_replay(&self, n: usize) {
+        self.state().resume_replay = n;
+    }
+
+    /// Tells every connected gateway session to reconnect (op 7); the client resumes.
+    pub fn force_reconnect(&self) {
+        let _ = self.control.send(Control::Reconnect);
+    }
+
+    /// Appends to the event log; sessions deliver it `copies` times.
+    pub(super) fn dispatch(&self, t: &'static str, d: Value, copies: usize) {
+        let len = {
+            let mut state = self.state();
+            for _ in 0..copies {
+                state.log.push(Dispatch { t, d: d.clone() });
+            }
+            state.log.len()
+        };
+        self.logged.send_replace(len);
+    }
+
+    // ---- gateway sessions -------------------------------------------------------
+
+    pub(super) fn watch_log(&self) -> watch::Receiver<usize> {
+        self.logged.subscribe()
+    }
+
+    pub(super) fn control(&self) -> broadcast::Receiver<Control> {
+        self.control.subscribe()
+    }
+
+    /// A new session (IDENTIFY) that delivers events logged from now on. Returns its id;
+    /// READY and GUILD_CREATE take sequence numbers 1 and 2.
+    pub(super) fn open_session(&self) -> String {
+        let id = format!("session-{}", self.next_id());
+        let mut state = self.state();
+        let cursor = state.log.len();
+        state.sessions.insert(
+            id.clone(),
+            Session {
+                cursor,
+                seq: 2,
+                recent: VecDeque::new(),
+                generation: 0,
+            },
+        );
+        state.identifies += 1;
+        drop(state);
+        self.changed.notify_waiters();
+        id
+    }
+
+    /// A RESUME of session `id` whose client saw up to `seq`: the new connection's
+    /// generation, the dispatches to replay (the missed ones, and as many already
+    /// received ones as set by [`World::set_resume_replay`]) and the sequence number
+    /// of RESUMED. `None` if the session is unknown.
+    pub(super) fn resume_session(
+        &self,
+        id: &str,
+        seq: u64,
+    ) -> Option<(u64, Vec<(u64, Dispatch)>, u64)> {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let replay_from = seq.saturating_sub(state.resume_replay as u64);
+        let session = state.sessions.get_mut(id)?;
+        session.generation += 1;
+        let frames: Vec<(u64, Dispatch)> = session
+            .recent
+            .iter()
+            .filter(|(s, _)| *s > replay_from)
+            .cloned()
+            .collect();
+        let again = frames.iter().filter(|(s, _)| *s <= seq).count() as u64;
+        session.seq += 1;
+        let resumed = (session.generation, frames, session.seq);
+        state.resumes += 1;
+        state.replayed += again;
+        drop(guard);
+        self.changed.notify_waiters();
+        Some(resumed)
+    }
+
+    /// The next dispatches for session `id` with their sequence numbers, marked sent.
+    /// `None` if a newer connection resumed the session.
+    pub(super) fn next_frames(&self, id: &str, generation: u64) -> Option<Vec<(u64, Dispatch)>> {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let session = state.sessions.get_mut(id)?;
+        if session.generation != generation {
+            return None;
         }
+        let mut frames = Vec::new();
+        for dispatch in &state.log[session.cursor..] {
+            session.seq += 1;
+            frames.push((session.seq, dispatch.clone()));
+            session.recent.push_back((session.seq, dispatch.clone()));
+        }
+        session.cursor = state.log.len();
+        while session.recent.len() > SESSION_MEMORY {
+            session.recent.pop_front();
+        }
+        Some(frames)
     }
 
     // ---- acting as a user -------------------------------------------------------
@@ -239,8 +378,24 @@ impl World {
 
     // ---- used by the REST routes -----------------------------------------------
 
-    pub(super) fn record(&self, call: RestCall) {
-        self.state().calls.push(call);
+    /// Records a request as it arrives (before its effects); returns its index for
+    /// [`World::answered`].
+    pub(super) fn record(&self, call: RestCall) -> usize {
+        let index = {
+            let mut state = self.state();
+            state.calls.push(call);
+            state.calls.len() - 1
+        };
+        self.changed.notify_waiters();
+        index
+    }
+
+    /// Adds the answer to recorded request `index`.
+    pub(super) fn answered(&self, index: usize, status: u16, response: Value) {
+        if let Some(call) = self.state().calls.get_mut(index) {
+            call.status = status;
+            call.response = response;
+        }
         self.changed.notify_waiters();
     }
 
@@ -296,6 +451,13 @@ impl World {
         drop(state);
         self.changed.notify_waiters();
         Some(msg)
+    }
+
+    /// Removes a message (the bot may delete any, as with Manage Messages).
+    pub(super) fn bot_delete(&self, id: u64) -> Option<()> {
+        self.state().messages.remove(&id)?;
+        self.changed.notify_waiters();
+        Some(())
     }
 
     fn attachments(&self, files: &[(String, Vec<u8>)]) -> Value {
