@@ -10,5 +10,6 @@ if [ -x scripts/build-plugins.sh ]; then
   scripts/build-plugins.sh
 fi
 cargo fmt --all --check
+(cd plugins && cargo fmt --all --check && CARGO_TARGET_DIR="$PWD/target" cargo clippy --target wasm32-wasip2 --release --locked -- -D warnings) && (cd sdk && cargo fmt --check)
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

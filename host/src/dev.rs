@@ -3,7 +3,8 @@
 //! #general; the bot's replies (and edits) are printed; attachments are saved to files.
 //!
 //! - `hello`            a message from alice
-//! - `@bot hello`       a message mentioning the bot
+//! - `@bot hello`       a message mentioning the bot (answered by the `ask_mention`
+//!   plugin through the `[llm]` endpoint, or a local echo model when none is set)
 //! - `/name key=value`  a slash command with options
 //! - `as bob: !cache gc` the same, as bob (who lacks Manage Server)
 //! - `quit`             stop
@@ -20,8 +21,35 @@ use crate::config::Config;
 use crate::discord::BotOptions;
 use crate::local::payloads::{ALICE, BOT_ID, GUILD_ID, USERS};
 use crate::local::{LocalDiscord, World};
+use crate::localllm::LocalLlm;
+use crate::plugins::Grant;
+
+/// The plugin file (stem) of the first-party LLM mention plugin that scripts/dev.sh
+/// installs.
+const ASK_PLUGIN: &str = "ask_mention";
 
 pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
+    let mut config = config.clone();
+    // Without an endpoint of the operator's, mentions are answered by a local echo
+    // model, so the streamed, edited-in-place reply can be tried offline.
+    let _llm = match config.llm.base_url {
+        Some(_) => None,
+        None => {
+            let llm = LocalLlm::start("local-echo", None).await?;
+            config.llm.base_url = Some(llm.base_url());
+            config.llm.model = "local-echo".into();
+            Some(llm)
+        }
+    };
+    config
+        .plugins
+        .grants
+        .entry(ASK_PLUGIN.into())
+        .or_insert_with(|| Grant {
+            interfaces: vec!["llm".into(), "draft".into()],
+            ..Grant::default()
+        });
+    let config = &config;
     let server = LocalDiscord::bind(&format!("127.0.0.1:{port}")).await?;
     let world = Arc::clone(server.world());
     let options = BotOptions {

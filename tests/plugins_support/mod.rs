@@ -7,6 +7,7 @@ use std::sync::Arc;
 use minstrel::plugins::types::{Context, Invocation, OptionValue};
 use minstrel::plugins::{HostServices, NoServices, PluginHost, PluginsConfig};
 
+#[allow(unused_imports)] // Not every test file uses both.
 pub use minstrel_tests::{component, components_dir};
 
 /// Copies component `name` into `dir` as `as_name.wasm`.
