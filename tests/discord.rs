@@ -389,7 +389,11 @@ async fn a_resumed_session_that_replays_events_still_replies_once() {
     ids.extend((0..100).map(|_| world.send_message(ALICE, "!ping", 1)));
     assert_one_reply_each(world, &ids).await;
     assert!(world.replayed() > 0, "no event was replayed");
-    assert_eq!(world.identifies(), 1, "the bot resumed rather than re-identified");
+    assert_eq!(
+        world.identifies(),
+        1,
+        "the bot resumed rather than re-identified"
+    );
     host.shutdown().await;
 }
 
@@ -470,7 +474,10 @@ async fn a_streamed_mention_is_edited_in_place_at_most_once_a_second() {
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
     assert_eq!(request.problem, None);
-    assert_eq!(request.authorization.as_deref(), Some("Bearer sk-local-test"));
+    assert_eq!(
+        request.authorization.as_deref(),
+        Some("Bearer sk-local-test")
+    );
     assert_eq!(request.body["stream"], true);
     assert_eq!(request.body["model"], "local-model");
     assert_eq!(request.body["messages"][1]["role"], "user");
@@ -478,7 +485,9 @@ async fn a_streamed_mention_is_edited_in_place_at_most_once_a_second() {
 
     // An answer longer than one message: the first part edits the message, the rest
     // follows as a new message.
-    let long: String = (0..30).map(|i| format!("Line {i} {}\n", "x".repeat(90))).collect();
+    let long: String = (0..30)
+        .map(|i| format!("Line {i} {}\n", "x".repeat(90)))
+        .collect();
     let pieces: Vec<String> = long.split_inclusive('\n').map(str::to_string).collect();
     llm.script(Script::Answer {
         pieces,
@@ -520,7 +529,9 @@ async fn a_mention_goes_to_the_first_plugin_that_claims_it() {
     let (server, host) = start_with(llm_config(dir.path(), &llm), order).await;
     let world = server.world();
 
-    let table = format!("<@{BOT_ID}> chart this\n| city | people |\n|---|---|\n| Oslo | 700 |\n| Bergen | 290 |");
+    let table = format!(
+        "<@{BOT_ID}> chart this\n| city | people |\n|---|---|\n| Oslo | 700 |\n| Bergen | 290 |"
+    );
     let id = world.send_message(ALICE, &table, 1);
     assert_eq!(
         reply_to(world, id).await["content"],
@@ -529,7 +540,10 @@ async fn a_mention_goes_to_the_first_plugin_that_claims_it() {
     let id = world.send_message(ALICE, &format!("<@{BOT_ID}> just a question"), 1);
     assert!(
         world
-            .wait_for(WAIT, |w| w.replies_to(id).first().is_some_and(|r| r["content"] == "You said: just a question"))
+            .wait_for(WAIT, |w| w
+                .replies_to(id)
+                .first()
+                .is_some_and(|r| r["content"] == "You said: just a question"))
             .await,
         "{:?}",
         world.replies_to(id)

@@ -25,7 +25,8 @@ fn spec_path() -> std::path::PathBuf {
     std::env::var_os("DISCORD_OPENAPI")
         .map(Into::into)
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/discord-openapi.json")
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/reference/discord-openapi.json")
         })
 }
 
@@ -95,7 +96,10 @@ impl Spec {
 
     fn validate(&mut self, call: &RestCall) -> Result<(), String> {
         let Some((template, op)) = self.operation(&call.method, &call.path) else {
-            return Err(format!("{} {}: no such operation in Discord's API", call.method, call.path));
+            return Err(format!(
+                "{} {}: no such operation in Discord's API",
+                call.method, call.path
+            ));
         };
         let op = op.clone();
         let mut problems = Vec::new();
@@ -111,7 +115,11 @@ impl Spec {
                 problems.push("sends a body where none is described".to_string());
             } else {
                 let key = format!("{} {template} request", call.method);
-                problems.extend(self.check(&key, schema, &call.body).into_iter().map(|e| format!("request: {e}")));
+                problems.extend(
+                    self.check(&key, schema, &call.body)
+                        .into_iter()
+                        .map(|e| format!("request: {e}")),
+                );
             }
         }
         let status = call.status.to_string();
@@ -126,11 +134,17 @@ impl Spec {
                 let schema = &response["content"]["application/json"]["schema"];
                 match (schema.is_null(), call.response.is_null()) {
                     (true, true) => {}
-                    (true, false) => problems.push(format!("status {status} has no body in the description")),
+                    (true, false) => {
+                        problems.push(format!("status {status} has no body in the description"))
+                    }
                     (false, true) => problems.push(format!("status {status} should have a body")),
                     (false, false) => {
                         let key = format!("{} {template} {status}", call.method);
-                        problems.extend(self.check(&key, schema, &call.response).into_iter().map(|e| format!("response: {e}")));
+                        problems.extend(
+                            self.check(&key, schema, &call.response)
+                                .into_iter()
+                                .map(|e| format!("response: {e}")),
+                        );
                     }
                 }
             }
@@ -138,7 +152,12 @@ impl Spec {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(format!("{} {} ({status}):\n  {}", call.method, call.path, problems.join("\n  ")))
+            Err(format!(
+                "{} {} ({status}):\n  {}",
+                call.method,
+                call.path,
+                problems.join("\n  ")
+            ))
         }
     }
 }
@@ -164,8 +183,16 @@ async fn every_rest_call_matches_discords_openapi_description() {
         },
     );
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
-    std::fs::copy(component("hello_command"), config.plugins.dir.join("hello.wasm")).unwrap();
-    std::fs::copy(component("ask_mention"), config.plugins.dir.join("ask.wasm")).unwrap();
+    std::fs::copy(
+        component("hello_command"),
+        config.plugins.dir.join("hello.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(
+        component("ask_mention"),
+        config.plugins.dir.join("ask.wasm"),
+    )
+    .unwrap();
     let server = LocalDiscord::start().await.unwrap();
     let options = BotOptions {
         token: "test-token".into(),
@@ -178,7 +205,10 @@ async fn every_rest_call_matches_discords_openapi_description() {
     let world = server.world();
     assert!(
         world
-            .wait_for(WAIT, |w| w.guild_commands().iter().any(|c| c["name"] == "hello"))
+            .wait_for(WAIT, |w| w
+                .guild_commands()
+                .iter()
+                .any(|c| c["name"] == "hello"))
             .await
     );
 
@@ -186,19 +216,40 @@ async fn every_rest_call_matches_discords_openapi_description() {
     expect_replies.push(world.send_message(ALICE, "!ping", 1));
     expect_replies.push(world.send_message(ALICE, "!hello Ada", 1));
     expect_replies.push(world.send_message(ALICE, "!cache stats", 1));
-    llm.script(Script::words(&"streamed words ".repeat(20), Duration::from_millis(100)));
+    llm.script(Script::words(
+        &"streamed words ".repeat(20),
+        Duration::from_millis(100),
+    ));
     expect_replies.push(world.send_message(ALICE, &format!("<@{BOT_ID}> stream please"), 1));
     let tokens = [
         world.slash(ALICE, "ping", json!([]), 1),
-        world.slash(ALICE, "hello", json!([{"name": "who", "type": 3, "value": "x"}]), 1),
+        world.slash(
+            ALICE,
+            "hello",
+            json!([{"name": "who", "type": 3, "value": "x"}]),
+            1,
+        ),
         world.slash(ALICE, "help", json!([]), 1),
-        world.autocomplete(ALICE, "hello", json!([{"name": "who", "type": 3, "value": "a", "focused": true}])),
+        world.autocomplete(
+            ALICE,
+            "hello",
+            json!([{"name": "who", "type": 3, "value": "a", "focused": true}]),
+        ),
     ];
     for id in &expect_replies {
-        assert!(world.wait_for(WAIT, |w| !w.replies_to(*id).is_empty()).await, "no reply to {id}");
+        assert!(
+            world
+                .wait_for(WAIT, |w| !w.replies_to(*id).is_empty())
+                .await,
+            "no reply to {id}"
+        );
     }
     for token in &tokens {
-        assert!(world.wait_for(WAIT, |w| !w.interaction_calls(token).is_empty()).await);
+        assert!(
+            world
+                .wait_for(WAIT, |w| !w.interaction_calls(token).is_empty())
+                .await
+        );
     }
     // Let the streamed mention finish its edits.
     assert!(
@@ -212,12 +263,26 @@ async fn every_rest_call_matches_discords_openapi_description() {
     host.shutdown().await;
 
     let calls = world.calls();
-    let methods: Vec<String> = calls.iter().map(|c| format!("{} {}", c.method, c.path)).collect();
-    assert!(methods.iter().any(|m| m.starts_with("PATCH /api/v10/channels/")), "{methods:?}");
+    let methods: Vec<String> = calls
+        .iter()
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect();
+    assert!(
+        methods
+            .iter()
+            .any(|m| m.starts_with("PATCH /api/v10/channels/")),
+        "{methods:?}"
+    );
     let failures: Vec<String> = calls
         .iter()
         .filter(|c| c.status != 0)
         .filter_map(|c| spec.validate(c).err())
         .collect();
-    assert!(failures.is_empty(), "{} of {} calls do not match:\n{}", failures.len(), calls.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} calls do not match:\n{}",
+        failures.len(),
+        calls.len(),
+        failures.join("\n")
+    );
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use minstrel::config::LlmConfig;
 use minstrel::llm::{LlmClient, LlmError};
 use minstrel::localllm::{LocalLlm, Script};
-use minstrel::plugins::types::{ChatMessage, ChatRequest, Role};
 use minstrel::plugins::HostServices;
+use minstrel::plugins::types::{ChatMessage, ChatRequest, Role};
 use minstrel::services::Services;
 
 const KEY: &str = "sk-secret-test-key";
@@ -45,7 +45,11 @@ fn request(question: &str) -> ChatRequest {
     }
 }
 
-async fn collect(client: &LlmClient, who: &str, request: ChatRequest) -> Result<Vec<String>, LlmError> {
+async fn collect(
+    client: &LlmClient,
+    who: &str,
+    request: ChatRequest,
+) -> Result<Vec<String>, LlmError> {
     let mut stream = client.chat_stream(who, request).await?;
     let mut pieces = Vec::new();
     while let Some(piece) = stream.next().await? {
@@ -60,7 +64,10 @@ async fn whole_and_streamed_answers_with_a_well_formed_request() {
     let client = client(&config(&llm));
 
     llm.script(Script::words("a whole answer", Duration::ZERO));
-    assert_eq!(client.chat("u1", request("hi")).await.unwrap(), "a whole answer");
+    assert_eq!(
+        client.chat("u1", request("hi")).await.unwrap(),
+        "a whole answer"
+    );
     llm.script(Script::words("one two three", Duration::from_millis(10)));
     let pieces = collect(&client, "u1", request("count")).await.unwrap();
     assert_eq!(pieces, ["one ", "two ", "three"]);
@@ -69,7 +76,10 @@ async fn whole_and_streamed_answers_with_a_well_formed_request() {
     assert_eq!(requests.len(), 2);
     for (r, stream) in requests.iter().zip([false, true]) {
         assert_eq!(r.problem, None);
-        assert_eq!(r.authorization.as_deref(), Some(format!("Bearer {KEY}").as_str()));
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some(format!("Bearer {KEY}").as_str())
+        );
         assert_eq!(r.body["model"], "local-model");
         assert_eq!(r.body["stream"], stream);
         assert_eq!(r.body["max_tokens"], 50);
@@ -94,14 +104,20 @@ async fn failures_are_clear_and_never_show_the_key() {
     .unwrap()
     .unwrap();
     let error = wrong_key.chat("u", request("hi")).await.unwrap_err();
-    assert!(matches!(error, LlmError::Status { status: 401, .. }), "{error}");
+    assert!(
+        matches!(error, LlmError::Status { status: 401, .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("Incorrect API key"), "{error}");
     errors.push(error);
 
     let mut other_model = request("hi");
     other_model.model = Some("no-such-model".into());
     let error = client.chat("u", other_model).await.unwrap_err();
-    assert!(error.to_string().contains("404") && error.to_string().contains("does not exist"), "{error}");
+    assert!(
+        error.to_string().contains("404") && error.to_string().contains("does not exist"),
+        "{error}"
+    );
     errors.push(error);
 
     llm.script(Script::Error {
@@ -109,7 +125,10 @@ async fn failures_are_clear_and_never_show_the_key() {
         message: "overloaded, try later".into(),
     });
     let error = collect(&client, "u", request("hi")).await.unwrap_err();
-    assert_eq!(error.to_string(), "the LLM endpoint answered 503: overloaded, try later");
+    assert_eq!(
+        error.to_string(),
+        "the LLM endpoint answered 503: overloaded, try later"
+    );
     errors.push(error);
 
     // Broken streams.
@@ -148,7 +167,10 @@ async fn failures_are_clear_and_never_show_the_key() {
     })
     .err()
     .expect("refused");
-    assert!(error.to_string().contains("MINSTREL_TEST_NO_SUCH_VARIABLE"), "{error}");
+    assert!(
+        error.to_string().contains("MINSTREL_TEST_NO_SUCH_VARIABLE"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -167,15 +189,28 @@ async fn requests_are_limited_per_user_and_trimmed_to_the_context_limits() {
         long.messages.insert(
             1,
             ChatMessage {
-                role: if i % 2 == 0 { Role::User } else { Role::Assistant },
+                role: if i % 2 == 0 {
+                    Role::User
+                } else {
+                    Role::Assistant
+                },
                 content: format!("older message {i}"),
             },
         );
     }
     services.chat("ask", Some(1), long).await.unwrap();
-    services.chat("ask", Some(1), request("again")).await.unwrap();
-    let refused = services.chat("ask", Some(1), request("more")).await.unwrap_err();
-    assert!(refused.contains("at most 2 LLM requests per minute"), "{refused}");
+    services
+        .chat("ask", Some(1), request("again"))
+        .await
+        .unwrap();
+    let refused = services
+        .chat("ask", Some(1), request("more"))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.contains("at most 2 LLM requests per minute"),
+        "{refused}"
+    );
     // Another user, and calls serving no user, have their own allowance.
     services.chat("ask", Some(2), request("hi")).await.unwrap();
     services.chat("ask", None, request("hi")).await.unwrap();
@@ -192,6 +227,9 @@ async fn requests_are_limited_per_user_and_trimmed_to_the_context_limits() {
     assert_eq!(sent, ["Answer briefly.", "the newest question"]);
 
     let unconfigured = Services::default();
-    let error = unconfigured.chat("ask", Some(1), request("hi")).await.unwrap_err();
+    let error = unconfigured
+        .chat("ask", Some(1), request("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(error, "no LLM endpoint is configured on this bot");
 }

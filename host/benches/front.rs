@@ -52,23 +52,30 @@ async fn end_to_end() {
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
     std::fs::copy(component("reload_a"), config.plugins.dir.join("probe.wasm")).unwrap();
     let server = LocalDiscord::start().await.unwrap();
-    let host = minstrel::app::start(&config, options(&server)).await.unwrap();
+    let host = minstrel::app::start(&config, options(&server))
+        .await
+        .unwrap();
     let world = server.world();
-    let registered = |w: &minstrel::local::World| {
-        w.guild_commands().iter().any(|c| c["name"] == "version")
-    };
+    let registered =
+        |w: &minstrel::local::World| w.guild_commands().iter().any(|c| c["name"] == "version");
     assert!(world.wait_for(Duration::from_secs(30), registered).await);
     // Warm-up.
     for _ in 0..50 {
         world.send_message(ALICE, "!version", 1);
     }
-    assert!(world.wait_for(Duration::from_secs(30), |w| w.bot_messages().len() >= 50).await);
+    assert!(
+        world
+            .wait_for(Duration::from_secs(30), |w| w.bot_messages().len() >= 50)
+            .await
+    );
     let started = Instant::now();
     for _ in 0..EVENTS {
         world.send_message(ALICE, "!version", 1);
     }
     let done = world
-        .wait_for(Duration::from_secs(300), |w| w.bot_messages().len() >= 50 + EVENTS)
+        .wait_for(Duration::from_secs(300), |w| {
+            w.bot_messages().len() >= 50 + EVENTS
+        })
         .await;
     let elapsed = started.elapsed();
     assert!(done, "not every event was answered");
@@ -120,9 +127,17 @@ async fn claim_overhead() {
         let started = Instant::now();
         let (plugin, _) = plugin_commands::owner(&data, "version").expect("routed");
         if let Some(id) = event {
-            assert!(data.store.claim(claim::MESSAGE, &id.to_string()).await.unwrap());
+            assert!(
+                data.store
+                    .claim(claim::MESSAGE, &id.to_string())
+                    .await
+                    .unwrap()
+            );
         }
-        data.plugins.run_command(&plugin, &invocation).await.unwrap();
+        data.plugins
+            .run_command(&plugin, &invocation)
+            .await
+            .unwrap();
         started.elapsed()
     };
     for i in 0..200 {

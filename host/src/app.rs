@@ -35,7 +35,7 @@ pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
     }
     let services = Services { llm };
     let plugins = PluginHost::new(config.plugins.clone(), &config.data_dir, Arc::new(services))
-    .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e:#}"))?;
+        .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e:#}"))?;
     std::fs::create_dir_all(&config.plugins.dir).with_context(|| {
         format!(
             "creating the plugins folder {}",

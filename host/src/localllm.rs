@@ -21,7 +21,10 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone)]
 pub enum Script {
     /// The answer in these pieces, `delay` before each.
-    Answer { pieces: Vec<String>, delay: Duration },
+    Answer {
+        pieces: Vec<String>,
+        delay: Duration,
+    },
     /// A non-2xx status with an OpenAI-style error body.
     Error { status: u16, message: String },
     /// A stream whose second event is not JSON.
@@ -95,7 +98,11 @@ impl LocalLlm {
 
     /// Queues the answer to a coming request (first queued, first used).
     pub fn script(&self, script: Script) {
-        self.shared.scripts.lock().expect("scripts").push_back(script);
+        self.shared
+            .scripts
+            .lock()
+            .expect("scripts")
+            .push_back(script);
     }
 
     pub fn requests(&self) -> Vec<LlmRequest> {
@@ -112,12 +119,19 @@ impl Drop for LocalLlm {
 fn openai_error(status: u16, message: &str, kind: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let body = json!({"error": {"message": message, "type": kind, "param": null, "code": null}});
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// What a real endpoint would refuse in this request.
 fn check(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, (u16, String)> {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     if let Some(key) = &shared.key
         && authorization != Some(format!("Bearer {key}").as_str())
     {
@@ -137,11 +151,17 @@ fn check(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, (u1
     };
     for name in fields.keys() {
         if !["model", "messages", "stream", "max_tokens", "temperature"].contains(&name.as_str()) {
-            return Err((400, format!("Unrecognized request argument supplied: {name}")));
+            return Err((
+                400,
+                format!("Unrecognized request argument supplied: {name}"),
+            ));
         }
     }
     if body["model"] != shared.model.as_str() {
-        return Err((404, format!("The model `{}` does not exist.", body["model"])));
+        return Err((
+            404,
+            format!("The model `{}` does not exist.", body["model"]),
+        ));
     }
     let messages = body["messages"].as_array().filter(|m| !m.is_empty());
     let Some(messages) = messages else {
@@ -174,7 +194,11 @@ fn check(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, (u1
     Ok(body)
 }
 
-async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn completions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let checked = check(&shared, &headers, &body);
     let recorded = LlmRequest {
         authorization: headers
@@ -188,7 +212,11 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
     let body = match checked {
         Ok(body) => body,
         Err((status, message)) => {
-            let kind = if status == 401 { "invalid_api_key" } else { "invalid_request_error" };
+            let kind = if status == 401 {
+                "invalid_api_key"
+            } else {
+                "invalid_request_error"
+            };
             return openai_error(status, &message, kind);
         }
     };
@@ -213,9 +241,15 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
                              "message": {"role": "assistant", "content": pieces.concat()}}],
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             });
-            ([(header::CONTENT_TYPE, "application/json")], answer.to_string()).into_response()
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                answer.to_string(),
+            )
+                .into_response()
         }
-        Script::Answer { .. } | Script::Malformed | Script::Stall | Script::Truncated if !stream => {
+        Script::Answer { .. } | Script::Malformed | Script::Stall | Script::Truncated
+            if !stream =>
+        {
             openai_error(500, "this script only streams", "server_error")
         }
         script => event_stream(script, model),
@@ -244,31 +278,43 @@ fn event_stream(script: Script, model: String) -> Response {
             frames.push((Duration::ZERO, "data: [DONE]\n\n".into()));
         }
         Script::Malformed => {
-            frames.push((Duration::ZERO, chunk(&model, json!({"content": "Hel"}), None)));
+            frames.push((
+                Duration::ZERO,
+                chunk(&model, json!({"content": "Hel"}), None),
+            ));
             frames.push((Duration::ZERO, "data: {not json\n\n".into()));
         }
         Script::Stall => {
-            frames.push((Duration::ZERO, chunk(&model, json!({"content": "Hel"}), None)));
+            frames.push((
+                Duration::ZERO,
+                chunk(&model, json!({"content": "Hel"}), None),
+            ));
             stall = true;
         }
         Script::Truncated => {
-            frames.push((Duration::ZERO, chunk(&model, json!({"content": "Hel"}), None)));
+            frames.push((
+                Duration::ZERO,
+                chunk(&model, json!({"content": "Hel"}), None),
+            ));
         }
         Script::Error { .. } => unreachable!("answered before streaming"),
     }
-    let frames = futures::stream::unfold((frames.into_iter(), stall), |(mut frames, stall)| async move {
-        match frames.next() {
-            Some((delay, text)) => {
-                tokio::time::sleep(delay).await;
-                Some((Ok::<_, std::io::Error>(Bytes::from(text)), (frames, stall)))
+    let frames = futures::stream::unfold(
+        (frames.into_iter(), stall),
+        |(mut frames, stall)| async move {
+            match frames.next() {
+                Some((delay, text)) => {
+                    tokio::time::sleep(delay).await;
+                    Some((Ok::<_, std::io::Error>(Bytes::from(text)), (frames, stall)))
+                }
+                None if stall => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    None
+                }
+                None => None,
             }
-            None if stall => {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                None
-            }
-            None => None,
-        }
-    });
+        },
+    );
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")

@@ -47,7 +47,9 @@ impl HostServices for Services {
         let started = Instant::now();
         let result = self.llm()?.chat(&who(plugin, user), request).await;
         match &result {
-            Ok(answer) => tracing::info!(%plugin, ?user, chars = answer.len(), millis = started.elapsed().as_millis() as u64, "llm chat"),
+            Ok(answer) => {
+                tracing::info!(%plugin, ?user, chars = answer.len(), millis = started.elapsed().as_millis() as u64, "llm chat")
+            }
             Err(error) => tracing::warn!(%plugin, ?user, %error, "llm chat failed"),
         }
         result.map_err(|e| e.to_string())

@@ -109,7 +109,13 @@ pub async fn gc(ctx: Context<'_>) -> Result<(), Error> {
     required_permissions = "MANAGE_GUILD"
 )]
 pub async fn clear(ctx: Context<'_>) -> Result<(), Error> {
-    evict(ctx, Some(0), "Cleared", "; songs that are playing were kept.").await
+    evict(
+        ctx,
+        Some(0),
+        "Cleared",
+        "; songs that are playing were kept.",
+    )
+    .await
 }
 
 /// Evicts unleased blobs down to `budget` bytes (the configured budget when `None`)

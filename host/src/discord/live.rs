@@ -90,7 +90,10 @@ impl<'a> LiveReply<'a> {
         }
         // The draft ran to more messages than the final reply needs.
         for stale in self.sent.drain(count..) {
-            self.to.channel_id.delete_message(self.http, stale.id).await?;
+            self.to
+                .channel_id
+                .delete_message(self.http, stale.id)
+                .await?;
         }
         Ok(())
     }

@@ -117,7 +117,11 @@ pub async fn handle(
         }
     };
     let draft = watch.borrow().clone();
-    let reply = final_reply(&plugin, result.unwrap_or_else(|e| Err(CallError::Plugin(format!("the plugin task failed: {e}")))), draft);
+    let reply = final_reply(
+        &plugin,
+        result.unwrap_or_else(|e| Err(CallError::Plugin(format!("the plugin task failed: {e}")))),
+        draft,
+    );
     live.finish(&reply).await?;
     Ok(())
 }

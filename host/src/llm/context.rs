@@ -5,11 +5,7 @@
 
 use crate::plugins::types::{ChatMessage, Role};
 
-pub fn fit(
-    messages: Vec<ChatMessage>,
-    max_messages: usize,
-    max_chars: usize,
-) -> Vec<ChatMessage> {
+pub fn fit(messages: Vec<ChatMessage>, max_messages: usize, max_chars: usize) -> Vec<ChatMessage> {
     let chars = |m: &ChatMessage| m.content.chars().count();
     let leading = messages
         .iter()
@@ -63,7 +59,10 @@ mod tests {
             ["be brief", "two", "three"]
         );
         // 8 + 5 chars leave room for "three" only.
-        assert_eq!(contents(&fit(conversation.clone(), 10, 14)), ["be brief", "three"]);
+        assert_eq!(
+            contents(&fit(conversation.clone(), 10, 14)),
+            ["be brief", "three"]
+        );
         assert_eq!(contents(&fit(conversation, 10, 1000)).len(), 4);
     }
 

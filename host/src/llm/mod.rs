@@ -81,10 +81,13 @@ impl LlmClient {
     pub async fn chat(&self, who: &str, request: ChatRequest) -> Result<String, LlmError> {
         let started = Instant::now();
         let response = self.send(who, request, false).await?;
-        let body = tokio::time::timeout(self.timeout.saturating_sub(started.elapsed()), response.bytes())
-            .await
-            .map_err(|_| LlmError::Timeout(self.timeout))?
-            .map_err(|e| LlmError::Connect(e.to_string()))?;
+        let body = tokio::time::timeout(
+            self.timeout.saturating_sub(started.elapsed()),
+            response.bytes(),
+        )
+        .await
+        .map_err(|_| LlmError::Timeout(self.timeout))?
+        .map_err(|e| LlmError::Connect(e.to_string()))?;
         let answer: Value = serde_json::from_slice(&body)
             .map_err(|e| LlmError::Malformed(format!("not JSON: {e}")))?;
         answer["choices"][0]["message"]["content"]
@@ -94,7 +97,11 @@ impl LlmClient {
     }
 
     /// The answer as a stream of pieces.
-    pub async fn chat_stream(&self, who: &str, request: ChatRequest) -> Result<Completion, LlmError> {
+    pub async fn chat_stream(
+        &self,
+        who: &str,
+        request: ChatRequest,
+    ) -> Result<Completion, LlmError> {
         let response = self.send(who, request, true).await?;
         Ok(Completion {
             body: response.bytes_stream().boxed(),
@@ -121,10 +128,11 @@ impl LlmClient {
                 per_minute: self.limit.per_minute(),
                 retry_after,
             })?;
-        let messages: Vec<Value> = context::fit(request.messages, self.max_messages, self.max_chars)
-            .into_iter()
-            .map(|m| json!({"role": role(m.role), "content": m.content}))
-            .collect();
+        let messages: Vec<Value> =
+            context::fit(request.messages, self.max_messages, self.max_chars)
+                .into_iter()
+                .map(|m| json!({"role": role(m.role), "content": m.content}))
+                .collect();
         let mut body = json!({
             "model": request.model.unwrap_or_else(|| self.model.clone()),
             "messages": messages,
@@ -253,8 +261,13 @@ impl Completion {
         let chunk: Value = serde_json::from_str(data)
             .map_err(|e| LlmError::Malformed(format!("an event is not JSON ({e})")))?;
         if let Some(error) = chunk.get("error") {
-            let message = error["message"].as_str().map(str::to_string).unwrap_or_else(|| error.to_string());
-            return Err(LlmError::Endpoint(message.chars().take(MAX_ERROR_CHARS).collect()));
+            let message = error["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| error.to_string());
+            return Err(LlmError::Endpoint(
+                message.chars().take(MAX_ERROR_CHARS).collect(),
+            ));
         }
         let Some(choices) = chunk["choices"].as_array() else {
             return Err(LlmError::Malformed("an event has no choices".into()));

@@ -58,7 +58,10 @@ mod tests {
         let mut d = EventDecoder::default();
         assert!(d.feed(b"data: {\"a\"").unwrap().is_empty());
         assert_eq!(d.feed(b":1}\r\n\r\ndata: x\n").unwrap(), vec!["{\"a\":1}"]);
-        assert_eq!(d.feed(b"\n: comment\nevent: e\ndata:[DONE]\n\n").unwrap(), vec!["x", "[DONE]"]);
+        assert_eq!(
+            d.feed(b"\n: comment\nevent: e\ndata:[DONE]\n\n").unwrap(),
+            vec!["x", "[DONE]"]
+        );
         assert_eq!(d.finish(), None);
     }
 

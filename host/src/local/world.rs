@@ -495,6 +495,14 @@ impl World {
                 if c.get("type").is_none() {
                     c["type"] = json!(1);
                 }
+                if c.get("default_member_permissions").is_none() {
+                    c["default_member_permissions"] = Value::Null;
+                }
+                // Discord answers with the options as stored: unset limits are absent,
+                // not null (clients send nulls).
+                if let Some(options) = c.get_mut("options") {
+                    drop_nulls(options);
+                }
                 if guild {
                     c["guild_id"] = json!(payloads::GUILD_ID.to_string());
                 }
@@ -510,5 +518,17 @@ impl World {
         drop(state);
         self.changed.notify_waiters();
         stored
+    }
+}
+
+/// Removes null-valued fields from every object in `value`.
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
     }
 }

@@ -24,7 +24,11 @@ impl Host for CallState {
     ) -> wasmtime::Result<Result<Resource<CompletionStream>, String>> {
         self.enter("llm")?;
         let plugin = self.plugin.clone();
-        match plugin.services.chat_stream(&plugin.name, self.user, request).await {
+        match plugin
+            .services
+            .chat_stream(&plugin.name, self.user, request)
+            .await
+        {
             Ok(stream) => Ok(Ok(self.table().push(CompletionStream(stream))?)),
             Err(error) => Ok(Err(error)),
         }
