@@ -15,7 +15,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::payloads;
-use super::world::{Control, Dispatch, World};
+use super::world::{Control, Dispatch, Resumed, World};
 
 const HEARTBEAT_MS: u64 = 5_000;
 
@@ -82,7 +82,7 @@ async fn session(world: Arc<World>, mut socket: WebSocket) {
                     Some(6) => {
                         let id = payload["d"]["session_id"].as_str().unwrap_or_default().to_string();
                         let seq = payload["d"]["seq"].as_u64().unwrap_or(0);
-                        let Some((generation, replay, resumed)) = world.resume_session(&id, seq) else {
+                        let Some(Resumed { generation, replay, seq: resumed }) = world.resume_session(&id, seq) else {
                             // Unknown session: op 9, not resumable; the client identifies.
                             if !send(&mut socket, json!({"op": 9, "d": false})).await { return; }
                             continue;

@@ -50,6 +50,14 @@ pub(super) enum Control {
     Reconnect,
 }
 
+/// What a RESUME gets: the connection's generation, the dispatches to re-send with
+/// their sequence numbers, and the sequence number of RESUMED.
+pub(super) struct Resumed {
+    pub generation: u64,
+    pub replay: Vec<(u64, Dispatch)>,
+    pub seq: u64,
+}
+
 /// A gateway session as the server remembers it, across connections: where it is in
 /// the event log, its sequence number, and what it was sent lately.
 struct Session {
@@ -190,11 +198,7 @@ impl World {
     /// generation, the dispatches to replay (the missed ones, and as many already
     /// received ones as set by [`World::set_resume_replay`]) and the sequence number
     /// of RESUMED. `None` if the session is unknown.
-    pub(super) fn resume_session(
-        &self,
-        id: &str,
-        seq: u64,
-    ) -> Option<(u64, Vec<(u64, Dispatch)>, u64)> {
+    pub(super) fn resume_session(&self, id: &str, seq: u64) -> Option<Resumed> {
         let mut guard = self.state();
         let state = &mut *guard;
         let replay_from = seq.saturating_sub(state.resume_replay as u64);
@@ -208,7 +212,11 @@ impl World {
             .collect();
         let again = frames.iter().filter(|(s, _)| *s <= seq).count() as u64;
         session.seq += 1;
-        let resumed = (session.generation, frames, session.seq);
+        let resumed = Resumed {
+            generation: session.generation,
+            replay: frames,
+            seq: session.seq,
+        };
         state.resumes += 1;
         state.replayed += again;
         drop(guard);
