@@ -19,14 +19,13 @@ use minstrel_tests::*;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
-const SPEC: &str = "/work/shared/reference/discord-openapi.json";
-
+/// Discord's published OpenAPI description (v10, MIT licence, see
+/// `reference/discord-openapi.LICENSE`); `DISCORD_OPENAPI` names a newer copy.
 fn spec_path() -> std::path::PathBuf {
     std::env::var_os("DISCORD_OPENAPI")
         .map(Into::into)
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../shared/reference/discord-openapi.json")
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("reference/discord-openapi.json")
         })
 }
 
@@ -39,7 +38,6 @@ struct Spec {
 impl Spec {
     fn load() -> Self {
         let path = spec_path();
-        let path = if path.exists() { path } else { SPEC.into() };
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (set DISCORD_OPENAPI)", path.display()));
         Self {
