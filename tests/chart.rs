@@ -68,6 +68,7 @@ async fn start(dir: &Path) -> (LocalDiscord, Host) {
         api_base: Some(server.base_url()),
         dev_guild: Some(GUILD_ID),
         prefix: "!".into(),
+        mention_order: vec!["chart".into()],
     };
     let host = app::start(&config, options).await.unwrap();
     let world = server.world();

@@ -1,7 +1,7 @@
 //! The Discord front, tested the way it runs: the real poise/serenity client talking
 //! over loopback to the local Discord-compatible server, real SQLite, real plugins.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -10,6 +10,8 @@ use minstrel::config::Config;
 use minstrel::discord::BotOptions;
 use minstrel::local::payloads::{ALICE, BOB, BOT_ID, GUILD_ID};
 use minstrel::local::{LocalDiscord, World};
+use minstrel::localllm::{LocalLlm, Script};
+use minstrel::plugins::Grant;
 use minstrel_tests::*;
 use serde_json::{Value, json};
 
@@ -32,27 +34,22 @@ fn bot_options(server: &LocalDiscord) -> BotOptions {
         api_base: Some(server.base_url()),
         dev_guild: Some(GUILD_ID),
         prefix: "!".into(),
+        mention_order: Vec::new(),
     }
 }
 
-/// A built plugin from plugins/ (scripts/build-plugins.sh builds them).
-fn built_plugin(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} missing: run scripts/build-plugins.sh",
-        path.display()
-    );
-    path
+async fn start(dir: &Path) -> (LocalDiscord, Host) {
+    start_with(config(dir), Vec::new()).await
 }
 
-async fn start(dir: &Path) -> (LocalDiscord, Host) {
+async fn start_with(config: Config, mention_order: Vec<String>) -> (LocalDiscord, Host) {
     let server = LocalDiscord::start().await.unwrap();
-    let config = config(dir);
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
-    let host = app::start(&config, bot_options(&server)).await.unwrap();
+    let options = BotOptions {
+        mention_order,
+        ..bot_options(&server)
+    };
+    let host = app::start(&config, options).await.unwrap();
     assert!(
         server
             .world()
@@ -69,6 +66,24 @@ fn posts(world: &World) -> Vec<minstrel::local::RestCall> {
         .into_iter()
         .filter(|c| c.method == "POST" && c.path == "/api/v10/channels/4000/messages")
         .collect()
+}
+
+/// Waits for one reply per message in `ids`, then checks that no message got a second
+/// one (duplicates would arrive within moments of the first replies).
+async fn assert_one_reply_each(world: &World, ids: &[u64]) {
+    assert!(
+        world
+            .wait_for(Duration::from_secs(180), |w| w.bot_messages().len()
+                >= ids.len())
+            .await,
+        "only {} replies",
+        world.bot_messages().len()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(world.bot_messages().len(), ids.len());
+    for id in ids {
+        assert_eq!(world.replies_to(*id).len(), 1, "message {id}");
+    }
 }
 
 async fn reply_to(world: &World, id: u64) -> Value {
@@ -186,8 +201,8 @@ async fn plugin_commands_and_mentions_are_served_by_plugins() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(built_plugin("hello_command"), plugins.join("hello.wasm")).unwrap();
-    std::fs::copy(built_plugin("ask_mention"), plugins.join("ask.wasm")).unwrap();
+    std::fs::copy(component("hello_command"), plugins.join("hello.wasm")).unwrap();
+    std::fs::copy(component("ask_mention"), plugins.join("ask.wasm")).unwrap();
     let (server, host) = start(dir.path()).await;
     let world = server.world();
     assert!(
@@ -240,18 +255,7 @@ async fn a_thousand_messages_delivered_twice_get_a_thousand_replies() {
     let ids: Vec<u64> = (0..1000)
         .map(|_| world.send_message(ALICE, "!ping", 2))
         .collect();
-    assert!(
-        world
-            .wait_for(Duration::from_secs(180), |w| w.bot_messages().len() >= 1000)
-            .await,
-        "only {} replies",
-        world.bot_messages().len()
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(world.bot_messages().len(), 1000);
-    for id in ids {
-        assert_eq!(world.replies_to(id).len(), 1, "message {id}");
-    }
+    assert_one_reply_each(world, &ids).await;
     host.shutdown().await;
 }
 
@@ -290,18 +294,7 @@ async fn two_bot_processes_sharing_a_database_reply_once() {
     let ids: Vec<u64> = (0..1000)
         .map(|_| world.send_message(ALICE, "!ping", 1))
         .collect();
-    assert!(
-        world
-            .wait_for(Duration::from_secs(180), |w| w.bot_messages().len() >= 1000)
-            .await,
-        "only {} replies",
-        world.bot_messages().len()
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(world.bot_messages().len(), 1000);
-    for id in ids {
-        assert_eq!(world.replies_to(id).len(), 1, "message {id}");
-    }
+    assert_one_reply_each(world, &ids).await;
     second.kill().unwrap();
     second.wait().unwrap();
     host.shutdown().await;
@@ -320,7 +313,7 @@ async fn a_plugin_command_appears_changes_and_disappears_with_its_file() {
             .collect()
     };
 
-    std::fs::copy(built_plugin("hello_command"), &file).unwrap();
+    std::fs::copy(component("hello_command"), &file).unwrap();
     assert!(
         world
             .wait_for(WAIT, |w| names(w).contains(&"hello".to_string()))
@@ -330,7 +323,7 @@ async fn a_plugin_command_appears_changes_and_disappears_with_its_file() {
     );
     assert!(names(world).contains(&"count".to_string()));
 
-    std::fs::copy(built_plugin("reload_a"), &file).unwrap();
+    std::fs::copy(component("reload_a"), &file).unwrap();
     assert!(
         world
             .wait_for(WAIT, |w| names(w).contains(&"version".to_string()))
@@ -372,5 +365,192 @@ async fn a_plugin_command_appears_changes_and_disappears_with_its_file() {
         "initial + added + replaced + removed: {}",
         puts.len()
     );
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resumed_session_that_replays_events_still_replies_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, host) = start(dir.path()).await;
+    let world = server.world();
+    // Every resume re-sends the last 40 events the bot had already received.
+    world.set_resume_replay(40);
+    let mut ids = Vec::new();
+    for round in 1..=3 {
+        ids.extend((0..100).map(|_| world.send_message(ALICE, "!ping", 1)));
+        // Mid-stream: the gateway asks the bot to reconnect; it resumes, receives the
+        // events it missed and, again, some it had already handled.
+        world.force_reconnect();
+        assert!(
+            world.wait_for(WAIT, |w| w.resumes() >= round).await,
+            "the bot did not resume (round {round})"
+        );
+    }
+    ids.extend((0..100).map(|_| world.send_message(ALICE, "!ping", 1)));
+    assert_one_reply_each(world, &ids).await;
+    assert!(world.replayed() > 0, "no event was replayed");
+    assert_eq!(
+        world.identifies(),
+        1,
+        "the bot resumed rather than re-identified"
+    );
+    host.shutdown().await;
+}
+
+/// An LLM answer of `pieces` word-sized pieces, `delay` apart.
+fn answer(words: usize) -> String {
+    (0..words)
+        .map(|i| format!("word{i}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn llm_config(dir: &Path, llm: &LocalLlm) -> Config {
+    let mut config = config(dir);
+    config.llm.base_url = Some(llm.base_url());
+    config.llm.model = "local-model".into();
+    config.llm.api_key = Some("sk-local-test".into());
+    config.plugins.call_timeout_ms = 60_000;
+    for name in ["ask", "table"] {
+        config.plugins.grants.insert(
+            name.into(),
+            Grant {
+                interfaces: vec!["llm".into(), "draft".into()],
+                ..Grant::default()
+            },
+        );
+    }
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_streamed_mention_is_edited_in_place_at_most_once_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(component("ask_mention"), plugins.join("ask.wasm")).unwrap();
+    let llm = LocalLlm::start("local-model", Some("sk-local-test"))
+        .await
+        .unwrap();
+    // 40 pieces, 80 ms apart: the answer takes about 3.2 s to arrive.
+    let text = answer(40);
+    llm.script(Script::words(&text, Duration::from_millis(80)));
+    let (server, host) = start_with(llm_config(dir.path(), &llm), Vec::new()).await;
+    let world = server.world();
+
+    let id = world.send_message(ALICE, &format!("<@{BOT_ID}> count to forty"), 1);
+    let first = reply_to(world, id).await;
+    let reply_id = first["id"].as_str().unwrap().to_string();
+    assert!(
+        world
+            .wait_for(WAIT, |w| w.replies_to(id)[0]["content"] == text.as_str())
+            .await,
+        "final content: {}",
+        world.replies_to(id)[0]["content"]
+    );
+    let path = format!("/api/v10/channels/4000/messages/{reply_id}");
+    let mut writes: Vec<_> = world
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == path || (c.method == "POST" && c.response["id"] == reply_id.as_str()))
+        .collect();
+    writes.sort_by_key(|c| c.at);
+    let edits = writes.iter().filter(|c| c.method == "PATCH").count();
+    // Posted early, then edited while the answer streamed in (about three seconds).
+    assert_eq!(writes[0].method, "POST", "{writes:?}");
+    assert!(
+        writes[0].body["content"].as_str().unwrap().len() < text.len(),
+        "the first post shows a partial answer"
+    );
+    assert!(edits >= 2, "only {edits} edits");
+    for pair in writes.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(gap >= Duration::from_secs(1), "two writes {gap:?} apart");
+    }
+    assert_eq!(world.replies_to(id).len(), 1);
+
+    // The endpoint got one well-formed streaming request with the operator's key.
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.problem, None);
+    assert_eq!(
+        request.authorization.as_deref(),
+        Some("Bearer sk-local-test")
+    );
+    assert_eq!(request.body["stream"], true);
+    assert_eq!(request.body["model"], "local-model");
+    assert_eq!(request.body["messages"][1]["role"], "user");
+    assert_eq!(request.body["messages"][1]["content"], "count to forty");
+
+    // An answer longer than one message: the first part edits the message, the rest
+    // follows as a new message.
+    let long: String = (0..30)
+        .map(|i| format!("Line {i} {}\n", "x".repeat(90)))
+        .collect();
+    let pieces: Vec<String> = long.split_inclusive('\n').map(str::to_string).collect();
+    llm.script(Script::Answer {
+        pieces,
+        delay: Duration::from_millis(50),
+    });
+    let before = world.bot_messages().len();
+    let id = world.send_message(ALICE, &format!("<@{BOT_ID}> a long one"), 1);
+    let parts = minstrel::discord::split::split(&long);
+    assert_eq!(parts.len(), 2);
+    assert!(
+        world
+            .wait_for(WAIT, |w| {
+                let all = w.bot_messages();
+                all.len() == before + 2
+                    && all[before]["content"] == parts[0].as_str()
+                    && all[before + 1]["content"] == parts[1].as_str()
+            })
+            .await,
+        "{:?}",
+        &world.bot_messages()[before..]
+    );
+    assert_eq!(world.replies_to(id).len(), 1);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mention_goes_to_the_first_plugin_that_claims_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(component("ask_mention"), plugins.join("ask.wasm")).unwrap();
+    std::fs::copy(component("table_mention"), plugins.join("table.wasm")).unwrap();
+    let llm = LocalLlm::start("local-model", Some("sk-local-test"))
+        .await
+        .unwrap();
+    // By name, `ask` (which claims everything) would come first; the order puts the
+    // table plugin (which claims only tables) before it.
+    let order = vec!["table".to_string(), "ask".to_string()];
+    let (server, host) = start_with(llm_config(dir.path(), &llm), order).await;
+    let world = server.world();
+
+    let table = format!(
+        "<@{BOT_ID}> chart this\n| city | people |\n|---|---|\n| Oslo | 700 |\n| Bergen | 290 |"
+    );
+    let id = world.send_message(ALICE, &table, 1);
+    assert_eq!(
+        reply_to(world, id).await["content"],
+        "A table of 2 rows by 2 columns: city, people"
+    );
+    let id = world.send_message(ALICE, &format!("<@{BOT_ID}> just a question"), 1);
+    assert!(
+        world
+            .wait_for(WAIT, |w| w
+                .replies_to(id)
+                .first()
+                .is_some_and(|r| r["content"] == "You said: just a question"))
+            .await,
+        "{:?}",
+        world.replies_to(id)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Exactly one handler each: one reply per message, and the LLM was asked once.
+    assert_eq!(world.bot_messages().len(), 2);
+    assert_eq!(llm.requests().len(), 1);
     host.shutdown().await;
 }

@@ -70,6 +70,7 @@ fn bot_options(server: &LocalDiscord) -> BotOptions {
         api_base: Some(server.base_url()),
         dev_guild: Some(GUILD_ID),
         prefix: "!".into(),
+        mention_order: Vec::new(),
     }
 }
 

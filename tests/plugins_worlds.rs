@@ -36,6 +36,7 @@ impl HostServices for Fake {
     async fn chat_stream(
         &self,
         plugin: &str,
+        _user: Option<u64>,
         request: ChatRequest,
     ) -> Result<Box<dyn ChatStream>, String> {
         let question = &request.messages.last().ok_or("no messages")?.content;

@@ -135,7 +135,10 @@ fn song() -> Song {
 /// Starts Minstrel's players in `guilds`, joining through the gateway, all at once.
 async fn start_minstrel(players: &Players, guilds: &[u64]) {
     let joins = guilds.iter().map(|g| async move {
-        let ready = players.prepare(&song(), &Progress::default()).await.unwrap();
+        let ready = players
+            .prepare(&song(), &Progress::default())
+            .await
+            .unwrap();
         players
             .enqueue(*g, Some(MUSIC), None, vec![song()], Some(ready))
             .await
@@ -186,6 +189,7 @@ async fn run() {
         api_base: Some(server.base_url()),
         dev_guild: Some(GUILD_ID),
         prefix: "!".into(),
+        mention_order: Vec::new(),
     };
     let host = app::start(&config, options).await.unwrap();
     assert!(
@@ -219,7 +223,10 @@ async fn run() {
     // 2. Guilds in real time: Minstrel's players vs bare songbird, same file, same run.
     // Each side ramps up, keeping the guilds already playing.
     let players = host.services.player.get().expect("players").clone();
-    let rendition = players.prepare(&song(), &Progress::default()).await.unwrap();
+    let rendition = players
+        .prepare(&song(), &Progress::default())
+        .await
+        .unwrap();
     let steps = [50usize, 100, 200, 300, 400, 600, 800];
     let mut best = [0usize; 2];
     for side in 0..2 {

@@ -8,28 +8,21 @@
 //!    watcher (debounce included), with and without the compiled cache; and the load
 //!    alone (read + compile or cache load + link + pre-instantiate).
 
+#[path = "../../tests/common/built.rs"]
+mod built;
+
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minstrel::plugins::types::{Context, Invocation, Reply};
 use minstrel::plugins::{NoServices, PluginHost, PluginsConfig};
 
+use built::component;
+
 const CALLS: usize = 5_000;
 const RELOADS: usize = 10;
-
-fn component(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} missing: run scripts/build-plugins.sh",
-        path.display()
-    );
-    path
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]

@@ -31,7 +31,17 @@ pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
     if report.problems() > 0 {
         tracing::info!(?report, "startup reconcile repaired the store");
     }
-    let services = Arc::new(Services::default().with_media(Media::new(config.media.clone())));
+    let llm = crate::llm::LlmClient::from_config(&config.llm)?;
+    if llm.is_none() {
+        tracing::info!("no [llm] base_url: plugins asking for an LLM get \"not configured\"");
+    }
+    let services = Arc::new(
+        Services {
+            llm,
+            ..Services::default()
+        }
+        .with_media(Media::new(config.media.clone())),
+    );
     let plugins = PluginHost::new(
         config.plugins.clone(),
         &config.data_dir,

@@ -165,6 +165,7 @@ async fn run_bot(config: &Config) -> anyhow::Result<()> {
         api_base: config.discord.api_base.clone(),
         dev_guild: config.discord.dev_guild,
         prefix: config.discord.prefix.clone(),
+        mention_order: config.discord.mention_order.clone(),
     };
     let mut host = crate::app::start(config, options).await?;
     let stopped = tokio::select! {

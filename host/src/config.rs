@@ -24,6 +24,8 @@ pub struct Config {
     /// The plugin runtime: folder, sandbox limits, grants (see `plugins::config`).
     pub plugins: crate::plugins::PluginsConfig,
     pub discord: DiscordConfig,
+    /// The operator's OpenAI-compatible chat endpoint, behind the plugins' `llm`.
+    pub llm: LlmConfig,
     pub player: PlayerConfig,
     /// The media service (yt-dlp) behind the plugins' `media` interface.
     pub media: MediaConfig,
@@ -41,6 +43,10 @@ pub struct DiscordConfig {
     pub dev_guild: Option<u64>,
     /// A Discord-compatible API base URL instead of Discord (e.g. a local server).
     pub api_base: Option<String>,
+    /// Mention plugins in the order they are asked whether they take a message (their
+    /// `claims` export); the first that claims it answers. Plugins not listed follow,
+    /// by name.
+    pub mention_order: Vec<String>,
 }
 
 impl Default for DiscordConfig {
@@ -49,6 +55,7 @@ impl Default for DiscordConfig {
             prefix: "!".into(),
             dev_guild: None,
             api_base: None,
+            mention_order: Vec::new(),
         }
     }
 }
@@ -61,9 +68,71 @@ impl Default for Config {
             store: StoreConfig::default(),
             plugins: crate::plugins::PluginsConfig::default(),
             discord: DiscordConfig::default(),
+            llm: LlmConfig::default(),
             player: PlayerConfig::default(),
             media: MediaConfig::default(),
         }
+    }
+}
+
+/// The LLM endpoint: any OpenAI-compatible `chat/completions` API. Without `base_url`
+/// the bot has no LLM and plugins asking for one get a clear "not configured" error.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// The API root, e.g. `https://api.openai.com/v1`; requests go to
+    /// `{base_url}/chat/completions`.
+    pub base_url: Option<String>,
+    /// The model used when a plugin does not name one.
+    pub model: String,
+    /// The key, sent as `Authorization: Bearer ...`. Prefer `api_key_env`.
+    pub api_key: Option<String>,
+    /// Name of an environment variable holding the key.
+    pub api_key_env: Option<String>,
+    /// Longest wait for an answer (and, when streaming, for each next piece), in seconds.
+    pub timeout_secs: u64,
+    /// Most conversation messages sent per request (system messages always go).
+    pub max_context_messages: usize,
+    /// Most characters of conversation sent per request; older messages go first.
+    pub max_context_chars: usize,
+    /// Requests per minute one Discord user may cause (0: unlimited).
+    pub requests_per_minute: u32,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            model: "gpt-4o-mini".into(),
+            api_key: None,
+            api_key_env: None,
+            timeout_secs: 60,
+            max_context_messages: 20,
+            max_context_chars: 16_000,
+            requests_per_minute: 10,
+        }
+    }
+}
+
+// The key must never reach a log line.
+impl std::fmt::Debug for LlmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmConfig")
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("api_key_env", &self.api_key_env)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("max_context_messages", &self.max_context_messages)
+            .field("max_context_chars", &self.max_context_chars)
+            .field("requests_per_minute", &self.requests_per_minute)
+            .finish()
+    }
+}
+
+impl LlmConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
     }
 }
 

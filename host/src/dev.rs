@@ -3,7 +3,8 @@
 //! #general; the bot's replies (and edits) are printed; attachments are saved to files.
 //!
 //! - `hello`            a message from alice
-//! - `@bot hello`       a message mentioning the bot
+//! - `@bot hello`       a message mentioning the bot (answered by the `ask_mention`
+//!   plugin through the `[llm]` endpoint, or a local echo model when none is set)
 //! - `\n` in a line     a line break (type a table: `@bot bar chart\n|a|b|\n|-|-|\n|x|1|`)
 //! - `... < FILE`       the message with FILE (if it exists) attached (`@bot chart this < sales.csv`)
 //! - `/name key=value`  a slash command with options
@@ -22,8 +23,35 @@ use crate::config::Config;
 use crate::discord::BotOptions;
 use crate::local::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC, USERS};
 use crate::local::{LocalDiscord, World};
+use crate::localllm::LocalLlm;
+use crate::plugins::Grant;
+
+/// The plugin file (stem) of the first-party LLM mention plugin that scripts/dev.sh
+/// installs.
+const ASK_PLUGIN: &str = "ask_mention";
 
 pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
+    let mut config = config.clone();
+    // Without an endpoint of the operator's, mentions are answered by a local echo
+    // model, so the streamed, edited-in-place reply can be tried offline.
+    let _llm = match config.llm.base_url {
+        Some(_) => None,
+        None => {
+            let llm = LocalLlm::start("local-echo", None).await?;
+            config.llm.base_url = Some(llm.base_url());
+            config.llm.model = "local-echo".into();
+            Some(llm)
+        }
+    };
+    config
+        .plugins
+        .grants
+        .entry(ASK_PLUGIN.into())
+        .or_insert_with(|| Grant {
+            interfaces: vec!["llm".into(), "draft".into()],
+            ..Grant::default()
+        });
+    let config = &config;
     let recordings = config.data_dir.join("dev-voice");
     let server =
         LocalDiscord::bind_with(&format!("127.0.0.1:{port}"), Some(recordings.clone())).await?;
@@ -33,6 +61,7 @@ pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
         api_base: Some(server.base_url()),
         dev_guild: Some(GUILD_ID),
         prefix: config.discord.prefix.clone(),
+        mention_order: config.discord.mention_order.clone(),
     };
     let host = crate::app::start(config, options).await?;
     let ready = world

@@ -16,6 +16,8 @@
 //! - [`demo`]: the self-contained demonstration run by `minstrel demo`.
 //! - [`localhttp`]: a loopback HTTP server standing in for remote audio hosts.
 //! - [`player`]: playback: per-guild queues on songbird, leased renditions from the cache.
+//! - [`llm`]: the client of the operator's OpenAI-compatible chat endpoint.
+//! - [`localllm`]: a loopback OpenAI-compatible endpoint with scripted answers.
 //! - [`plugins`]: the plugin runtime. WebAssembly components of the `minstrel:plugin`
 //!   WIT package, sandboxed (deadline, memory cap, deny-by-default capabilities), loaded
 //!   from a folder and hot-reloaded; `minstrel plugin check|list|new`.
@@ -32,8 +34,10 @@ pub mod demo;
 pub mod dev;
 pub mod discord;
 pub mod fetch;
+pub mod llm;
 pub mod local;
 pub mod localhttp;
+pub mod localllm;
 pub mod media;
 pub mod player;
 pub mod plugins;

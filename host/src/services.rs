@@ -7,17 +7,21 @@
 //! services.
 
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use async_trait::async_trait;
 
+use crate::llm::{Completion, LlmClient};
 use crate::media::{self, Media};
 use crate::player::{Command, Outcome, Players, Song};
-use crate::plugins::types::{MediaEntry, MediaInfo, SearchSite, Track};
-use crate::plugins::{AudioWriter, HostServices};
+use crate::plugins::types::{ChatRequest, MediaEntry, MediaInfo, SearchSite, Track};
+use crate::plugins::{AudioWriter, ChatStream, HostServices};
 
 /// The host's services, shared by every plugin call.
 #[derive(Default)]
 pub struct Services {
+    /// The operator's LLM endpoint (`[llm]`), if configured.
+    pub llm: Option<LlmClient>,
     /// yt-dlp for `media`.
     pub media: Option<Media>,
     /// Guild players; set once the bot is connected.
@@ -28,6 +32,12 @@ impl Services {
     pub fn with_media(mut self, media: Media) -> Self {
         self.media = Some(media);
         self
+    }
+
+    fn llm(&self) -> Result<&LlmClient, String> {
+        self.llm
+            .as_ref()
+            .ok_or_else(|| crate::llm::LlmError::NotConfigured.to_string())
     }
 
     fn players(&self) -> Result<&Players, String> {
@@ -47,8 +57,51 @@ fn track(song: Song) -> Track {
     }
 }
 
+/// The rate-limit key: the user a call serves, else the plugin itself.
+fn who(plugin: &str, user: Option<u64>) -> String {
+    match user {
+        Some(user) => format!("user:{user}"),
+        None => format!("plugin:{plugin}"),
+    }
+}
+
 #[async_trait]
 impl HostServices for Services {
+    async fn chat(
+        &self,
+        plugin: &str,
+        user: Option<u64>,
+        request: ChatRequest,
+    ) -> Result<String, String> {
+        let started = Instant::now();
+        let result = self.llm()?.chat(&who(plugin, user), request).await;
+        match &result {
+            Ok(answer) => {
+                tracing::info!(%plugin, ?user, chars = answer.len(), millis = started.elapsed().as_millis() as u64, "llm chat")
+            }
+            Err(error) => tracing::warn!(%plugin, ?user, %error, "llm chat failed"),
+        }
+        result.map_err(|e| e.to_string())
+    }
+
+    async fn chat_stream(
+        &self,
+        plugin: &str,
+        user: Option<u64>,
+        request: ChatRequest,
+    ) -> Result<Box<dyn ChatStream>, String> {
+        match self.llm()?.chat_stream(&who(plugin, user), request).await {
+            Ok(completion) => {
+                tracing::info!(%plugin, ?user, "llm stream started");
+                Ok(Box::new(Streamed(completion)))
+            }
+            Err(error) => {
+                tracing::warn!(%plugin, ?user, %error, "llm stream failed");
+                Err(error.to_string())
+            }
+        }
+    }
+
     async fn enqueue(&self, plugin: &str, guild_id: u64, query: String) -> Result<Track, String> {
         let players = self.players()?;
         let mut songs = players
@@ -151,5 +204,17 @@ fn entry(entry: media::Entry) -> MediaEntry {
         duration_ms: entry.duration_ms,
         artwork_url: entry.artwork_url,
         page_url: entry.page_url,
+    }
+}
+
+struct Streamed(Completion);
+
+#[async_trait]
+impl ChatStream for Streamed {
+    async fn next(&mut self) -> Result<Option<String>, String> {
+        self.0.next().await.map_err(|error| {
+            tracing::warn!(%error, "llm stream broke off");
+            error.to_string()
+        })
     }
 }

@@ -288,6 +288,15 @@ pub trait Command {
 /// minstrel_sdk::export_mention!(Ask);
 /// ```
 pub trait Mention {
+    /// Whether this plugin takes `message`. The operator orders the mention plugins and
+    /// the first that claims a message handles it; the default claims every message
+    /// (right for a general answerer such as an LLM). A specialised plugin (a chart
+    /// maker) claims only what it recognises. Called for every mention: keep it quick.
+    fn claims(message: &Message) -> bool {
+        let _ = message;
+        true
+    }
+
     /// Handles one mention.
     fn handle(message: Message) -> Result<Reply, String>;
 }
@@ -368,6 +377,9 @@ macro_rules! export_mention {
         const _: () = {
             struct MinstrelExport;
             impl $crate::__private::mention::Guest for MinstrelExport {
+                fn claims(message: $crate::Message) -> bool {
+                    <$plugin as $crate::Mention>::claims(&message)
+                }
                 fn handle(
                     message: $crate::Message,
                 ) -> ::std::result::Result<$crate::Reply, ::std::string::String> {

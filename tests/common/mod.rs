@@ -1,5 +1,8 @@
 //! Shared helpers for the end-to-end tests.
 
+pub mod built;
+pub use built::{component, components_dir};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;

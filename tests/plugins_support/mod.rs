@@ -7,21 +7,8 @@ use std::sync::Arc;
 use minstrel::plugins::types::{Context, Invocation, OptionValue};
 use minstrel::plugins::{HostServices, NoServices, PluginHost, PluginsConfig};
 
-/// Where scripts/build-plugins.sh puts the components.
-pub fn components_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release")
-}
-
-/// The built component of plugin crate `name` (`hello_command`, `hostile`, ...).
-pub fn component(name: &str) -> PathBuf {
-    let path = components_dir().join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/build-plugins.sh before the tests",
-        path.display()
-    );
-    path
-}
+#[allow(unused_imports)] // Not every test file uses both.
+pub use minstrel_tests::{component, components_dir};
 
 /// Copies component `name` into `dir` as `as_name.wasm`.
 pub fn install(dir: &Path, name: &str, as_name: &str) -> PathBuf {

@@ -23,6 +23,8 @@ pub struct BotOptions {
     /// Register commands in this guild (instant, for development) instead of globally.
     pub dev_guild: Option<u64>,
     pub prefix: String,
+    /// Mention plugins asked first, in this order (see `mentions`).
+    pub mention_order: Vec<String>,
 }
 
 /// A started bot; [`RunningBot::shutdown`] stops it.

@@ -98,15 +98,7 @@ pub async fn stats(ctx: Context<'_>) -> Result<(), Error> {
     required_permissions = "MANAGE_GUILD"
 )]
 pub async fn gc(ctx: Context<'_>) -> Result<(), Error> {
-    ctx.defer().await?;
-    let store = &ctx.data().store;
-    let evicted = store.evict().await?;
-    ctx.reply(format!(
-        "Evicted {} blobs ({} bytes).",
-        evicted.blobs, evicted.bytes
-    ))
-    .await?;
-    Ok(())
+    evict(ctx, None, "Evicted", ".").await
 }
 
 /// Remove every cached song that is not playing.
@@ -117,10 +109,26 @@ pub async fn gc(ctx: Context<'_>) -> Result<(), Error> {
     required_permissions = "MANAGE_GUILD"
 )]
 pub async fn clear(ctx: Context<'_>) -> Result<(), Error> {
+    evict(
+        ctx,
+        Some(0),
+        "Cleared",
+        "; songs that are playing were kept.",
+    )
+    .await
+}
+
+/// Evicts unleased blobs down to `budget` bytes (the configured budget when `None`)
+/// and reports what went. Deferred first: eviction touches the disk.
+async fn evict(ctx: Context<'_>, budget: Option<u64>, verb: &str, tail: &str) -> Result<(), Error> {
     ctx.defer().await?;
-    let evicted = ctx.data().store.evict_to(0).await?;
+    let store = &ctx.data().store;
+    let evicted = match budget {
+        Some(bytes) => store.evict_to(bytes).await?,
+        None => store.evict().await?,
+    };
     ctx.reply(format!(
-        "Cleared {} blobs ({} bytes); songs that are playing were kept.",
+        "{verb} {} blobs ({} bytes){tail}",
         evicted.blobs, evicted.bytes
     ))
     .await?;

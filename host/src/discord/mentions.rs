@@ -1,13 +1,24 @@
-//! Messages that mention the bot go to a mention plugin. Precedence: the mention
-//! plugins are tried in name order and the first one loaded handles the message (one
-//! message, one handler, one reply).
+//! Messages that mention the bot go to exactly one mention plugin.
+//!
+//! **Precedence.** Candidates are the loaded mention plugins, first those the operator
+//! lists in `[discord] mention_order` (in that order), then the others by name. Each is
+//! asked in turn whether it takes the message (its `claims` export); the first that
+//! claims it handles it, and no other plugin is called. A `claims` call that fails
+//! counts as "no" (and is logged), so a broken specialised plugin cannot swallow every
+//! mention. So a chart plugin that claims only messages holding a table goes before a
+//! general LLM plugin that claims everything.
+//!
+//! **Streaming.** The chosen plugin runs in its own task; what it appends to its draft
+//! is shown live through [`LiveReply`] (posted at once, edited at most once a second),
+//! and its final reply replaces the draft.
 
 use poise::serenity_prelude as serenity;
 
+use super::live::LiveReply;
 use super::plugin_commands::{send_reply, text_reply};
 use super::{Data, Error};
-use crate::plugins::World;
-use crate::plugins::types::{Context as PluginContext, Message};
+use crate::plugins::types::{Context as PluginContext, Message, Reply};
+use crate::plugins::{CallError, PluginHost, World};
 
 /// Whether `msg` addresses the bot by mention.
 pub fn mentions_bot(msg: &serenity::Message, bot: serenity::UserId) -> bool {
@@ -25,20 +36,40 @@ pub fn strip_mention(content: &str, bot: serenity::UserId) -> String {
         .to_string()
 }
 
+/// The order in which `loaded` mention plugins are asked: those named in `order` first
+/// (names not loaded are skipped), then the rest by name.
+pub fn candidates(mut loaded: Vec<String>, order: &[String]) -> Vec<String> {
+    loaded.sort();
+    let mut out: Vec<String> = Vec::with_capacity(loaded.len());
+    for name in order {
+        if loaded.contains(name) && !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out.extend(loaded.into_iter().filter(|n| !order.contains(n)));
+    out
+}
+
+/// The plugin that takes `message`, if any (see the module docs for the rules).
+pub async fn route(plugins: &PluginHost, order: &[String], message: &Message) -> Option<String> {
+    for name in candidates(plugins.names(World::Mention), order) {
+        match plugins.mention_claims(&name, message).await {
+            Ok(true) => return Some(name),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(plugin = %name, %error, "mention plugin's claims failed; skipped")
+            }
+        }
+    }
+    None
+}
+
 pub async fn handle(
     ctx: &serenity::Context,
     data: &Data,
     msg: &serenity::Message,
     bot: serenity::UserId,
 ) -> Result<(), Error> {
-    let Some(plugin) = data.plugins.names(World::Mention).into_iter().next() else {
-        let reply = text_reply(
-            "No mention plugin is loaded, so I can't answer that. Try `/help`.",
-            false,
-        );
-        send_reply(ctx, msg, &reply).await?;
-        return Ok(());
-    };
     let message = Message {
         id: msg.id.get(),
         content: strip_mention(&msg.content, bot),
@@ -50,21 +81,74 @@ pub async fn handle(
         },
         attachments: super::attachments::collect(msg).await,
     };
-    let (result, draft) = data.plugins.handle_mention(&plugin, &message).await;
-    let reply = match result {
+    let Some(plugin) = route(&data.plugins, &data.options.mention_order, &message).await else {
+        let text = if data.plugins.names(World::Mention).is_empty() {
+            "No mention plugin is loaded, so I can't answer that. Try `/help`."
+        } else {
+            "No mention plugin answers messages like this one. Try `/help`."
+        };
+        send_reply(&ctx.http, msg, &text_reply(text, false)).await?;
+        return Ok(());
+    };
+    let (draft, mut watch) = tokio::sync::watch::channel(String::new());
+    // The plugin runs in its own task so that it keeps going while a message is being
+    // posted or edited.
+    let plugins = data.plugins.clone();
+    let name = plugin.clone();
+    let mut call =
+        tokio::spawn(async move { plugins.handle_mention_live(&name, &message, draft).await });
+    let mut live = LiveReply::new(&ctx.http, msg);
+    let mut pending = false;
+    let mut closed = false;
+    let result = loop {
+        let due = live.next_write();
+        tokio::select! {
+            result = &mut call => break result,
+            changed = watch.changed(), if !pending && !closed => match changed {
+                Ok(()) => pending = true,
+                Err(_) => closed = true,
+            },
+            _ = tokio::time::sleep_until(due), if pending => {
+                pending = false;
+                let text = watch.borrow_and_update().clone();
+                if let Err(error) = live.show(&text).await {
+                    tracing::warn!(%plugin, %error, "could not show the draft");
+                }
+            }
+        }
+    };
+    let draft = watch.borrow().clone();
+    let reply = final_reply(
+        &plugin,
+        result.unwrap_or_else(|e| Err(CallError::Plugin(format!("the plugin task failed: {e}")))),
+        draft,
+    );
+    live.finish(&reply).await?;
+    Ok(())
+}
+
+/// What stays once the call is over: the plugin's reply (its draft when the reply has
+/// nothing in it), or the draft followed by a short apology naming the error.
+fn final_reply(plugin: &str, result: Result<Reply, CallError>, draft: String) -> Reply {
+    match result {
+        Ok(reply)
+            if reply.content.trim().is_empty()
+                && reply.embeds.is_empty()
+                && reply.attachments.is_empty() =>
+        {
+            text_reply(draft, false)
+        }
         Ok(reply) => reply,
         Err(e) => {
-            tracing::warn!(%plugin, error = %e, "mention plugin failed");
-            let shown = if draft.is_empty() {
+            tracing::warn!(%plugin, error = %e, kind = e.kind(), "mention plugin failed");
+            let shown = if draft.trim().is_empty() {
                 String::new()
             } else {
                 format!("{draft}\n\n")
             };
             text_reply(format!("{shown}Sorry, that failed: {e}"), false)
         }
-    };
-    send_reply(ctx, msg, &reply).await?;
-    Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -77,5 +161,17 @@ mod tests {
         assert_eq!(strip_mention("<@1000> hello there", bot), "hello there");
         assert_eq!(strip_mention("hey <@!1000>", bot), "hey");
         assert_eq!(strip_mention("<@1001> hi", bot), "<@1001> hi");
+    }
+
+    #[test]
+    fn configured_order_first_then_by_name() {
+        let loaded = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let order = loaded(&["chart", "missing", "ask"]);
+        assert_eq!(
+            candidates(loaded(&["zeta", "ask", "alpha", "chart"]), &order),
+            ["chart", "ask", "alpha", "zeta"]
+        );
+        assert_eq!(candidates(loaded(&["b", "a"]), &[]), ["a", "b"]);
+        assert!(candidates(vec![], &order).is_empty());
     }
 }

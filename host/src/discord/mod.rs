@@ -5,9 +5,10 @@
 //!   Discord or the local server.
 //! - [`commands`]: the built-in commands (`help`, `ping`, `plugins`, `cache`).
 //! - [`plugin_commands`]: registration of plugin commands and their dispatch.
-//! - [`mentions`]: messages that mention the bot.
 //! - [`music`]: the playback commands (`play`, `skip`, `queue`, ...).
 //! - [`attachments`]: the bounded download of a mention's files for the plugin.
+//! - [`mentions`]: messages that mention the bot: which plugin answers, and the call.
+//! - [`live`]: a reply shown while it is written (posted, edited at most once a second).
 //! - [`split`]: splitting replies at 2,000 characters.
 //!
 //! The data path: event -> claim (store) -> route (built-in, plugin command or
@@ -18,6 +19,7 @@
 pub mod attachments;
 pub mod bot;
 pub mod commands;
+pub mod live;
 pub mod mentions;
 pub mod music;
 pub mod plugin_commands;

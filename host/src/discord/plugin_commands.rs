@@ -179,7 +179,7 @@ pub fn owner(data: &Data, name: &str) -> Option<(String, CommandSpec)> {
         .cloned()
 }
 
-fn embeds(reply: &Reply) -> Vec<CreateEmbed> {
+pub(super) fn embeds(reply: &Reply) -> Vec<CreateEmbed> {
     reply
         .embeds
         .iter()
@@ -205,7 +205,7 @@ fn embeds(reply: &Reply) -> Vec<CreateEmbed> {
         .collect()
 }
 
-fn attachments(reply: &Reply) -> Vec<CreateAttachment> {
+pub(super) fn attachments(reply: &Reply) -> Vec<CreateAttachment> {
     reply
         .attachments
         .iter()
@@ -388,7 +388,7 @@ pub async fn run_prefix(
             text_reply(format!("Sorry, that failed: {e}"), false)
         }
     };
-    send_reply(ctx, msg, &reply).await?;
+    send_reply(&ctx.http, msg, &reply).await?;
     Ok(true)
 }
 
@@ -400,7 +400,7 @@ fn parse_mention(word: &str) -> Result<u64, Error> {
 /// Posts `reply` as a reply to `msg`, split at 2,000 characters; files go with the
 /// first part.
 pub async fn send_reply(
-    ctx: &serenity::Context,
+    http: &serenity::Http,
     msg: &serenity::Message,
     reply: &Reply,
 ) -> Result<Vec<serenity::Message>, Error> {
@@ -417,7 +417,7 @@ pub async fn send_reply(
                 .embeds(embeds(reply))
                 .files(attachments(reply));
         }
-        sent.push(msg.channel_id.send_message(&ctx.http, message).await?);
+        sent.push(msg.channel_id.send_message(http, message).await?);
     }
     Ok(sent)
 }

@@ -1,6 +1,11 @@
 //! The gateway websocket: HELLO, then IDENTIFY (answered with READY and GUILD_CREATE)
-//! or RESUME (answered with RESUMED), heartbeat ACKs, and every dispatch of the world
-//! with its own sequence number. Text frames with JSON, no compression.
+//! or RESUME (answered with the replayed dispatches and RESUMED), heartbeat ACKs, and
+//! every dispatch of the world with its own sequence number. Text frames with JSON, no
+//! compression.
+//!
+//! Sessions outlive connections (see [`World`]): a connection closed mid-stream loses
+//! nothing, because a RESUME delivers what was missed, and the server can replay events
+//! the client already had, as Discord may. [`World::force_reconnect`] sends op 7.
 //!
 //! A voice state update (op 4) from the bot is answered on its own session only:
 //! VOICE_STATE_UPDATE for the bot, then VOICE_SERVER_UPDATE naming the local voice
@@ -12,10 +17,9 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::payloads;
-use super::world::World;
+use super::world::{Control, Dispatch, Resumed, World};
 
 const HEARTBEAT_MS: u64 = 5_000;
 
@@ -30,6 +34,16 @@ async fn send(socket: &mut WebSocket, payload: Value) -> bool {
         .is_ok()
 }
 
+async fn send_frames(socket: &mut WebSocket, frames: Vec<(u64, Dispatch)>) -> bool {
+    for (seq, dispatch) in frames {
+        let frame = json!({"op": 0, "s": seq, "t": dispatch.t, "d": dispatch.d});
+        if !send(socket, frame).await {
+            return false;
+        }
+    }
+    true
+}
+
 // Each arm awaits a send before deciding; a match guard cannot await.
 #[allow(clippy::collapsible_match)]
 async fn session(world: Arc<World>, mut socket: WebSocket) {
@@ -41,11 +55,10 @@ async fn session(world: Arc<World>, mut socket: WebSocket) {
     {
         return;
     }
-    // Subscribe before answering IDENTIFY so no event between READY and the loop is lost.
-    let mut events = world.subscribe();
-    let mut seq: u64 = 0;
-    let mut identified = false;
-    let mut session_id = String::new();
+    let mut logged = world.watch_log();
+    let mut control = world.control();
+    // The session this connection serves, and its generation (see `World`).
+    let mut current: Option<(String, u64)> = None;
     loop {
         tokio::select! {
             frame = socket.recv() => {
@@ -63,42 +76,50 @@ async fn session(world: Arc<World>, mut socket: WebSocket) {
                         if !send(&mut socket, json!({"op": 11})).await { return; }
                     }
                     Some(2) => {
-                        identified = true;
-                        session_id = format!("session-{}", world.next_id());
-                        seq += 1;
+                        let session_id = world.open_session();
                         let ready = payloads::ready(&session_id, &world.gateway_url());
-                        if !send(&mut socket, json!({"op": 0, "s": seq, "t": "READY", "d": ready})).await { return; }
-                        seq += 1;
-                        if !send(&mut socket, json!({"op": 0, "s": seq, "t": "GUILD_CREATE", "d": payloads::guild(world.voice_states())})).await { return; }
-                        world.identified();
+                        if !send(&mut socket, json!({"op": 0, "s": 1, "t": "READY", "d": ready})).await { return; }
+                        if !send(&mut socket, json!({"op": 0, "s": 2, "t": "GUILD_CREATE", "d": payloads::guild(world.voice_states())})).await { return; }
+                        current = Some((session_id, 0));
+                        logged.mark_changed();
                     }
                     Some(6) => {
-                        identified = true;
-                        session_id = payload["d"]["session_id"].as_str().unwrap_or_default().to_string();
-                        seq = payload["d"]["seq"].as_u64().unwrap_or(seq) + 1;
-                        if !send(&mut socket, json!({"op": 0, "s": seq, "t": "RESUMED", "d": {}})).await { return; }
+                        let id = payload["d"]["session_id"].as_str().unwrap_or_default().to_string();
+                        let seq = payload["d"]["seq"].as_u64().unwrap_or(0);
+                        let Some(Resumed { generation, replay, seq: resumed }) = world.resume_session(&id, seq) else {
+                            // Unknown session: op 9, not resumable; the client identifies.
+                            if !send(&mut socket, json!({"op": 9, "d": false})).await { return; }
+                            continue;
+                        };
+                        if !send_frames(&mut socket, replay).await { return; }
+                        if !send(&mut socket, json!({"op": 0, "s": resumed, "t": "RESUMED", "d": {}})).await { return; }
+                        current = Some((id, generation));
+                        logged.mark_changed();
                     }
                     // Voice state update: answered to this session only, as Discord does.
-                    Some(4) if identified => {
-                        for dispatch in world.bot_voice_update(&session_id, &payload["d"]) {
-                            seq += 1;
-                            let frame = json!({"op": 0, "s": seq, "t": dispatch.t, "d": dispatch.d});
-                            if !send(&mut socket, frame).await { return; }
+                    Some(4) => {
+                        if let Some((id, _)) = &current {
+                            let answer = world.bot_voice_update(id, &payload["d"]);
+                            world.dispatch_to_session(id, answer);
                         }
                     }
                     // Presence (op 3) needs no answer.
                     _ => {}
                 }
             }
-            event = events.recv(), if identified => {
-                match event {
-                    Ok(dispatch) => {
-                        seq += 1;
-                        let frame = json!({"op": 0, "s": seq, "t": dispatch.t, "d": dispatch.d});
-                        if !send(&mut socket, frame).await { return; }
-                    }
-                    Err(RecvError::Lagged(n)) => tracing::warn!(n, "gateway session lagged; events dropped"),
-                    Err(RecvError::Closed) => return,
+            changed = logged.changed(), if current.is_some() => {
+                if changed.is_err() { return; }
+                let (id, generation) = current.as_ref().expect("guarded");
+                // None: a newer connection resumed this session; this one is done.
+                let Some(frames) = world.next_frames(id, *generation) else { return };
+                if !send_frames(&mut socket, frames).await { return; }
+            }
+            order = control.recv() => {
+                if let Ok(Control::Reconnect) = order
+                    && current.is_some()
+                    && !send(&mut socket, json!({"op": 7, "d": null})).await
+                {
+                    return;
                 }
             }
         }

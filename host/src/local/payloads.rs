@@ -1,5 +1,7 @@
 //! Discord object shapes as the local server sends them. Every field serenity 0.12
-//! requires is present; ids are strings, timestamps RFC 3339 with an offset.
+//! requires is present, and every field Discord's OpenAPI description marks required
+//! (`tests/discord_openapi.rs` checks); ids are strings, timestamps RFC 3339 with an
+//! offset.
 
 use serde_json::{Value, json};
 
@@ -70,14 +72,16 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 pub fn user(id: u64) -> Value {
     if id == BOT_ID {
         return json!({"id": id.to_string(), "username": "minstrel", "bot": true,
-                      "discriminator": "0", "global_name": "Minstrel"});
+                      "discriminator": "0", "global_name": "Minstrel", "avatar": null,
+                      "public_flags": 0, "flags": 0, "primary_guild": null});
     }
     let name = USERS
         .iter()
         .find(|(uid, _, _)| *uid == id)
         .map(|(_, n, _)| n.to_string())
         .unwrap_or_else(|| format!("user{id}"));
-    json!({"id": id.to_string(), "username": name, "discriminator": "0", "global_name": name})
+    json!({"id": id.to_string(), "username": name, "discriminator": "0", "global_name": name,
+           "avatar": null, "public_flags": 0, "flags": 0, "primary_guild": null})
 }
 
 pub fn roles_of(id: u64) -> Vec<String> {
@@ -167,9 +171,13 @@ pub fn ready(session_id: &str, resume_url: &str) -> Value {
 }
 
 pub fn application() -> Value {
-    json!({"id": BOT_ID.to_string(), "name": "Minstrel", "description": "",
-           "bot_public": false, "bot_require_code_grant": false, "verify_key": "00",
-           "flags": 0, "owner": user(OWNER_ID)})
+    json!({"id": BOT_ID.to_string(), "name": "Minstrel", "description": "", "icon": null,
+           "type": null, "bot_public": false, "bot_require_code_grant": false,
+           "verify_key": "00", "flags": 0, "flags_new": "0", "redirect_uris": [],
+           "interactions_endpoint_url": null, "role_connections_verification_url": null,
+           "owner": user(OWNER_ID), "approximate_guild_count": 1,
+           "approximate_user_install_count": 0, "approximate_user_authorization_count": 0,
+           "explicit_content_filter": 0, "team": null, "eligible_oauth2_scopes": []})
 }
 
 /// A message object. `mentions` lists the users named as `<@id>` in `content`.
@@ -180,6 +188,7 @@ pub fn message(id: u64, channel: u64, author: u64, content: &str, extra: Value) 
         "author": user(author), "content": content, "timestamp": timestamp(),
         "edited_timestamp": null, "tts": false, "mention_everyone": false, "mentions": mentions,
         "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0,
+        "flags": 0, "components": [],
     });
     if author != BOT_ID {
         msg["member"] = json!({"roles": roles_of(author), "deaf": false, "mute": false,

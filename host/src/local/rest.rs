@@ -1,11 +1,15 @@
 //! REST routes under `/api/v10`. Every request is recorded in the [`World`] (method,
-//! path, JSON body or multipart `payload_json`, uploaded files) before it is answered.
+//! path, JSON body or multipart `payload_json`, uploaded files, arrival time) before
+//! its handler runs, and its answer (status, JSON) after; see [`record`].
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
@@ -17,7 +21,6 @@ type W = State<Arc<World>>;
 
 pub fn router(world: Arc<World>) -> Router {
     Router::new()
-        .route("/gw", get(super::gateway::upgrade))
         .route("/api/v10/gateway", get(gateway))
         .route("/api/v10/gateway/bot", get(gateway_bot))
         .route("/api/v10/users/@me", get(me))
@@ -38,7 +41,7 @@ pub fn router(world: Arc<World>) -> Router {
             "/api/v10/webhooks/{app}/{token}/messages/{message}",
             get(get_webhook_message)
                 .patch(edit_webhook_message)
-                .delete(delete_message),
+                .delete(delete_webhook_message),
         )
         .route(
             "/api/v10/applications/{app}/commands",
@@ -50,40 +53,90 @@ pub fn router(world: Arc<World>) -> Router {
         )
         .route("/attachments/{id}/{name}", get(attachment))
         .fallback(unknown)
+        .layer(middleware::from_fn_with_state(Arc::clone(&world), record))
+        // Added after the layer: the websocket is not a REST call.
+        .route("/gw", get(super::gateway::upgrade))
         .with_state(world)
 }
 
-/// Reads and records a request: JSON or multipart (`payload_json` + `files[n]`).
-async fn take(world: &World, req: Request) -> Result<(Value, Vec<(String, Vec<u8>)>), Response> {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let multipart = req
-        .headers()
+/// A request's body as recorded: JSON, or for multipart requests `payload_json` and the
+/// uploaded files. Handlers take it as an extractor; [`record`] puts it there.
+#[derive(Clone, Default)]
+pub struct Payload {
+    pub body: Value,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Payload {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        parts
+            .extensions
+            .remove::<Payload>()
+            .ok_or_else(|| error(500, 0, "request body was not recorded"))
+    }
+}
+
+/// Middleware: reads and records every request (before its handler runs, so a test
+/// that sees an effect also sees the call), then records the answer.
+async fn record(State(world): W, req: Request, next: Next) -> Response {
+    let at = std::time::Instant::now();
+    let (parts, body) = req.into_parts();
+    let payload = match read_body(&parts.headers, body).await {
+        Ok(payload) => payload,
+        Err(response) => return response,
+    };
+    let index = world.record(RestCall {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        body: payload.body.clone(),
+        files: payload.files.clone(),
+        at,
+        status: 0,
+        response: Value::Null,
+    });
+    let mut req = Request::from_parts(parts, Body::empty());
+    req.extensions_mut().insert(payload);
+    let (parts, body) = next.run(req).await.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 << 20).await else {
+        return error(500, 0, "response body too large");
+    };
+    world.answered(
+        index,
+        parts.status.as_u16(),
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    );
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Payload, Response> {
+    let bytes = axum::body::to_bytes(body, 64 << 20)
+        .await
+        .map_err(|e| error(400, 50035, &e.to_string()))?;
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let (body, files) = if multipart {
-        read_multipart(req)
-            .await
-            .map_err(|e| error(400, 50035, &e))?
-    } else {
-        let bytes = axum::body::to_bytes(req.into_body(), 64 << 20)
-            .await
+        .unwrap_or_default();
+    if content_type.starts_with("multipart/form-data") {
+        let req = Request::builder()
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(bytes))
             .map_err(|e| error(400, 50035, &e.to_string()))?;
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).map_err(|e| error(400, 50109, &e.to_string()))?
-        };
-        (body, Vec::new())
+        let (body, files) = read_multipart(req)
+            .await
+            .map_err(|e| error(400, 50035, &e))?;
+        return Ok(Payload { body, files });
+    }
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| error(400, 50109, &e.to_string()))?
     };
-    world.record(RestCall {
-        method,
-        path,
-        body: body.clone(),
-        files: files.clone(),
-    });
-    Ok((body, files))
+    Ok(Payload {
+        body,
+        files: Vec::new(),
+    })
 }
 
 async fn read_multipart(req: Request) -> Result<(Value, Vec<(String, Vec<u8>)>), String> {
@@ -118,41 +171,26 @@ fn parse_id(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-async fn gateway(State(world): W, req: Request) -> Response {
-    if let Err(r) = take(&world, req).await {
-        return r;
-    }
+async fn gateway(State(world): W) -> Response {
     Json(json!({"url": world.gateway_url()})).into_response()
 }
 
-async fn gateway_bot(State(world): W, req: Request) -> Response {
-    if let Err(r) = take(&world, req).await {
-        return r;
-    }
+async fn gateway_bot(State(world): W) -> Response {
     Json(json!({"url": world.gateway_url(), "shards": 1,
                 "session_start_limit": {"total": 1000, "remaining": 1000,
                                         "reset_after": 0, "max_concurrency": 1}}))
     .into_response()
 }
 
-async fn me(State(world): W, req: Request) -> Response {
-    match take(&world, req).await {
-        Ok(_) => Json(payloads::user(BOT_ID)).into_response(),
-        Err(r) => r,
-    }
+async fn me() -> Response {
+    Json(payloads::user(BOT_ID)).into_response()
 }
 
-async fn application(State(world): W, req: Request) -> Response {
-    match take(&world, req).await {
-        Ok(_) => Json(payloads::application()).into_response(),
-        Err(r) => r,
-    }
+async fn application() -> Response {
+    Json(payloads::application()).into_response()
 }
 
-async fn channel(State(world): W, Path(channel): Path<String>, req: Request) -> Response {
-    if let Err(r) = take(&world, req).await {
-        return r;
-    }
+async fn channel(Path(channel): Path<String>) -> Response {
     match parse_id(&channel) {
         Some(id @ (payloads::GENERAL | payloads::MUSIC | payloads::LOUNGE)) => {
             Json(payloads::channel(id)).into_response()
@@ -161,11 +199,11 @@ async fn channel(State(world): W, Path(channel): Path<String>, req: Request) -> 
     }
 }
 
-async fn create_message(State(world): W, Path(channel): Path<String>, req: Request) -> Response {
-    let (body, files) = match take(&world, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn create_message(
+    State(world): W,
+    Path(channel): Path<String>,
+    Payload { body, files }: Payload,
+) -> Response {
     let Some(channel) = parse_id(&channel) else {
         return error(404, 10003, "Unknown Channel");
     };
@@ -180,14 +218,7 @@ async fn create_message(State(world): W, Path(channel): Path<String>, req: Reque
     Json(world.bot_post(channel, &body, &files)).into_response()
 }
 
-async fn get_message(
-    State(world): W,
-    Path((_, message)): Path<(String, String)>,
-    req: Request,
-) -> Response {
-    if let Err(r) = take(&world, req).await {
-        return r;
-    }
+async fn get_message(State(world): W, Path((_, message)): Path<(String, String)>) -> Response {
     match parse_id(&message).and_then(|id| world.message(id)) {
         Some(m) => Json(m).into_response(),
         None => unknown_message(),
@@ -197,12 +228,8 @@ async fn get_message(
 async fn edit_message(
     State(world): W,
     Path((_, message)): Path<(String, String)>,
-    req: Request,
+    Payload { body, files }: Payload,
 ) -> Response {
-    let (body, files) = match take(&world, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     if body["content"]
         .as_str()
         .is_some_and(|c| c.chars().count() > 2000)
@@ -215,27 +242,23 @@ async fn edit_message(
     }
 }
 
-async fn delete_message(State(world): W, req: Request) -> Response {
-    match take(&world, req).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(r) => r,
+async fn delete_message(State(world): W, Path((_, message)): Path<(String, String)>) -> Response {
+    match parse_id(&message).and_then(|id| world.bot_delete(id)) {
+        Some(()) => StatusCode::NO_CONTENT.into_response(),
+        None => unknown_message(),
     }
 }
 
-async fn no_content(State(world): W, req: Request) -> Response {
-    delete_message(State(world), req).await
+async fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// Interaction responses: 4 = message, 5 = deferred message, 8 = autocomplete result.
 async fn interaction_callback(
     State(world): W,
     Path((_, token)): Path<(String, String)>,
-    req: Request,
+    Payload { body, files }: Payload,
 ) -> Response {
-    let (body, files) = match take(&world, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let Some(channel) = world.interaction_channel(&token) else {
         return error(404, 10062, "Unknown interaction");
     };
@@ -260,12 +283,8 @@ async fn interaction_callback(
 async fn followup(
     State(world): W,
     Path((_, token)): Path<(String, String)>,
-    req: Request,
+    Payload { body, files }: Payload,
 ) -> Response {
-    let (body, files) = match take(&world, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let Some(channel) = world.interaction_channel(&token) else {
         return error(404, 10015, "Unknown Webhook");
     };
@@ -285,11 +304,7 @@ fn webhook_message_id(world: &World, token: &str, message: &str) -> Option<u64> 
 async fn get_webhook_message(
     State(world): W,
     Path((_, token, message)): Path<(String, String, String)>,
-    req: Request,
 ) -> Response {
-    if let Err(r) = take(&world, req).await {
-        return r;
-    }
     match webhook_message_id(&world, &token, &message).and_then(|id| world.message(id)) {
         Some(m) => Json(m).into_response(),
         None => unknown_message(),
@@ -299,12 +314,8 @@ async fn get_webhook_message(
 async fn edit_webhook_message(
     State(world): W,
     Path((_, token, message)): Path<(String, String, String)>,
-    req: Request,
+    Payload { body, files }: Payload,
 ) -> Response {
-    let (body, files) = match take(&world, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     match webhook_message_id(&world, &token, &message)
         .and_then(|id| world.bot_edit(id, &body, &files))
     {
@@ -316,11 +327,17 @@ async fn edit_webhook_message(
     }
 }
 
-async fn put_commands(world: &World, guild: bool, req: Request) -> Response {
-    let (body, _) = match take(world, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn delete_webhook_message(
+    State(world): W,
+    Path((_, token, message)): Path<(String, String, String)>,
+) -> Response {
+    match webhook_message_id(&world, &token, &message).and_then(|id| world.bot_delete(id)) {
+        Some(()) => StatusCode::NO_CONTENT.into_response(),
+        None => unknown_message(),
+    }
+}
+
+fn put_commands(world: &World, guild: bool, body: Value) -> Response {
     let Some(commands) = body.as_array() else {
         return error(400, 50035, "expected an array of commands");
     };
@@ -342,26 +359,20 @@ async fn put_commands(world: &World, guild: bool, req: Request) -> Response {
     Json(world.set_commands(guild, commands.clone())).into_response()
 }
 
-async fn put_global_commands(State(world): W, req: Request) -> Response {
-    put_commands(&world, false, req).await
+async fn put_global_commands(State(world): W, Payload { body, .. }: Payload) -> Response {
+    put_commands(&world, false, body)
 }
 
-async fn put_guild_commands(State(world): W, req: Request) -> Response {
-    put_commands(&world, true, req).await
+async fn put_guild_commands(State(world): W, Payload { body, .. }: Payload) -> Response {
+    put_commands(&world, true, body)
 }
 
-async fn get_global_commands(State(world): W, req: Request) -> Response {
-    match take(&world, req).await {
-        Ok(_) => Json(world.global_commands()).into_response(),
-        Err(r) => r,
-    }
+async fn get_global_commands(State(world): W) -> Response {
+    Json(world.global_commands()).into_response()
 }
 
-async fn get_guild_commands(State(world): W, req: Request) -> Response {
-    match take(&world, req).await {
-        Ok(_) => Json(world.guild_commands()).into_response(),
-        Err(r) => r,
-    }
+async fn get_guild_commands(State(world): W) -> Response {
+    Json(world.guild_commands()).into_response()
 }
 
 /// The bytes of an uploaded file (Discord's CDN, for attachment URLs). Not recorded as
@@ -373,11 +384,7 @@ async fn attachment(State(world): W, Path((id, _)): Path<(String, String)>) -> R
     }
 }
 
-async fn unknown(State(world): W, req: Request) -> Response {
-    let path = req.uri().path().to_string();
-    if let Err(r) = take(&world, req).await {
-        return r;
-    }
-    tracing::warn!(%path, "local Discord server: unknown route");
+async fn unknown(req: Request) -> Response {
+    tracing::warn!(path = %req.uri().path(), "local Discord server: unknown route");
     error(404, 0, "404: Not Found")
 }

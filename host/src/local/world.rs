@@ -3,19 +3,22 @@
 //! autocomplete, join and leave voice channels, have any event delivered twice, and
 //! read back what the bot did (and, through [`World::voice`], what it played).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 
 use super::payloads::{self, BOT_ID, GENERAL, GUILD_ID};
 use super::voice::{Voice, VoiceGrant, VoiceStats};
 
 const BOT_ID_STR: &str = "1000";
+
+/// Already-delivered dispatches a session remembers for replay on resume.
+const SESSION_MEMORY: usize = 1024;
 
 /// One REST request the bot made.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -27,6 +30,12 @@ pub struct RestCall {
     /// Uploaded files: (filename, bytes).
     #[serde(skip)]
     pub files: Vec<(String, Vec<u8>)>,
+    /// When the request arrived.
+    #[serde(skip)]
+    pub at: std::time::Instant,
+    /// The answer's status and JSON body (`Null` when empty); 0 until answered.
+    pub status: u16,
+    pub response: Value,
 }
 
 /// A gateway dispatch: event name and payload.
@@ -34,6 +43,34 @@ pub struct RestCall {
 pub struct Dispatch {
     pub t: &'static str,
     pub d: Value,
+}
+
+/// What the server tells connected gateway sessions to do.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Control {
+    /// Send op 7 RECONNECT: the client closes and resumes.
+    Reconnect,
+}
+
+/// What a RESUME gets: the connection's generation, the dispatches to re-send with
+/// their sequence numbers, and the sequence number of RESUMED.
+pub(super) struct Resumed {
+    pub generation: u64,
+    pub replay: Vec<(u64, Dispatch)>,
+    pub seq: u64,
+}
+
+/// A gateway session as the server remembers it, across connections: where it is in
+/// the event log, its sequence number, and what it was sent lately.
+struct Session {
+    /// Next index of `State::log` to deliver.
+    cursor: usize,
+    seq: u64,
+    recent: VecDeque<(u64, Dispatch)>,
+    /// Bumped on resume: a connection holding an older value has been superseded.
+    generation: u64,
+    /// Dispatches for this session alone (answers to its voice state updates).
+    own: VecDeque<Dispatch>,
 }
 
 #[derive(Default)]
@@ -53,6 +90,15 @@ struct State {
     files: BTreeMap<u64, Vec<u8>>,
     /// See [`World::add_voice_only_guilds`].
     voice_only_guilds: std::collections::BTreeSet<u64>,
+    resumes: u64,
+    /// Dispatches replayed to resuming sessions although they had received them.
+    replayed: u64,
+    /// How many already-delivered dispatches a resume replays (as Discord may).
+    resume_replay: usize,
+    /// Every dispatch, in order; each session delivers it from its cursor, so events
+    /// sent while a session is disconnected reach it when it resumes.
+    log: Vec<Dispatch>,
+    sessions: HashMap<String, Session>,
 }
 
 #[derive(Clone, Debug)]
@@ -66,7 +112,9 @@ struct VoiceMember {
 pub struct World {
     addr: SocketAddr,
     state: Mutex<State>,
-    events: broadcast::Sender<Dispatch>,
+    /// The length of the event log, for sessions to wait on.
+    logged: watch::Sender<usize>,
+    control: broadcast::Sender<Control>,
     changed: Notify,
     next_id: AtomicU64,
     voice: Arc<Voice>,
@@ -78,7 +126,8 @@ impl World {
             addr,
             voice,
             state: Mutex::default(),
-            events: broadcast::channel(65_536).0,
+            logged: watch::Sender::new(0),
+            control: broadcast::channel(16).0,
             changed: Notify::new(),
             next_id: AtomicU64::new(100_000),
         }
@@ -96,25 +145,135 @@ impl World {
         self.state.lock().expect("world state")
     }
 
-    pub(super) fn subscribe(&self) -> broadcast::Receiver<Dispatch> {
-        self.events.subscribe()
-    }
-
-    pub(super) fn identified(&self) {
-        self.state().identifies += 1;
-        self.changed.notify_waiters();
-    }
-
     /// Gateway sessions identified so far.
     pub fn identifies(&self) -> u64 {
         self.state().identifies
     }
 
-    fn dispatch(&self, t: &'static str, d: Value, copies: usize) {
-        for _ in 0..copies {
-            // No receivers (no bot connected yet) is fine: the event is simply unseen.
-            let _ = self.events.send(Dispatch { t, d: d.clone() });
+    /// Gateway sessions resumed so far.
+    pub fn resumes(&self) -> u64 {
+        self.state().resumes
+    }
+
+    /// Dispatches sent again to resuming sessions that had already received them.
+    pub fn replayed(&self) -> u64 {
+        self.state().replayed
+    }
+
+    /// From now on a resume replays the last `n` dispatches the session had already
+    /// received (Discord may replay events; the bot must not answer twice).
+    pub fn set_resume_replay(&self, n: usize) {
+        self.state().resume_replay = n;
+    }
+
+    /// Tells every connected gateway session to reconnect (op 7); the client resumes.
+    pub fn force_reconnect(&self) {
+        let _ = self.control.send(Control::Reconnect);
+    }
+
+    /// Appends to the event log; sessions deliver it `copies` times.
+    pub(super) fn dispatch(&self, t: &'static str, d: Value, copies: usize) {
+        let len = {
+            let mut state = self.state();
+            for _ in 0..copies {
+                state.log.push(Dispatch { t, d: d.clone() });
+            }
+            state.log.len()
+        };
+        self.logged.send_replace(len);
+    }
+
+    // ---- gateway sessions -------------------------------------------------------
+
+    pub(super) fn watch_log(&self) -> watch::Receiver<usize> {
+        self.logged.subscribe()
+    }
+
+    pub(super) fn control(&self) -> broadcast::Receiver<Control> {
+        self.control.subscribe()
+    }
+
+    /// A new session (IDENTIFY) that delivers events logged from now on. Returns its id;
+    /// READY and GUILD_CREATE take sequence numbers 1 and 2.
+    pub(super) fn open_session(&self) -> String {
+        let id = format!("session-{}", self.next_id());
+        let mut state = self.state();
+        let cursor = state.log.len();
+        state.sessions.insert(
+            id.clone(),
+            Session {
+                cursor,
+                seq: 2,
+                recent: VecDeque::new(),
+                generation: 0,
+                own: VecDeque::new(),
+            },
+        );
+        state.identifies += 1;
+        drop(state);
+        self.changed.notify_waiters();
+        id
+    }
+
+    /// A RESUME of session `id` whose client saw up to `seq`: the new connection's
+    /// generation, the dispatches to replay (the missed ones, and as many already
+    /// received ones as set by [`World::set_resume_replay`]) and the sequence number
+    /// of RESUMED. `None` if the session is unknown.
+    pub(super) fn resume_session(&self, id: &str, seq: u64) -> Option<Resumed> {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let replay_from = seq.saturating_sub(state.resume_replay as u64);
+        let session = state.sessions.get_mut(id)?;
+        session.generation += 1;
+        let frames: Vec<(u64, Dispatch)> = session
+            .recent
+            .iter()
+            .filter(|(s, _)| *s > replay_from)
+            .cloned()
+            .collect();
+        let again = frames.iter().filter(|(s, _)| *s <= seq).count() as u64;
+        session.seq += 1;
+        let resumed = Resumed {
+            generation: session.generation,
+            replay: frames,
+            seq: session.seq,
+        };
+        state.resumes += 1;
+        state.replayed += again;
+        drop(guard);
+        self.changed.notify_waiters();
+        Some(resumed)
+    }
+
+    /// The next dispatches for session `id` with their sequence numbers, marked sent.
+    /// `None` if a newer connection resumed the session.
+    pub(super) fn next_frames(&self, id: &str, generation: u64) -> Option<Vec<(u64, Dispatch)>> {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let session = state.sessions.get_mut(id)?;
+        if session.generation != generation {
+            return None;
         }
+        let mut frames = Vec::new();
+        let own: Vec<Dispatch> = session.own.drain(..).collect();
+        for dispatch in own.iter().chain(&state.log[session.cursor..]) {
+            session.seq += 1;
+            frames.push((session.seq, dispatch.clone()));
+            session.recent.push_back((session.seq, dispatch.clone()));
+        }
+        session.cursor = state.log.len();
+        while session.recent.len() > SESSION_MEMORY {
+            session.recent.pop_front();
+        }
+        Some(frames)
+    }
+
+    /// Queues `dispatches` for session `id` alone and wakes the sessions.
+    pub(super) fn dispatch_to_session(&self, id: &str, dispatches: Vec<Dispatch>) {
+        if let Some(session) = self.state().sessions.get_mut(id) {
+            session.own.extend(dispatches);
+        }
+        self.logged.send_modify(|_| {});
     }
 
     // ---- acting as a user -------------------------------------------------------
@@ -472,8 +631,24 @@ impl World {
 
     // ---- used by the REST routes -----------------------------------------------
 
-    pub(super) fn record(&self, call: RestCall) {
-        self.state().calls.push(call);
+    /// Records a request as it arrives (before its effects); returns its index for
+    /// [`World::answered`].
+    pub(super) fn record(&self, call: RestCall) -> usize {
+        let index = {
+            let mut state = self.state();
+            state.calls.push(call);
+            state.calls.len() - 1
+        };
+        self.changed.notify_waiters();
+        index
+    }
+
+    /// Adds the answer to recorded request `index`.
+    pub(super) fn answered(&self, index: usize, status: u16, response: Value) {
+        if let Some(call) = self.state().calls.get_mut(index) {
+            call.status = status;
+            call.response = response;
+        }
         self.changed.notify_waiters();
     }
 
@@ -531,6 +706,13 @@ impl World {
         Some(msg)
     }
 
+    /// Removes a message (the bot may delete any, as with Manage Messages).
+    pub(super) fn bot_delete(&self, id: u64) -> Option<()> {
+        self.state().messages.remove(&id)?;
+        self.changed.notify_waiters();
+        Some(())
+    }
+
     fn attachments(&self, files: &[(String, Vec<u8>)]) -> Value {
         files
             .iter()
@@ -570,6 +752,14 @@ impl World {
                 if c.get("type").is_none() {
                     c["type"] = json!(1);
                 }
+                if c.get("default_member_permissions").is_none() {
+                    c["default_member_permissions"] = Value::Null;
+                }
+                // Discord answers with the options as stored: unset limits are absent,
+                // not null (clients send nulls).
+                if let Some(options) = c.get_mut("options") {
+                    drop_nulls(options);
+                }
                 if guild {
                     c["guild_id"] = json!(payloads::GUILD_ID.to_string());
                 }
@@ -585,5 +775,17 @@ impl World {
         drop(state);
         self.changed.notify_waiters();
         stored
+    }
+}
+
+/// Removes null-valued fields from every object in `value`.
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
     }
 }

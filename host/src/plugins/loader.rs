@@ -48,7 +48,7 @@ impl World {
         match self {
             World::Source => &["claims", "resolve", "fetch"],
             World::Command => &["commands", "run", "autocomplete"],
-            World::Mention => &["handle"],
+            World::Mention => &["claims", "handle"],
         }
     }
 

@@ -456,6 +456,7 @@ impl PluginHost {
             self.host_calls(),
             "run",
             async |store| {
+                store.data_mut().user = Some(invocation.context.user_id);
                 let bindings = pre.instantiate_async(&mut *store).await?;
                 bindings.call_run(&mut *store, invocation).await
             },
@@ -488,6 +489,7 @@ impl PluginHost {
             self.host_calls(),
             "autocomplete",
             async |store| {
+                store.data_mut().user = Some(context.user_id);
                 let bindings = pre.instantiate_async(&mut *store).await?;
                 Ok(Ok(bindings
                     .call_autocomplete(&mut *store, command, option, partial, context)
@@ -500,6 +502,68 @@ impl PluginHost {
 
     // ---- mention ----
 
+    /// Whether mention plugin `name` takes `message` (its `claims` export).
+    pub async fn mention_claims(&self, name: &str, message: &Message) -> Result<bool, CallError> {
+        let (slot, version) = self.current(name)?;
+        let Prepared::Mention(pre) = &version.loaded.prepared else {
+            return Err(Self::wrong_kind(
+                name,
+                World::Mention,
+                version.loaded.inspection.world,
+            ));
+        };
+        let (result, _) = call::run(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            "claims",
+            async |store| {
+                store.data_mut().user = Some(message.context.user_id);
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                Ok(Ok(bindings.call_claims(&mut *store, message).await?))
+            },
+        )
+        .await;
+        result
+    }
+
+    /// Handles a mention, publishing the draft into `draft` as the plugin appends to it
+    /// (watch its receiver to show the reply while it is written). Returns the final
+    /// reply; the draft's last value stays readable from the receiver, also when the
+    /// call failed.
+    pub async fn handle_mention_live(
+        &self,
+        name: &str,
+        message: &Message,
+        draft: tokio::sync::watch::Sender<String>,
+    ) -> Result<Reply, CallError> {
+        let (slot, version) = self.current(name)?;
+        let Prepared::Mention(pre) = &version.loaded.prepared else {
+            return Err(Self::wrong_kind(
+                name,
+                World::Mention,
+                version.loaded.inspection.world,
+            ));
+        };
+        let (result, _) = call::run(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            "handle",
+            async |store| {
+                let state = store.data_mut();
+                state.draft = draft;
+                state.user = Some(message.context.user_id);
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.call_handle(&mut *store, message).await
+            },
+        )
+        .await;
+        result
+    }
+
     /// Handles a mention. Returns the final reply and the draft text appended during
     /// the call (also when the call failed).
     pub async fn handle_mention(
@@ -507,27 +571,10 @@ impl PluginHost {
         name: &str,
         message: &Message,
     ) -> (Result<Reply, CallError>, String) {
-        let (slot, version) = match self.current(name) {
-            Ok(found) => found,
-            Err(error) => return (Err(error), String::new()),
-        };
-        let Prepared::Mention(pre) = &version.loaded.prepared else {
-            let error = Self::wrong_kind(name, World::Mention, version.loaded.inspection.world);
-            return (Err(error), String::new());
-        };
-        let (result, Finished { state }) = call::run(
-            &self.inner.engine,
-            &slot.context,
-            &slot.counters,
-            self.host_calls(),
-            "handle",
-            async |store| {
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                bindings.call_handle(&mut *store, message).await
-            },
-        )
-        .await;
-        (result, state.draft)
+        let (draft, watch) = tokio::sync::watch::channel(String::new());
+        let result = self.handle_mention_live(name, message, draft).await;
+        let text = watch.borrow().clone();
+        (result, text)
     }
 
     // ---- source ----

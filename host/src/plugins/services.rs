@@ -26,20 +26,27 @@ pub trait AudioWriter: Send {
 }
 
 /// Host services that plugins reach through granted interfaces. Every method gets the
-/// calling plugin's name (for logs, quotas and attribution).
+/// calling plugin's name (for logs, quotas and attribution); the LLM methods also get
+/// the Discord user the call serves, if any (for the per-user rate limit).
 #[async_trait]
 pub trait HostServices: Send + Sync + 'static {
-    async fn chat(&self, plugin: &str, request: ChatRequest) -> Result<String, String> {
-        let _ = (plugin, request);
+    async fn chat(
+        &self,
+        plugin: &str,
+        user: Option<u64>,
+        request: ChatRequest,
+    ) -> Result<String, String> {
+        let _ = (plugin, user, request);
         Err("no LLM endpoint is configured on this bot".into())
     }
 
     async fn chat_stream(
         &self,
         plugin: &str,
+        user: Option<u64>,
         request: ChatRequest,
     ) -> Result<Box<dyn ChatStream>, String> {
-        let _ = (plugin, request);
+        let _ = (plugin, user, request);
         Err("no LLM endpoint is configured on this bot".into())
     }
 

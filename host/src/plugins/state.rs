@@ -39,8 +39,11 @@ pub struct CallState {
     pub(crate) stderr: MemoryOutputPipe,
     pub(crate) log_lines: u32,
     pub(crate) log_dropped: u32,
-    /// Text a mention plugin appended to its draft reply.
-    pub(crate) draft: String,
+    /// Text a mention plugin appended to its draft reply, watched by the Discord front
+    /// while the call runs.
+    pub(crate) draft: tokio::sync::watch::Sender<String>,
+    /// The Discord user the call serves (for per-user limits in host services).
+    pub(crate) user: Option<u64>,
 }
 
 impl CallState {
@@ -74,7 +77,8 @@ impl CallState {
             stderr,
             log_lines: 0,
             log_dropped: 0,
-            draft: String::new(),
+            draft: tokio::sync::watch::Sender::new(String::new()),
+            user: None,
         }
     }
 

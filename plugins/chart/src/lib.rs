@@ -151,6 +151,15 @@ fn ask_llm(prompt: &str) -> Result<String, String> {
 struct Chart;
 
 impl Mention for Chart {
+    fn claims(message: &Message) -> bool {
+        let files: Vec<(&str, &str)> = message
+            .attachments
+            .iter()
+            .map(|a| (a.filename.as_str(), a.content_type.as_str()))
+            .collect();
+        claims(&message.content, &files)
+    }
+
     fn handle(message: Message) -> Result<Reply, String> {
         let files: Vec<(&str, &str, &[u8])> = message
             .attachments

@@ -1,5 +1,6 @@
 //! `minstrel:plugin/draft`: text a mention plugin shows while it works. The runtime
-//! collects it per call; the Discord front edits the message from it.
+//! collects it per call in a watch channel; the Discord front edits the message from
+//! it while the call runs.
 
 use crate::plugins::api::v0_1_0::draft::Host;
 use crate::plugins::state::CallState;
@@ -11,12 +12,16 @@ const MAX_DRAFT: usize = 16 << 10;
 impl Host for CallState {
     async fn append(&mut self, text: String) -> wasmtime::Result<()> {
         self.enter("draft")?;
-        let room = MAX_DRAFT.saturating_sub(self.draft.len());
+        // `send_modify` notifies watchers (the Discord front) even when the text
+        // grows by nothing, so skip empty appends.
+        let room = MAX_DRAFT.saturating_sub(self.draft.borrow().len());
         let mut cut = text.len().min(room);
         while !text.is_char_boundary(cut) {
             cut -= 1;
         }
-        self.draft.push_str(&text[..cut]);
+        if cut > 0 {
+            self.draft.send_modify(|draft| draft.push_str(&text[..cut]));
+        }
         Ok(())
     }
 }

@@ -15,7 +15,7 @@ impl Host for CallState {
     async fn chat(&mut self, request: ChatRequest) -> wasmtime::Result<Result<String, String>> {
         self.enter("llm")?;
         let plugin = self.plugin.clone();
-        Ok(plugin.services.chat(&plugin.name, request).await)
+        Ok(plugin.services.chat(&plugin.name, self.user, request).await)
     }
 
     async fn chat_stream(
@@ -24,7 +24,11 @@ impl Host for CallState {
     ) -> wasmtime::Result<Result<Resource<CompletionStream>, String>> {
         self.enter("llm")?;
         let plugin = self.plugin.clone();
-        match plugin.services.chat_stream(&plugin.name, request).await {
+        match plugin
+            .services
+            .chat_stream(&plugin.name, self.user, request)
+            .await
+        {
             Ok(stream) => Ok(Ok(self.table().push(CompletionStream(stream))?)),
             Err(error) => Ok(Err(error)),
         }

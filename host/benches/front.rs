@@ -1,0 +1,173 @@
+//! Discord front benchmarks. Run `scripts/build-plugins.sh`, then
+//! `cargo bench -p minstrel --bench front`; results go in BENCHMARKS.md.
+//!
+//! 1. Events per second end to end: the real bot against the local Discord server,
+//!    2,000 prefix messages sent at once, each claimed in SQLite, routed to a trivial
+//!    command plugin (`reload-a`'s `version`) and answered with one REST call.
+//! 2. Added latency per event of the claim: the same event path in process (claim +
+//!    route + plugin call) against the same handler with no claim, sequential,
+//!    alternating, medians and their ratio.
+
+#[path = "../../tests/common/built.rs"]
+mod built;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use minstrel::config::{Config, StoreConfig};
+use minstrel::discord::{BotOptions, Data, claim, plugin_commands};
+use minstrel::local::LocalDiscord;
+use minstrel::local::payloads::{ALICE, GUILD_ID};
+use minstrel::plugins::types::{Context, Invocation};
+use minstrel::plugins::{NoServices, PluginHost, PluginsConfig};
+use minstrel::store::Store;
+
+use built::component;
+
+const EVENTS: usize = 2_000;
+const SAMPLES: usize = 3_000;
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn options(server: &LocalDiscord) -> BotOptions {
+    BotOptions {
+        token: "bench-token".into(),
+        api_base: Some(server.base_url()),
+        dev_guild: Some(GUILD_ID),
+        prefix: "!".into(),
+        mention_order: Vec::new(),
+    }
+}
+
+async fn end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: tmp.path().join("data"),
+        ..Config::default()
+    };
+    config.plugins.dir = tmp.path().join("plugins");
+    std::fs::create_dir_all(&config.plugins.dir).unwrap();
+    std::fs::copy(component("reload_a"), config.plugins.dir.join("probe.wasm")).unwrap();
+    let server = LocalDiscord::start().await.unwrap();
+    let host = minstrel::app::start(&config, options(&server))
+        .await
+        .unwrap();
+    let world = server.world();
+    let registered =
+        |w: &minstrel::local::World| w.guild_commands().iter().any(|c| c["name"] == "version");
+    assert!(world.wait_for(Duration::from_secs(30), registered).await);
+    // Warm-up.
+    for _ in 0..50 {
+        world.send_message(ALICE, "!version", 1);
+    }
+    assert!(
+        world
+            .wait_for(Duration::from_secs(30), |w| w.bot_messages().len() >= 50)
+            .await
+    );
+    let started = Instant::now();
+    for _ in 0..EVENTS {
+        world.send_message(ALICE, "!version", 1);
+    }
+    let done = world
+        .wait_for(Duration::from_secs(300), |w| {
+            w.bot_messages().len() >= 50 + EVENTS
+        })
+        .await;
+    let elapsed = started.elapsed();
+    assert!(done, "not every event was answered");
+    println!(
+        "end to end: {EVENTS} events in {:.2} s = {:.0} events/s (gateway -> claim -> route -> plugin -> REST reply)",
+        elapsed.as_secs_f64(),
+        EVENTS as f64 / elapsed.as_secs_f64()
+    );
+    host.shutdown().await;
+}
+
+async fn claim_overhead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(component("reload_a"), dir.join("probe.wasm")).unwrap();
+    let plugins_config = PluginsConfig {
+        dir: dir.clone(),
+        ..PluginsConfig::default()
+    };
+    let plugins = PluginHost::new(plugins_config, tmp.path(), Arc::new(NoServices)).unwrap();
+    plugins.load_dir().await;
+    let store = Store::open(&tmp.path().join("data"), StoreConfig::default())
+        .await
+        .unwrap();
+    let mut table = plugin_commands::CommandTable::new();
+    for spec in plugins.commands("probe").await.unwrap() {
+        table.insert(spec.name.clone(), ("probe".to_string(), spec));
+    }
+    let server = LocalDiscord::start().await.unwrap();
+    let data = Data {
+        store,
+        plugins,
+        options: options(&server),
+        plugin_commands: Arc::new(Mutex::new(table)),
+        players: Default::default(),
+    };
+    let invocation = Invocation {
+        command: "version".into(),
+        options: Vec::new(),
+        context: Context {
+            guild_id: Some(GUILD_ID),
+            channel_id: 1,
+            user_id: ALICE,
+            user_name: "alice".into(),
+        },
+    };
+    // The front's path for a prefix message: route by name, (claim), call the plugin.
+    let handle = async |event: Option<u64>| {
+        let started = Instant::now();
+        let (plugin, _) = plugin_commands::owner(&data, "version").expect("routed");
+        if let Some(id) = event {
+            assert!(
+                data.store
+                    .claim(claim::MESSAGE, &id.to_string())
+                    .await
+                    .unwrap()
+            );
+        }
+        data.plugins
+            .run_command(&plugin, &invocation)
+            .await
+            .unwrap();
+        started.elapsed()
+    };
+    for i in 0..200 {
+        handle(Some(1_000_000 + i)).await;
+        handle(None).await;
+    }
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for i in 0..SAMPLES as u64 {
+        with.push(handle(Some(i)).await);
+        without.push(handle(None).await);
+    }
+    let (with, without) = (median(with), median(without));
+    println!(
+        "per event, {SAMPLES} sequential: claim + route + plugin call p50 {:.1} us; route + plugin call (no claim) p50 {:.1} us; added {:.1} us, ratio {:.2}",
+        with.as_secs_f64() * 1e6,
+        without.as_secs_f64() * 1e6,
+        (with.as_secs_f64() - without.as_secs_f64()) * 1e6,
+        with.as_secs_f64() / without.as_secs_f64()
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        claim_overhead().await;
+        end_to_end().await;
+    });
+}
