@@ -182,8 +182,13 @@ async fn gateway_bot(State(world): W) -> Response {
     .into_response()
 }
 
+/// The bot itself: a user with the private fields Discord adds for its owner
+/// (`UserPIIResponse`).
 async fn me() -> Response {
-    Json(payloads::user(BOT_ID)).into_response()
+    let mut user = payloads::user(BOT_ID);
+    user["mfa_enabled"] = serde_json::json!(false);
+    user["locale"] = serde_json::json!("en-US");
+    Json(user).into_response()
 }
 
 async fn application() -> Response {
