@@ -9,12 +9,10 @@ scripts/setup.sh
 if [ -x scripts/build-plugins.sh ]; then
   scripts/build-plugins.sh
 fi
-# The sources' own parsing and checks, natively (no host calls involved).
-(cd plugins && CARGO_TARGET_DIR="$PWD/target" cargo test --locked -p youtube -p http)
 cargo fmt --all --check
 (cd plugins && cargo fmt --all --check && CARGO_TARGET_DIR="$PWD/target" cargo clippy --target wasm32-wasip2 --release --locked -- -D warnings) && (cd sdk && cargo fmt --check)
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
-# The plugins' plain-Rust modules (table parsing, chart choice and rendering, poll
-# tallies), natively, in the plugins' own target folder.
-(cd plugins && CARGO_TARGET_DIR="$PWD/target" cargo test --locked -p chart -p poll)
+# The plugins' plain-Rust modules (URL and metadata parsing, table parsing, chart choice
+# and rendering, poll tallies), natively, in the plugins' own target folder.
+(cd plugins && CARGO_TARGET_DIR="$PWD/target" cargo test --locked -p youtube -p http -p chart -p poll)
