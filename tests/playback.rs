@@ -356,3 +356,64 @@ fn eviction_and_reconcile_racing_playback_never_touch_a_queued_song() {
         host.shutdown().await;
     });
 }
+
+#[test]
+fn play_an_http_url_through_the_http_source_plugin() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        // A 2 s Ogg Opus song on a loopback "remote" host.
+        let song = tmp.path().join("song.ogg");
+        let made = Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=330:duration=2",
+            ])
+            .args(["-ac", "2", "-c:a", "libopus", "-b:a", "96k"])
+            .arg(&song)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let remote = minstrel::localhttp::LocalHttp::start().await.unwrap();
+        remote.route(
+            "/song.ogg",
+            minstrel::localhttp::Route::ok(std::fs::read(&song).unwrap()).typed("audio/ogg"),
+        );
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let mut config = config(tmp.path());
+        std::fs::copy(built_plugin("http"), config.plugins.dir.join("http.wasm")).unwrap();
+        config.plugins.grants.insert(
+            "http".into(),
+            minstrel::plugins::Grant {
+                interfaces: vec!["http".into()],
+                http_hosts: vec!["127.0.0.1".into()],
+                allow_private_addresses: true,
+                ..minstrel::plugins::Grant::default()
+            },
+        );
+        let host = start_bot(&server, &config).await;
+        world.join_voice(ALICE, MUSIC).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        let url = remote.url("/song.ogg");
+        let text = command(world, &format!("!play {url}"), |c| c.starts_with("Playing")).await;
+        assert!(text.contains("song.ogg"), "{text}");
+        wait_packets(world, 90).await;
+        let packets = wait_quiet(world, Duration::from_millis(600)).await;
+        assert!(
+            (95..=106).contains(&packets),
+            "{packets} audio packets for 2 s"
+        );
+        // Played again: from the cache. The source still checks the URL when it resolves
+        // it (one request), but nothing is downloaded again.
+        let hits = remote.hits("/song.ogg");
+        command(world, &format!("!play {url}"), |c| c.ends_with("(cached)")).await;
+        wait_packets(world, packets + 90).await;
+        assert_eq!(remote.hits("/song.ogg"), hits + 1);
+        host.shutdown().await;
+    });
+}

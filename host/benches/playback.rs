@@ -12,7 +12,7 @@
 //! (`--profile dev` for a quicker build; the ratio compares both in the same build).
 
 use std::num::NonZeroU64;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -165,7 +165,8 @@ async fn start_bare(world: &World, path: &Path, guilds: &[u64]) -> Vec<Driver> {
             })
             .await
             .expect("driver connects");
-        driver.play_input(File::new(path.to_path_buf()).into());
+        let file: PathBuf = path.into();
+        driver.play_input(File::new(file).into());
         drivers.push(driver);
     }
     drivers

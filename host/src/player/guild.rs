@@ -664,9 +664,7 @@ impl EventHandler for OnEnd {
             }
             _ => None,
         };
-        let Some(tx) = self.tx.upgrade() else {
-            return None;
-        };
+        let tx = self.tx.upgrade()?;
         let _ = tx.send(Request::Ended {
             play_id: self.play_id,
             error,
