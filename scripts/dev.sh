@@ -15,6 +15,8 @@ done
 # poll keeps its polls in kv; chart may ask the LLM to pick a chart for vague requests.
 export MINSTREL_PLUGINS__GRANTS__POLL__INTERFACES="${MINSTREL_PLUGINS__GRANTS__POLL__INTERFACES:-[\"kv\"]}"
 export MINSTREL_PLUGINS__GRANTS__CHART__INTERFACES="${MINSTREL_PLUGINS__GRANTS__CHART__INTERFACES:-[\"llm\"]}"
+# Charts first (they claim only messages with a table), then the LLM plugin for the rest.
+export MINSTREL_DISCORD__MENTION_ORDER="${MINSTREL_DISCORD__MENTION_ORDER:-[\"chart\"]}"
 export MINSTREL_PLUGINS__DIR="${MINSTREL_PLUGINS__DIR:-minstrel-data/plugins}"
 cargo build --locked -p minstrel
 if [ -n "${DISCORD_TOKEN:-}" ]; then

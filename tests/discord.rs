@@ -554,3 +554,78 @@ async fn a_mention_goes_to_the_first_plugin_that_claims_it() {
     assert_eq!(llm.requests().len(), 1);
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reply_to_an_answer_carries_the_conversation_to_the_llm() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(component("ask_mention"), plugins.join("ask.wasm")).unwrap();
+    let llm = LocalLlm::start("local-model", Some("sk-local-test"))
+        .await
+        .unwrap();
+    llm.script(Script::words("It is four.", Duration::from_millis(10)));
+    llm.script(Script::words(
+        "That makes twelve.",
+        Duration::from_millis(10),
+    ));
+    let (server, host) = start_with(llm_config(dir.path(), &llm), Vec::new()).await;
+    let world = server.world();
+
+    let first = world.send_message(ALICE, &format!("<@{BOT_ID}> what is two and two?"), 1);
+    assert!(
+        world
+            .wait_for(WAIT, |w| w
+                .replies_to(first)
+                .first()
+                .is_some_and(|m| m["content"] == "It is four."))
+            .await
+    );
+    let answer = world.replies_to(first)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Bob replies to the bot's answer (Discord sends the reference; the host follows it).
+    let second = world.send_message_with(
+        BOB,
+        &format!("<@{BOT_ID}> and times three?"),
+        json!({"message_reference": {"message_id": answer, "channel_id": "4000"}}),
+        1,
+    );
+    assert!(
+        world
+            .wait_for(WAIT, |w| w
+                .replies_to(second)
+                .first()
+                .is_some_and(|m| m["content"] == "That makes twelve."))
+            .await
+    );
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 2);
+    let turns: Vec<(String, String)> = requests[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_string(),
+                m["content"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("user", "what is two and two?"),
+        ("assistant", "It is four."),
+        ("user", "and times three?"),
+    ];
+    assert_eq!(turns.len(), 4, "{turns:?}");
+    assert_eq!(turns[0].0, "system");
+    for (turn, (role, content)) in turns[1..].iter().zip(expected) {
+        assert_eq!(
+            (turn.0.as_str(), turn.1.as_str()),
+            (role, content),
+            "{turns:?}"
+        );
+    }
+    host.shutdown().await;
+}

@@ -210,6 +210,7 @@ async fn mention_plugin_streams_an_llm_answer_into_the_draft() {
         content: "what is a minstrel?".into(),
         context: context(),
         attachments: vec![],
+        reply_chain: Vec::new(),
     };
     let (reply, draft) = host.handle_mention("ask", &message).await;
     let reply = reply.unwrap();
@@ -264,6 +265,7 @@ async fn every_host_interface_is_gated() {
         content: "hi".into(),
         context: context(),
         attachments: vec![],
+        reply_chain: Vec::new(),
     };
     let denied: Vec<(&str, CallError)> = vec![
         (

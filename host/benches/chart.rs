@@ -50,6 +50,7 @@ fn message(request: &str, rows: usize) -> Message {
             user_name: "ada".into(),
         },
         attachments: Vec::new(),
+        reply_chain: Vec::new(),
     }
 }
 

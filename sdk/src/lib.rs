@@ -45,8 +45,8 @@ mod bindings;
 pub const API_VERSION: &str = "0.1.0";
 
 pub use bindings::source::minstrel::plugin::types::{
-    Attachment, CommandSpec, Context, Embed, Invocation, Message, OptionKind, OptionSpec,
-    OptionValue, Reply, Track,
+    Attachment, CommandSpec, Context, EarlierMessage, Embed, Invocation, Message, OptionKind,
+    OptionSpec, OptionValue, Reply, Track,
 };
 
 /// Logging into the host's log, under a span with the plugin's name.

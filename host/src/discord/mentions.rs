@@ -17,7 +17,7 @@ use poise::serenity_prelude as serenity;
 use super::live::LiveReply;
 use super::plugin_commands::{send_reply, text_reply};
 use super::{Data, Error};
-use crate::plugins::types::{Context as PluginContext, Message, Reply};
+use crate::plugins::types::{Context as PluginContext, EarlierMessage, Message, Reply};
 use crate::plugins::{CallError, PluginHost, World};
 
 /// Whether `msg` addresses the bot by mention.
@@ -34,6 +34,47 @@ pub fn strip_mention(content: &str, bot: serenity::UserId) -> String {
         .replace(&format!("<@!{bot}>"), "")
         .trim()
         .to_string()
+}
+
+/// Most messages followed up a reply chain.
+const MAX_CHAIN: usize = 10;
+
+/// The messages `msg` replies to, oldest first: Discord includes the one it replies to;
+/// earlier ones are fetched. A message that cannot be fetched ends the chain.
+async fn reply_chain(
+    ctx: &serenity::Context,
+    msg: &serenity::Message,
+    bot: serenity::UserId,
+) -> Vec<EarlierMessage> {
+    let mut chain = Vec::new();
+    let mut next = msg.referenced_message.as_deref().cloned();
+    let mut reference = msg.message_reference.clone();
+    while chain.len() < MAX_CHAIN {
+        let earlier = match next.take() {
+            Some(earlier) => earlier,
+            None => {
+                let Some(id) = reference.as_ref().and_then(|r| r.message_id) else {
+                    break;
+                };
+                match msg.channel_id.message(&ctx.http, id).await {
+                    Ok(earlier) => earlier,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "reply chain ends at an unreadable message");
+                        break;
+                    }
+                }
+            }
+        };
+        reference = earlier.message_reference.clone();
+        next = earlier.referenced_message.as_deref().cloned();
+        chain.push(EarlierMessage {
+            from_bot: earlier.author.id == bot,
+            author_name: earlier.author.name.clone(),
+            content: strip_mention(&earlier.content, bot),
+        });
+    }
+    chain.reverse();
+    chain
 }
 
 /// The order in which `loaded` mention plugins are asked: those named in `order` first
@@ -80,6 +121,7 @@ pub async fn handle(
             user_name: msg.author.name.clone(),
         },
         attachments: super::attachments::collect(msg).await,
+        reply_chain: reply_chain(ctx, msg, bot).await,
     };
     let Some(plugin) = route(&data.plugins, &data.options.mention_order, &message).await else {
         let text = if data.plugins.names(World::Mention).is_empty() {
