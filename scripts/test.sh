@@ -12,6 +12,8 @@ fi
 cargo fmt --all --check
 (cd plugins && cargo fmt --all --check && CARGO_TARGET_DIR="$PWD/target" cargo clippy --target wasm32-wasip2 --release --locked -- -D warnings) && (cd sdk && cargo fmt --check)
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The CLI tests run the `minstrel` binary itself, which `cargo test` does not build.
+cargo build --locked -p minstrel
 cargo test --workspace --locked
 # The plugins' plain-Rust modules (URL and metadata parsing, table parsing, chart choice
 # and rendering, poll tallies), natively, in the plugins' own target folder.
