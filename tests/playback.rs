@@ -417,3 +417,83 @@ fn play_an_http_url_through_the_http_source_plugin() {
         host.shutdown().await;
     });
 }
+
+#[test]
+fn two_guilds_playing_the_same_url_at_once_download_it_once() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let song = tmp.path().join("song.ogg");
+        let made = Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=550:duration=2",
+            ])
+            .args(["-ac", "2", "-c:a", "libopus", "-b:a", "96k"])
+            .arg(&song)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let remote = minstrel::localhttp::LocalHttp::start().await.unwrap();
+        remote.route(
+            "/song.ogg",
+            minstrel::localhttp::Route::ok(std::fs::read(&song).unwrap()).typed("audio/ogg"),
+        );
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let mut config = config(tmp.path());
+        std::fs::copy(built_plugin("http"), config.plugins.dir.join("http.wasm")).unwrap();
+        config.plugins.grants.insert(
+            "http".into(),
+            minstrel::plugins::Grant {
+                interfaces: vec!["http".into()],
+                http_hosts: vec!["127.0.0.1".into()],
+                allow_private_addresses: true,
+                ..minstrel::plugins::Grant::default()
+            },
+        );
+        let host = start_bot(&server, &config).await;
+        const OTHER: u64 = 9_000;
+        world.add_voice_only_guilds([OTHER]);
+        let players = host.services.player.get().expect("players").clone();
+
+        let songs = players
+            .resolve(&remote.url("/song.ogg"), ALICE)
+            .await
+            .unwrap();
+        let resolved = remote.hits("/song.ogg");
+        let play = |guild: u64| {
+            let (players, songs) = (players.clone(), songs.clone());
+            async move {
+                let ready = players
+                    .prepare(&songs[0], &minstrel::player::Progress::default())
+                    .await
+                    .unwrap();
+                players
+                    .enqueue(guild, Some(MUSIC), None, songs, Some(ready))
+                    .await
+                    .unwrap()
+            }
+        };
+        let (a, b) = tokio::join!(play(GUILD_ID), play(OTHER));
+        assert_eq!((a, b), (0, 0), "both play at once");
+        assert_eq!(
+            remote.hits("/song.ogg") - resolved,
+            1,
+            "one download for both guilds"
+        );
+        for guild in [GUILD_ID, OTHER] {
+            assert!(
+                world
+                    .voice()
+                    .wait_for(guild, WAIT, |s| s.packets - s.silence_frames >= 95)
+                    .await,
+                "guild {guild} did not hear the song"
+            );
+        }
+        host.shutdown().await;
+    });
+}

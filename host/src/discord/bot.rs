@@ -91,17 +91,7 @@ pub async fn start(
         })
         .setup(|ctx, _ready, framework| {
             Box::pin(async move {
-                let builtins = &framework.options().commands;
-                let registry = plugin_commands::Registry {
-                    plugins: data.plugins.clone(),
-                    dev_guild: data.options.dev_guild,
-                    builtins: poise::builtins::create_application_commands(builtins),
-                    builtin_names: builtins.iter().map(|c| c.name.to_string()).collect(),
-                    table: Arc::clone(&data.plugin_commands),
-                };
-                let count = registry.register(&ctx.http).await?;
-                tracing::info!(plugin_commands = count, "commands registered");
-                registry.spawn_watch(ctx.http.clone());
+                // Players first: by the time the commands are visible, they can play.
                 let players = Players::new(
                     data.store.clone(),
                     data.plugins.clone(),
@@ -115,6 +105,17 @@ pub async fn start(
                 }
                 let _ = services.player.set(players.clone());
                 let _ = data.players.set(players);
+                let builtins = &framework.options().commands;
+                let registry = plugin_commands::Registry {
+                    plugins: data.plugins.clone(),
+                    dev_guild: data.options.dev_guild,
+                    builtins: poise::builtins::create_application_commands(builtins),
+                    builtin_names: builtins.iter().map(|c| c.name.to_string()).collect(),
+                    table: Arc::clone(&data.plugin_commands),
+                };
+                let count = registry.register(&ctx.http).await?;
+                tracing::info!(plugin_commands = count, "commands registered");
+                registry.spawn_watch(ctx.http.clone());
                 Ok(data)
             })
         })
