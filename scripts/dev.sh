@@ -9,12 +9,17 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/minstrel/target}"
 scripts/setup.sh
 scripts/build-plugins.sh >/dev/null
 mkdir -p minstrel-data/plugins
-for wasm in plugins/target/wasm32-wasip2/release/{hello_command,ask_mention,echo_source,chart,poll,tone,youtube,http,local}.wasm; do
+for wasm in plugins/target/wasm32-wasip2/release/{hello_command,ask_mention,chart,poll,tone,youtube,http,local}.wasm; do
   [ -f "$wasm" ] && cp -u "$wasm" minstrel-data/plugins/
 done
 # poll keeps its polls in kv; chart may ask the LLM to pick a chart for vague requests.
 export MINSTREL_PLUGINS__GRANTS__POLL__INTERFACES="${MINSTREL_PLUGINS__GRANTS__POLL__INTERFACES:-[\"kv\"]}"
 export MINSTREL_PLUGINS__GRANTS__CHART__INTERFACES="${MINSTREL_PLUGINS__GRANTS__CHART__INTERFACES:-[\"llm\"]}"
+# youtube reaches YouTube through the host's yt-dlp; local plays files from minstrel-data/music.
+mkdir -p minstrel-data/music
+export MINSTREL_PLUGINS__GRANTS__YOUTUBE__INTERFACES="${MINSTREL_PLUGINS__GRANTS__YOUTUBE__INTERFACES:-[\"media\"]}"
+export MINSTREL_PLUGINS__GRANTS__YOUTUBE__CALL_TIMEOUT_MS="${MINSTREL_PLUGINS__GRANTS__YOUTUBE__CALL_TIMEOUT_MS:-600000}"
+export MINSTREL_PLUGINS__GRANTS__LOCAL__FILES_DIR="${MINSTREL_PLUGINS__GRANTS__LOCAL__FILES_DIR:-$PWD/minstrel-data/music}"
 # Charts first (they claim only messages with a table), then the LLM plugin for the rest.
 export MINSTREL_DISCORD__MENTION_ORDER="${MINSTREL_DISCORD__MENTION_ORDER:-[\"chart\"]}"
 export MINSTREL_PLUGINS__DIR="${MINSTREL_PLUGINS__DIR:-minstrel-data/plugins}"

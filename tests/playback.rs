@@ -61,6 +61,13 @@ fn config(dir: &Path) -> Config {
     config.plugins.host_calls_per_call = 100_000;
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
     std::fs::copy(built_plugin("tone"), config.plugins.dir.join("tone.wasm")).unwrap();
+    // A source asked before `tone` that finds something for any words: `tone:440` must
+    // still go to `tone`, the source that claims it.
+    std::fs::copy(
+        built_plugin("echo_source"),
+        config.plugins.dir.join("echo.wasm"),
+    )
+    .unwrap();
     config
 }
 

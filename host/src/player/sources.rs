@@ -1,6 +1,6 @@
-//! Turning what a user typed into songs, through the source plugins: a URL goes to the
-//! first source (by name) that claims it; free text to the first source that finds
-//! something.
+//! Turning what a user typed into songs, through the source plugins: a query a source
+//! claims (a URL it knows, or its own form like `tone:440`) goes to the first source (by
+//! name) that claims it; other free text to the first source that finds something.
 
 use crate::plugins::{PluginHost, World};
 
@@ -36,18 +36,25 @@ pub async fn resolve(
         return Err(ResolveError::NoSources);
     }
     let url = is_url(query);
-    let mut last_error = None;
+    let mut claimed = None;
     for source in &sources {
-        if url {
-            match plugins.claims(source, query).await {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => {
-                    tracing::warn!(%source, error = %e, "source failed to answer claims");
-                    continue;
-                }
+        match plugins.claims(source, query).await {
+            Ok(true) => {
+                claimed = Some(source);
+                break;
             }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(%source, error = %e, "source failed to answer claims"),
         }
+    }
+    // A claimed query belongs to its source: its answer is final.
+    let candidates: Vec<&String> = match claimed {
+        Some(source) => vec![source],
+        None if url => return Err(ResolveError::Unclaimed(query.to_string())),
+        None => sources.iter().collect(),
+    };
+    let mut last_error = None;
+    for source in candidates {
         match plugins.resolve(source, query).await {
             Ok(tracks) if !tracks.is_empty() => {
                 return Ok(tracks
@@ -63,16 +70,18 @@ pub async fn resolve(
                     })
                     .collect());
             }
-            // A URL belongs to the source that claimed it: its answer is final.
-            Ok(_) if url => return Err(ResolveError::NotFound(query.to_string())),
+            Ok(_) if claimed.is_some() => {
+                return Err(ResolveError::NotFound(query.to_string()));
+            }
             Ok(_) => {}
-            Err(e) if url => return Err(ResolveError::Source(format!("{source}: {e}"))),
+            Err(e) if claimed.is_some() => {
+                return Err(ResolveError::Source(format!("{source}: {e}")));
+            }
             Err(e) => last_error = Some(format!("{source}: {e}")),
         }
     }
-    match (url, last_error) {
-        (true, _) => Err(ResolveError::Unclaimed(query.to_string())),
-        (false, Some(e)) => Err(ResolveError::Source(e)),
-        (false, None) => Err(ResolveError::NotFound(query.to_string())),
+    match last_error {
+        Some(e) => Err(ResolveError::Source(e)),
+        None => Err(ResolveError::NotFound(query.to_string())),
     }
 }
