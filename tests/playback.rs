@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use minstrel::app::{self, Host};
@@ -16,27 +15,10 @@ use minstrel::discord::BotOptions;
 use minstrel::local::payloads::{ALICE, GUILD_ID, MUSIC};
 use minstrel::local::{LocalDiscord, VoiceStats, World};
 use minstrel_tests::test_config;
+use minstrel_tests::voice::{run, sine_ogg};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-});
-
-fn run<F: Future<Output = ()>>(body: F) {
-    // SAFETY: every test in this binary calls `run` first, before using the runtime, so
-    // the first caller sets SSL_CERT_FILE while the others wait in the same `Once`.
-    unsafe { minstrel::local::voice::trust_in_this_process() }.expect("voice trust bundle");
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    RUNTIME.block_on(body);
-}
 
 fn built_plugin(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -364,44 +346,37 @@ fn eviction_and_reconcile_racing_playback_never_touch_a_queued_song() {
     });
 }
 
+/// A loopback "remote" host serving a 2 s Ogg Opus song at `/song.ogg`, and a config
+/// with the `http` source granted to reach it.
+async fn http_source(dir: &Path, frequency: u32) -> (minstrel::localhttp::LocalHttp, Config) {
+    let song = sine_ogg(dir, frequency, 2);
+    let remote = minstrel::localhttp::LocalHttp::start().await.unwrap();
+    remote.route(
+        "/song.ogg",
+        minstrel::localhttp::Route::ok(std::fs::read(&song).unwrap()).typed("audio/ogg"),
+    );
+    let mut config = config(dir);
+    std::fs::copy(built_plugin("http"), config.plugins.dir.join("http.wasm")).unwrap();
+    config.plugins.grants.insert(
+        "http".into(),
+        minstrel::plugins::Grant {
+            interfaces: vec!["http".into()],
+            http_hosts: vec!["127.0.0.1".into()],
+            allow_private_addresses: true,
+            ..minstrel::plugins::Grant::default()
+        },
+    );
+    (remote, config)
+}
+
 #[test]
 fn play_an_http_url_through_the_http_source_plugin() {
     run(async {
         let tmp = tempfile::tempdir().unwrap();
         // A 2 s Ogg Opus song on a loopback "remote" host.
-        let song = tmp.path().join("song.ogg");
-        let made = Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=330:duration=2",
-            ])
-            .args(["-ac", "2", "-c:a", "libopus", "-b:a", "96k"])
-            .arg(&song)
-            .status()
-            .unwrap();
-        assert!(made.success());
-        let remote = minstrel::localhttp::LocalHttp::start().await.unwrap();
-        remote.route(
-            "/song.ogg",
-            minstrel::localhttp::Route::ok(std::fs::read(&song).unwrap()).typed("audio/ogg"),
-        );
+        let (remote, config) = http_source(tmp.path(), 330).await;
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
-        let mut config = config(tmp.path());
-        std::fs::copy(built_plugin("http"), config.plugins.dir.join("http.wasm")).unwrap();
-        config.plugins.grants.insert(
-            "http".into(),
-            minstrel::plugins::Grant {
-                interfaces: vec!["http".into()],
-                http_hosts: vec!["127.0.0.1".into()],
-                allow_private_addresses: true,
-                ..minstrel::plugins::Grant::default()
-            },
-        );
         let host = start_bot(&server, &config).await;
         world.join_voice(ALICE, MUSIC).unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -429,39 +404,9 @@ fn play_an_http_url_through_the_http_source_plugin() {
 fn two_guilds_playing_the_same_url_at_once_download_it_once() {
     run(async {
         let tmp = tempfile::tempdir().unwrap();
-        let song = tmp.path().join("song.ogg");
-        let made = Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=550:duration=2",
-            ])
-            .args(["-ac", "2", "-c:a", "libopus", "-b:a", "96k"])
-            .arg(&song)
-            .status()
-            .unwrap();
-        assert!(made.success());
-        let remote = minstrel::localhttp::LocalHttp::start().await.unwrap();
-        remote.route(
-            "/song.ogg",
-            minstrel::localhttp::Route::ok(std::fs::read(&song).unwrap()).typed("audio/ogg"),
-        );
+        let (remote, config) = http_source(tmp.path(), 550).await;
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
-        let mut config = config(tmp.path());
-        std::fs::copy(built_plugin("http"), config.plugins.dir.join("http.wasm")).unwrap();
-        config.plugins.grants.insert(
-            "http".into(),
-            minstrel::plugins::Grant {
-                interfaces: vec!["http".into()],
-                http_hosts: vec!["127.0.0.1".into()],
-                allow_private_addresses: true,
-                ..minstrel::plugins::Grant::default()
-            },
-        );
         let host = start_bot(&server, &config).await;
         const OTHER: u64 = 9_000;
         world.add_voice_only_guilds([OTHER]);

@@ -7,15 +7,15 @@
 //! `minstrel::local::voice::trust_in_this_process` for why that is sound).
 
 use std::num::{NonZeroU8, NonZeroU64};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use minstrel::local::payloads::{ALICE, BOB, BOT_ID, GUILD_ID, LOUNGE, MUSIC};
 use minstrel::local::voice::rtp::SILENCE;
 use minstrel::local::{LocalDiscord, VoiceGrant, VoiceStats};
+use minstrel_tests::voice::{run, sine_ogg};
 use serde_json::{Value, json};
 use songbird::Config;
 use songbird::ConnectionInfo;
@@ -24,48 +24,6 @@ use songbird::tracks::{PlayMode, TrackHandle};
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// One runtime for every test: songbird's default mixer scheduler is process-global and
-/// lives on the runtime that first used it, so a per-test runtime would take it down
-/// with the first test that finishes.
-static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-});
-
-/// Runs a test body on the shared runtime, after making this process trust the endpoint.
-fn run<F: Future<Output = ()>>(body: F) {
-    // SAFETY: every test in this binary calls `run` before anything else, so no test
-    // thread reads the environment while the first caller sets SSL_CERT_FILE (the
-    // others wait in the same `Once`), and the harness's main thread only waits.
-    unsafe { minstrel::local::voice::trust_in_this_process() }.expect("voice trust bundle");
-    // RUST_LOG=songbird=debug shows the client's side of a failure.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    RUNTIME.block_on(body);
-}
-
-/// An Ogg Opus sine of `secs` seconds, made by ffmpeg (libopus, 20 ms frames).
-fn sine_ogg(dir: &Path, secs: u32) -> PathBuf {
-    let path = dir.join(format!("sine-{secs}.ogg"));
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency=440:duration={secs}"))
-        .args(["-ac", "2", "-c:a", "libopus", "-b:a", "96k"])
-        .arg(&path)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    path
-}
 
 /// The audio packets of an Ogg Opus file (the two header packets left out).
 fn ogg_packets(path: &Path) -> Vec<Vec<u8>> {
@@ -164,7 +122,7 @@ async fn wait_ended(track: &TrackHandle) {
 fn a_played_file_arrives_whole_decrypted_and_recorded() {
     run(async {
         let dir = tempfile::tempdir().unwrap();
-        let source = sine_ogg(dir.path(), 3);
+        let source = sine_ogg(dir.path(), 440, 3);
         let sent = ogg_packets(&source);
         // 3 s of 20 ms frames, plus the frame the encoder's delay spills into.
         assert!((150..=152).contains(&sent.len()), "{} packets", sent.len());
@@ -231,7 +189,7 @@ fn a_played_file_arrives_whole_decrypted_and_recorded() {
 fn xchacha_is_negotiated_when_the_client_prefers_it() {
     run(async {
         let dir = tempfile::tempdir().unwrap();
-        let source = sine_ogg(dir.path(), 1);
+        let source = sine_ogg(dir.path(), 440, 1);
         let server = LocalDiscord::start().await.unwrap();
         let config = Config::default().crypto_mode(CryptoMode::XChaCha20Poly1305);
         let mut driver = connected_driver(&server, config).await;
@@ -251,7 +209,7 @@ fn xchacha_is_negotiated_when_the_client_prefers_it() {
 fn pause_resume_and_stop_shape_the_stream() {
     run(async {
         let dir = tempfile::tempdir().unwrap();
-        let source = sine_ogg(dir.path(), 3);
+        let source = sine_ogg(dir.path(), 440, 3);
         let n = ogg_packets(&source).len() as u64;
         let server = LocalDiscord::start().await.unwrap();
         let mut driver = connected_driver(&server, Config::default()).await;
@@ -334,7 +292,7 @@ fn a_wrong_token_is_refused() {
 fn the_client_resumes_after_the_voice_socket_drops() {
     run(async {
         let dir = tempfile::tempdir().unwrap();
-        let source = sine_ogg(dir.path(), 3);
+        let source = sine_ogg(dir.path(), 440, 3);
         let n = ogg_packets(&source).len() as u64;
         let server = LocalDiscord::start().await.unwrap();
         let mut driver = connected_driver(&server, Config::default()).await;

@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests.
 
 pub mod built;
+pub mod voice;
 pub use built::{component, components_dir};
 
 use std::path::{Path, PathBuf};
