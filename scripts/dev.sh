@@ -20,6 +20,10 @@ mkdir -p minstrel-data/music
 export MINSTREL_PLUGINS__GRANTS__YOUTUBE__INTERFACES="${MINSTREL_PLUGINS__GRANTS__YOUTUBE__INTERFACES:-[\"media\"]}"
 export MINSTREL_PLUGINS__GRANTS__YOUTUBE__CALL_TIMEOUT_MS="${MINSTREL_PLUGINS__GRANTS__YOUTUBE__CALL_TIMEOUT_MS:-600000}"
 export MINSTREL_PLUGINS__GRANTS__LOCAL__FILES_DIR="${MINSTREL_PLUGINS__GRANTS__LOCAL__FILES_DIR:-$PWD/minstrel-data/music}"
+# http reaches only the hosts named here (none unless you set them), e.g.
+# MINSTREL_PLUGINS__GRANTS__HTTP__HTTP_HOSTS='["radio.example.org"]' scripts/dev.sh
+export MINSTREL_PLUGINS__GRANTS__HTTP__INTERFACES="${MINSTREL_PLUGINS__GRANTS__HTTP__INTERFACES:-[\"http\"]}"
+export MINSTREL_PLUGINS__GRANTS__HTTP__CALL_TIMEOUT_MS="${MINSTREL_PLUGINS__GRANTS__HTTP__CALL_TIMEOUT_MS:-600000}"
 # Charts first (they claim only messages with a table), then the LLM plugin for the rest.
 export MINSTREL_DISCORD__MENTION_ORDER="${MINSTREL_DISCORD__MENTION_ORDER:-[\"chart\"]}"
 export MINSTREL_PLUGINS__DIR="${MINSTREL_PLUGINS__DIR:-minstrel-data/plugins}"

@@ -5,8 +5,12 @@
 //! songbird's mixer scheduler is process-global and lives on the runtime that first
 //! used it, so every test runs on one shared runtime (see [`run`]).
 
+#[path = "sources_support/mod.rs"]
+mod sources_support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use minstrel::app::{self, Host};
@@ -14,9 +18,13 @@ use minstrel::config::Config;
 use minstrel::discord::BotOptions;
 use minstrel::local::payloads::{ALICE, GUILD_ID, MUSIC};
 use minstrel::local::{LocalDiscord, VoiceStats, World};
+use minstrel::localhttp::{LocalHttp, Route};
+use minstrel::media::Media;
+use minstrel::plugins::{Grant, HostServices};
 use minstrel_tests::test_config;
 use minstrel_tests::voice::{run, sine_ogg};
-use serde_json::Value;
+use serde_json::{Value, json};
+use sources_support::{Recorded, media_config};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -32,7 +40,14 @@ fn built_plugin(name: &str) -> PathBuf {
     path
 }
 
+/// The config of a test: the tone source, and a source asked before it that finds
+/// something for any words (`tone:440` must still go to `tone`, the source that claims it).
 fn config(dir: &Path) -> Config {
+    config_with(dir, &[("tone", "tone"), ("echo_source", "echo")])
+}
+
+/// A config loading the built source plugins `sources` as (crate, plugin name).
+fn config_with(dir: &Path, sources: &[(&str, &str)]) -> Config {
     let mut config = Config {
         data_dir: dir.join("data"),
         store: test_config(),
@@ -42,14 +57,10 @@ fn config(dir: &Path) -> Config {
     config.plugins.call_timeout_ms = 30_000;
     config.plugins.host_calls_per_call = 100_000;
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
-    std::fs::copy(built_plugin("tone"), config.plugins.dir.join("tone.wasm")).unwrap();
-    // A source asked before `tone` that finds something for any words: `tone:440` must
-    // still go to `tone`, the source that claims it.
-    std::fs::copy(
-        built_plugin("echo_source"),
-        config.plugins.dir.join("echo.wasm"),
-    )
-    .unwrap();
+    for (krate, name) in sources {
+        let to = config.plugins.dir.join(format!("{name}.wasm"));
+        std::fs::copy(built_plugin(krate), to).unwrap();
+    }
     config
 }
 
@@ -64,7 +75,18 @@ fn bot_options(server: &LocalDiscord) -> BotOptions {
 }
 
 async fn start_bot(server: &LocalDiscord, config: &Config) -> Host {
-    let host = app::start(config, bot_options(server)).await.unwrap();
+    start_bot_with(server, config, |services| services).await
+}
+
+/// [`start_bot`], with the plugins' services passed through `plugin_services`.
+async fn start_bot_with(
+    server: &LocalDiscord,
+    config: &Config,
+    plugin_services: impl FnOnce(Arc<dyn HostServices>) -> Arc<dyn HostServices>,
+) -> Host {
+    let host = app::start_with(config, bot_options(server), plugin_services)
+        .await
+        .unwrap();
     assert!(
         server
             .world()
@@ -446,6 +468,193 @@ fn two_guilds_playing_the_same_url_at_once_download_it_once() {
                 "guild {guild} did not hear the song"
             );
         }
+        host.shutdown().await;
+    });
+}
+
+/// The answer to the interaction `token` (its callback or an edit of it) whose content
+/// satisfies `done`.
+async fn interaction_text(world: &World, token: &str, done: impl Fn(&str) -> bool) -> String {
+    let content = |call: &minstrel::local::RestCall| {
+        let body = &call.body;
+        body["content"]
+            .as_str()
+            .or(body["data"]["content"].as_str())
+            .map(str::to_string)
+    };
+    let found = world
+        .wait_for(WAIT, |w| {
+            w.interaction_calls(token)
+                .iter()
+                .filter_map(content)
+                .any(|c| done(&c))
+        })
+        .await;
+    let calls = world.interaction_calls(token);
+    assert!(found, "unexpected answers {calls:?}");
+    calls.iter().filter_map(content).find(|c| done(c)).unwrap()
+}
+
+/// The choices offered when `user` types `text` into `/play`.
+async fn play_suggestions(world: &World, text: &str) -> Value {
+    let token = world.autocomplete(
+        ALICE,
+        "play",
+        json!([{"name": "query", "type": 3, "value": text, "focused": true}]),
+    );
+    assert!(
+        world
+            .wait_for(WAIT, |w| !w.interaction_calls(&token).is_empty())
+            .await,
+        "no suggestions for {text:?}"
+    );
+    let body = world.interaction_calls(&token)[0].body.clone();
+    assert_eq!(body["type"], 8, "an autocomplete result: {body}");
+    body["data"]["choices"].clone()
+}
+
+const NEVER_GONNA: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
+const PLAYLIST: &str = "https://www.youtube.com/playlist?list=PLminstrel0test0mix000000000000000";
+
+/// The `youtube` source plugin with YouTube stood in for: probes and searches are
+/// answered from recorded yt-dlp metadata (tests/fixtures/ytdlp), and the download of
+/// each recorded video goes through the real media service and yt-dlp to a 2 s song on
+/// a loopback "remote" host.
+async fn youtube_source(dir: &Path) -> (LocalHttp, Config, Arc<Recorded>) {
+    let song = sine_ogg(dir, 440, 2);
+    let remote = LocalHttp::start().await.unwrap();
+    remote.route(
+        "/video.ogg",
+        Route::ok(std::fs::read(&song).unwrap()).typed("audio/ogg"),
+    );
+    let mut youtube = Recorded::new(Media::new(media_config()));
+    youtube.probes.insert(NEVER_GONNA.into(), "video");
+    youtube.probes.insert(PLAYLIST.into(), "playlist");
+    for id in ["dQw4w9WgXcQ", "9bZkp7q19f0", "kJQP7kiw5Fk", "aqz-KE-bpKQ"] {
+        let watch = format!("https://www.youtube.com/watch?v={id}");
+        youtube.audio.insert(watch, remote.url("/video.ogg"));
+    }
+    let mut config = config_with(dir, &[("tone", "tone"), ("youtube", "youtube")]);
+    config.plugins.grants.insert(
+        "youtube".into(),
+        Grant {
+            interfaces: vec!["media".into()],
+            ..Grant::default()
+        },
+    );
+    (remote, config, Arc::new(youtube))
+}
+
+#[test]
+fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let (remote, config, youtube) = youtube_source(tmp.path()).await;
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let stand_in = youtube.clone();
+        let host = start_bot_with(&server, &config, move |real| {
+            let _ = stand_in.rest.set(real);
+            stand_in
+        })
+        .await;
+
+        // Typing into /play: too short for a search, then search results whose values
+        // are the videos' pages.
+        assert_eq!(play_suggestions(world, "ne").await, json!([]));
+        let never_gonna = json!([
+            {"name": "Rick Astley - Never Gonna Give You Up", "value": NEVER_GONNA},
+            {"name": "Rick Astley - Together Forever (Official Video)",
+             "value": "https://www.youtube.com/watch?v=yPYZpwSpKmA"},
+        ]);
+        assert_eq!(play_suggestions(world, "never gonna").await, never_gonna);
+        assert_eq!(youtube.searches().len(), 1);
+        // The same words again, typed differently, and new words typed by eight users at
+        // once: one more search in all (the store's TTL cache, refreshed by one caller).
+        let again = ["Never Gonna", "never gonna  ", "NEVER GONNA"];
+        let at_once = ["give you up"; 8];
+        let answers = futures::future::join_all(
+            again
+                .iter()
+                .chain(at_once.iter())
+                .map(|text| play_suggestions(world, text)),
+        )
+        .await;
+        assert!(answers.iter().all(|a| *a == never_gonna), "{answers:?}");
+        assert_eq!(
+            youtube.searches(),
+            [
+                "search SearchSite::Youtube never gonna 5",
+                "search SearchSite::Youtube give you up 5"
+            ]
+        );
+
+        // Picking the first suggestion: /play with its value plays the video.
+        world.join_voice(ALICE, MUSIC).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let token = world.slash(
+            ALICE,
+            "play",
+            json!([{"name": "query", "type": 3, "value": NEVER_GONNA}]),
+            1,
+        );
+        let text = interaction_text(world, &token, |c| c.starts_with("Playing")).await;
+        assert_eq!(
+            text,
+            "Playing **Rick Astley - Never Gonna Give You Up (Official Music Video)**"
+        );
+        wait_packets(world, 90).await;
+        let packets = wait_quiet(world, Duration::from_millis(600)).await;
+        assert!(
+            (95..=106).contains(&packets),
+            "{packets} audio packets for 2 s"
+        );
+        assert_eq!(youtube.downloads(), 1);
+        // yt-dlp's generic extractor looks at a file before downloading it.
+        let hits = remote.hits("/video.ogg");
+
+        // Another form of the same video: the same track, from the cache.
+        let text = command(world, "!play https://youtu.be/dQw4w9WgXcQ?si=abc", |c| {
+            c.starts_with("Playing")
+        })
+        .await;
+        assert!(text.ends_with("(cached)"), "{text}");
+        wait_packets(world, packets + 90).await;
+        assert_eq!(youtube.downloads(), 1, "played twice, downloaded once");
+        assert_eq!(remote.hits("/video.ogg"), hits);
+
+        // A playlist queues its playable videos (the deleted one is skipped).
+        wait_quiet(world, Duration::from_millis(600)).await;
+        let text = command(world, &format!("!play {PLAYLIST}"), |c| {
+            c.starts_with("Playing")
+        })
+        .await;
+        assert_eq!(
+            text,
+            "Playing **Rick Astley - Never Gonna Give You Up (Official Music Video)** \
+             (cached) and 3 more"
+        );
+        let text = command(world, "!queue", |c| c.starts_with("Now playing")).await;
+        for title in [
+            "1. PSY - GANGNAM STYLE",
+            "2. Luis Fonsi - Despacito ft. Daddy Yankee",
+            "3. Big Buck Bunny 60fps 4K",
+        ] {
+            assert!(text.contains(title), "{title} not in {text}");
+        }
+        command(world, "!stop", |c| c.starts_with("Stopped")).await;
+        // The plugin only ever handed the host canonical watch URLs to download.
+        let downloads: Vec<String> = youtube
+            .asked()
+            .into_iter()
+            .filter(|a| a.starts_with("download "))
+            .collect();
+        assert!(
+            downloads
+                .iter()
+                .all(|d| d.starts_with("download https://www.youtube.com/watch?v=")),
+            "{downloads:?}"
+        );
         host.shutdown().await;
     });
 }

@@ -7,6 +7,10 @@
 //! 2. Added latency per event of the claim: the same event path in process (claim +
 //!    route + plugin call) against the same handler with no claim, sequential,
 //!    alternating, medians and their ratio.
+//! 3. `/play` suggestions while typing: autocomplete through the real bot, answered from
+//!    the store's TTL cache vs searched through a source plugin (`echo-source`, no
+//!    network), alternating; and, for scale, one yt-dlp run (the real media service
+//!    probing a loopback file), the least a real search costs.
 
 #[path = "../../tests/common/built.rs"]
 mod built;
@@ -26,6 +30,7 @@ use built::component;
 
 const EVENTS: usize = 2_000;
 const SAMPLES: usize = 3_000;
+const SUGGESTIONS: usize = 200;
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -42,7 +47,13 @@ fn options(server: &LocalDiscord) -> BotOptions {
     }
 }
 
-async fn end_to_end() {
+/// The real bot against the local Discord server, with built plugin `krate` loaded as
+/// `name`, once it has registered `command`.
+async fn start_bot(
+    krate: &str,
+    name: &str,
+    command: &str,
+) -> (tempfile::TempDir, LocalDiscord, minstrel::app::Host) {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = Config {
         data_dir: tmp.path().join("data"),
@@ -50,15 +61,26 @@ async fn end_to_end() {
     };
     config.plugins.dir = tmp.path().join("plugins");
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
-    std::fs::copy(component("reload_a"), config.plugins.dir.join("probe.wasm")).unwrap();
+    let to = config.plugins.dir.join(format!("{name}.wasm"));
+    std::fs::copy(component(krate), to).unwrap();
     let server = LocalDiscord::start().await.unwrap();
     let host = minstrel::app::start(&config, options(&server))
         .await
         .unwrap();
-    let world = server.world();
     let registered =
-        |w: &minstrel::local::World| w.guild_commands().iter().any(|c| c["name"] == "version");
-    assert!(world.wait_for(Duration::from_secs(30), registered).await);
+        |w: &minstrel::local::World| w.guild_commands().iter().any(|c| c["name"] == command);
+    assert!(
+        server
+            .world()
+            .wait_for(Duration::from_secs(30), registered)
+            .await
+    );
+    (tmp, server, host)
+}
+
+async fn end_to_end() {
+    let (_tmp, server, host) = start_bot("reload_a", "probe", "version").await;
+    let world = server.world();
     // Warm-up.
     for _ in 0..50 {
         world.send_message(ALICE, "!version", 1);
@@ -160,6 +182,71 @@ async fn claim_overhead() {
     );
 }
 
+/// Sends an autocomplete for `/play` with `text` and waits for the answer.
+async fn suggest(world: &minstrel::local::World, text: &str) -> Duration {
+    let started = Instant::now();
+    let token = world.autocomplete(
+        ALICE,
+        "play",
+        serde_json::json!([{"name": "query", "type": 3, "value": text, "focused": true}]),
+    );
+    let answered = world
+        .wait_for(Duration::from_secs(30), |w| {
+            !w.interaction_calls(&token).is_empty()
+        })
+        .await;
+    assert!(answered, "no suggestions for {text:?}");
+    let elapsed = started.elapsed();
+    let choices = world.interaction_calls(&token)[0].body["data"]["choices"].clone();
+    assert_eq!(choices.as_array().map(Vec::len), Some(1), "{choices}");
+    elapsed
+}
+
+async fn suggestions() {
+    let (_tmp, server, host) = start_bot("echo_source", "echo", "play").await;
+    let world = server.world();
+    suggest(world, "warm up").await;
+    let (mut cached, mut searched) = (Vec::new(), Vec::new());
+    for i in 0..SUGGESTIONS {
+        cached.push(suggest(world, "warm up").await);
+        searched.push(suggest(world, &format!("song number {i}")).await);
+    }
+    let (cached, searched) = (median(cached), median(searched));
+    println!(
+        "/play suggestions, {SUGGESTIONS} each, alternating: cached p50 {:.2} ms; searched through echo-source p50 {:.2} ms; ratio {:.2}",
+        cached.as_secs_f64() * 1e3,
+        searched.as_secs_f64() * 1e3,
+        searched.as_secs_f64() / cached.as_secs_f64()
+    );
+    host.shutdown().await;
+
+    // The least a real search costs: one yt-dlp run, probing a loopback file.
+    let remote = minstrel::localhttp::LocalHttp::start().await.unwrap();
+    remote.route(
+        "/song.ogg",
+        minstrel::localhttp::Route::ok(std::fs::read(sample_audio()).unwrap()).typed("audio/ogg"),
+    );
+    let media = minstrel::media::Media::new(minstrel::config::MediaConfig {
+        allow_private_addresses: true,
+        ..Default::default()
+    });
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        media.probe(&remote.url("/song.ogg")).await.unwrap();
+        runs.push(started.elapsed());
+    }
+    println!(
+        "one yt-dlp probe of a loopback file (5 runs): p50 {:.0} ms",
+        median(runs).as_secs_f64() * 1e3
+    );
+}
+
+/// The bundled sample (Ogg Opus).
+fn sample_audio() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.opus")
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -169,5 +256,6 @@ fn main() {
     runtime.block_on(async {
         claim_overhead().await;
         end_to_end().await;
+        suggestions().await;
     });
 }

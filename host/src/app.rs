@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use crate::config::Config;
 use crate::discord::{self, BotOptions, RunningBot};
 use crate::media::Media;
-use crate::plugins::PluginHost;
+use crate::plugins::{HostServices, PluginHost};
 use crate::services::Services;
 use crate::store::Store;
 
@@ -24,6 +24,18 @@ pub struct Host {
 }
 
 pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
+    start_with(config, bot, |services| services).await
+}
+
+/// [`start`], with the services the plugins reach passed through `plugin_services`
+/// first. This is where an end-to-end test puts a stand-in for a remote site (YouTube,
+/// say) in front of the real services; the bot, the players and everything else are
+/// unchanged.
+pub async fn start_with(
+    config: &Config,
+    bot: BotOptions,
+    plugin_services: impl FnOnce(Arc<dyn HostServices>) -> Arc<dyn HostServices>,
+) -> anyhow::Result<Host> {
     let store = Store::open(&config.data_dir, config.store.clone())
         .await
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
@@ -45,7 +57,7 @@ pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
     let plugins = PluginHost::new(
         config.plugins.clone(),
         &config.data_dir,
-        Arc::clone(&services) as Arc<dyn crate::plugins::HostServices>,
+        plugin_services(Arc::clone(&services) as Arc<dyn HostServices>),
     )
     .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e:#}"))?;
     std::fs::create_dir_all(&config.plugins.dir).with_context(|| {

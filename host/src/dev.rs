@@ -7,7 +7,8 @@
 //!   plugin through the `[llm]` endpoint, or a local echo model when none is set)
 //! - `\n` in a line     a line break (type a table: `@bot bar chart\n|a|b|\n|-|-|\n|x|1|`)
 //! - `... < FILE`       the message with FILE (if it exists) attached (`@bot chart this < sales.csv`)
-//! - `/name key=value`  a slash command with options
+//! - `/name key=value`  a slash command with options (a value runs to the next `key=`)
+//! - `?name key=value`  what the command's autocomplete offers for that option
 //! - `as bob: !cache gc` the same, as bob (who lacks Manage Server)
 //! - `quit`             stop
 
@@ -105,7 +106,7 @@ pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn act(world: &World, line: &str) -> anyhow::Result<()> {
+fn act(world: &Arc<World>, line: &str) -> anyhow::Result<()> {
     let (user, text) = match line.split_once(':') {
         Some((who, rest)) if who.starts_with("as ") => {
             let name = who[3..].trim();
@@ -127,15 +128,18 @@ fn act(world: &World, line: &str) -> anyhow::Result<()> {
         _ => {}
     }
     if let Some(command) = text.strip_prefix('/') {
-        let mut words = command.split_whitespace();
-        let name = words.next().unwrap_or_default();
-        let registered = world
-            .guild_commands()
-            .into_iter()
-            .find(|c| c["name"] == name)
-            .ok_or_else(|| anyhow::anyhow!("no command /{name}"))?;
-        let options = slash_options(&registered, words.collect());
-        world.slash(user, name, options, 1);
+        let (name, options) = command_options(world, command)?;
+        world.slash(user, &name, options, 1);
+    } else if let Some(command) = text.strip_prefix('?') {
+        let (name, mut options) = command_options(world, command)?;
+        // The last option typed is the one being typed into.
+        let last = options
+            .as_array_mut()
+            .and_then(|o| o.last_mut())
+            .ok_or_else(|| anyhow::anyhow!("type an option to complete: ?{name} key=text"))?;
+        last["focused"] = json!(true);
+        let token = world.autocomplete(user, &name, options);
+        tokio::spawn(print_suggestions(Arc::clone(world), token));
     } else {
         // `... < FILE` attaches FILE when it exists; otherwise `<` is just text.
         let (text, file) = match text.rsplit_once(" < ") {
@@ -169,7 +173,43 @@ fn act(world: &World, line: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `sub key=value ...` -> Discord option objects, typed as the command declares.
+/// `name key=value ...` -> the command's name and its options.
+fn command_options(world: &World, command: &str) -> anyhow::Result<(String, Value)> {
+    let mut words = command.split_whitespace();
+    let name = words.next().unwrap_or_default().to_string();
+    let registered = world
+        .guild_commands()
+        .into_iter()
+        .find(|c| c["name"] == name.as_str())
+        .ok_or_else(|| anyhow::anyhow!("no command /{name}"))?;
+    Ok((name, slash_options(&registered, words.collect())))
+}
+
+/// Prints the choices answering the autocomplete interaction `token`.
+async fn print_suggestions(world: Arc<World>, token: String) {
+    let answered = world
+        .wait_for(Duration::from_secs(30), |w| {
+            !w.interaction_calls(&token).is_empty()
+        })
+        .await;
+    let choices = match answered {
+        true => world.interaction_calls(&token)[0].body["data"]["choices"].clone(),
+        false => Value::Null,
+    };
+    match choices.as_array() {
+        None => println!("! no suggestions arrived"),
+        Some(choices) if choices.is_empty() => println!("suggestions> (none)"),
+        Some(choices) => {
+            for (i, choice) in choices.iter().enumerate() {
+                let (name, value) = (&choice["name"], &choice["value"]);
+                println!("suggestions> {}. {name} -> {value}", i + 1);
+            }
+        }
+    }
+}
+
+/// `sub key=value ...` -> Discord option objects, typed as the command declares. A word
+/// without `=` belongs to the value before it, so values may hold spaces.
 fn slash_options(command: &Value, words: Vec<&str>) -> Value {
     let declared = command["options"].as_array().cloned().unwrap_or_default();
     let mut words = words.into_iter().peekable();
@@ -183,11 +223,20 @@ fn slash_options(command: &Value, words: Vec<&str>) -> Value {
         let inner = slash_options(&sub, words.collect());
         return json!([{"name": sub["name"], "type": 1, "options": inner}]);
     }
-    let mut out = Vec::new();
+    let mut pairs: Vec<(&str, String)> = Vec::new();
     for word in words {
-        let Some((key, value)) = word.split_once('=') else {
-            continue;
-        };
+        match (word.split_once('='), pairs.last_mut()) {
+            (Some((key, value)), _) => pairs.push((key, value.to_string())),
+            (None, Some((_, value))) => {
+                value.push(' ');
+                value.push_str(word);
+            }
+            (None, None) => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (key, value) in pairs {
+        let value = value.as_str();
         let kind = declared
             .iter()
             .find(|o| o["name"] == key)
@@ -247,5 +296,32 @@ async fn print_bot_messages(world: Arc<World>, attachments: PathBuf) {
         }
         calls_seen = calls.len();
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_values_run_to_the_next_key() {
+        let command = json!({"options": [
+            {"name": "query", "type": 3},
+            {"name": "count", "type": 4}
+        ]});
+        let words = "query=never gonna give count=3 stray".split_whitespace();
+        assert_eq!(
+            slash_options(&command, words.collect()),
+            json!([
+                {"name": "query", "type": 3, "value": "never gonna give"},
+                {"name": "count", "type": 4, "value": "3 stray"}
+            ])
+        );
+        // A number option that does not parse is passed as text, for Discord to refuse.
+        let words = "stray query=x".split_whitespace();
+        assert_eq!(
+            slash_options(&command, words.collect()),
+            json!([{"name": "query", "type": 3, "value": "x"}])
+        );
     }
 }

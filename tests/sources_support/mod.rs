@@ -7,13 +7,15 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use minstrel::config::MediaConfig;
 use minstrel::media::{Media, info};
-use minstrel::plugins::types::{MediaEntry, MediaInfo, SearchSite};
-use minstrel::plugins::{AudioWriter, Grant, HostServices, PluginHost, PluginsConfig};
+use minstrel::plugins::types::{ChatRequest, MediaEntry, MediaInfo, SearchSite, Track};
+use minstrel::plugins::{
+    AudioWriter, ChatStream, Grant, HostServices, NoServices, PluginHost, PluginsConfig,
+};
 
 /// An Ogg Opus file of `seconds` of a sine tone, made by the real ffmpeg.
 pub fn ogg_opus(seconds: u32) -> Vec<u8> {
@@ -68,13 +70,16 @@ fn entry(e: info::Entry) -> MediaEntry {
 /// Host services standing in for YouTube: probes and searches are answered from the
 /// recorded metadata (through the host's real yt-dlp JSON parser), and downloads of a
 /// video go, through the real media service and yt-dlp, to the audio file `audio` names
-/// for it on the loopback server. Everything asked is recorded.
+/// for it on the loopback server. Everything asked is recorded; the other services (LLM,
+/// player) are `rest`'s.
 pub struct Recorded {
     pub probes: HashMap<String, &'static str>,
     pub audio: HashMap<String, String>,
     pub media: Media,
     pub asked: Mutex<Vec<String>>,
     pub downloads: AtomicUsize,
+    /// Set when the stand-in wraps a running host's services.
+    pub rest: OnceLock<Arc<dyn HostServices>>,
 }
 
 impl Recorded {
@@ -85,7 +90,23 @@ impl Recorded {
             media,
             asked: Mutex::default(),
             downloads: AtomicUsize::new(0),
+            rest: OnceLock::new(),
         }
+    }
+
+    fn rest(&self) -> Arc<dyn HostServices> {
+        self.rest
+            .get()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(NoServices))
+    }
+
+    /// What was searched for, in order.
+    pub fn searches(&self) -> Vec<String> {
+        self.asked()
+            .into_iter()
+            .filter(|a| a.starts_with("search "))
+            .collect()
     }
 
     pub fn asked(&self) -> Vec<String> {
@@ -99,6 +120,36 @@ impl Recorded {
 
 #[async_trait]
 impl HostServices for Recorded {
+    async fn chat(
+        &self,
+        plugin: &str,
+        user: Option<u64>,
+        request: ChatRequest,
+    ) -> Result<String, String> {
+        self.rest().chat(plugin, user, request).await
+    }
+
+    async fn chat_stream(
+        &self,
+        plugin: &str,
+        user: Option<u64>,
+        request: ChatRequest,
+    ) -> Result<Box<dyn ChatStream>, String> {
+        self.rest().chat_stream(plugin, user, request).await
+    }
+
+    async fn enqueue(&self, plugin: &str, guild_id: u64, query: String) -> Result<Track, String> {
+        self.rest().enqueue(plugin, guild_id, query).await
+    }
+
+    async fn skip(&self, plugin: &str, guild_id: u64) -> Result<Option<Track>, String> {
+        self.rest().skip(plugin, guild_id).await
+    }
+
+    async fn queue(&self, plugin: &str, guild_id: u64) -> Result<Vec<Track>, String> {
+        self.rest().queue(plugin, guild_id).await
+    }
+
     async fn probe(&self, _plugin: &str, url: String) -> Result<MediaInfo, String> {
         self.asked.lock().unwrap().push(format!("probe {url}"));
         let name = self

@@ -93,19 +93,43 @@ async fn search_suggestions(
     ctx: Context<'_>,
     partial: &str,
 ) -> serenity::CreateAutocompleteResponse {
-    let choices = search_titles(ctx, partial)
+    let choices = suggestions(ctx, partial)
         .await
         .into_iter()
-        .map(|title| {
-            // Discord caps choice names and values at 100 characters.
-            let title: String = title.chars().take(100).collect();
-            serenity::AutocompleteChoice::new(title.clone(), title)
-        })
+        .map(|s| serenity::AutocompleteChoice::new(s.name, s.value))
         .collect();
     serenity::CreateAutocompleteResponse::new().set_choices(choices)
 }
 
-async fn search_titles(ctx: Context<'_>, partial: &str) -> Vec<String> {
+/// One autocomplete choice: the song's title, and what `/play` gets when it is picked.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Suggestion {
+    name: String,
+    value: String,
+}
+
+impl Suggestion {
+    /// Discord caps choice names and values at 100 characters. The value is the song's
+    /// page when it fits and its source claims it, so picking a result plays that song
+    /// rather than searching for its title again.
+    async fn of(plugins: &crate::plugins::PluginHost, song: crate::player::Song) -> Self {
+        let name: String = song.title.chars().take(100).collect();
+        let value = match song.page_url {
+            Some(page)
+                if page.chars().count() <= 100
+                    && plugins.claims(&song.source, &page).await == Ok(true) =>
+            {
+                page
+            }
+            _ => name.clone(),
+        };
+        Self { name, value }
+    }
+}
+
+/// Search results for what the user has typed so far, shared through the store's TTL
+/// cache: one search per text however many users (and processes) type it.
+async fn suggestions(ctx: Context<'_>, partial: &str) -> Vec<Suggestion> {
     let partial = partial.trim().to_string();
     if partial.chars().count() < 3 || crate::player::sources::is_url(&partial) {
         return Vec::new();
@@ -114,8 +138,9 @@ async fn search_titles(ctx: Context<'_>, partial: &str) -> Vec<String> {
         return Vec::new();
     };
     let players = players.clone();
+    let plugins = ctx.data().plugins.clone();
     let user = ctx.author().id.get();
-    let key = format!("search:{}", partial.to_lowercase());
+    let key = format!("play-suggestions:{}", partial.to_lowercase());
     let query = partial.clone();
     let cached = ctx
         .data()
@@ -125,8 +150,11 @@ async fn search_titles(ctx: Context<'_>, partial: &str) -> Vec<String> {
                 .resolve(&query, user)
                 .await
                 .map_err(|e| e.to_string())?;
-            let titles: Vec<String> = songs.into_iter().take(10).map(|s| s.title).collect();
-            serde_json::to_vec(&titles).map_err(|e| e.to_string())
+            let mut found = Vec::new();
+            for song in songs.into_iter().take(10) {
+                found.push(Suggestion::of(&plugins, song).await);
+            }
+            serde_json::to_vec(&found).map_err(|e| e.to_string())
         })
         .await;
     match cached {

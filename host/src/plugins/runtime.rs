@@ -12,9 +12,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
+use wasmtime::Store;
 use wasmtime::component::Resource;
 
 use super::api::v0_1_0::types::{CommandSpec, Context, Invocation, Message, Reply, Track};
+use super::api::v0_1_0::{command, mention, source};
 use super::cache::Origin;
 use super::call::{self, Finished};
 use super::config::{EffectiveGrant, PluginsConfig};
@@ -24,7 +26,7 @@ use super::host::audio::AudioSink;
 use super::host::kv::KvSpace;
 use super::loader::{self, Inspection, Loaded, Prepared, World};
 use super::services::{AudioWriter, HostServices};
-use super::state::PluginContext;
+use super::state::{CallState, PluginContext};
 use super::stats::{CounterSnapshot, Counters};
 use super::watcher::{self, WatchHandle};
 
@@ -408,31 +410,45 @@ impl PluginHost {
         }
     }
 
-    // ---- command ----
-
-    /// The commands a command plugin offers.
-    pub async fn commands(&self, name: &str) -> Result<Vec<CommandSpec>, CallError> {
-        let (slot, version) = self.current(name)?;
-        let Prepared::Command(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(
-                name,
-                World::Command,
-                version.loaded.inspection.world,
-            ));
+    /// Calls plugin `name`'s current version, which must be of `P`'s world, with a fresh
+    /// store under the plugin's limits (see [`call::run`]). The call's final state is
+    /// `None` when it never started (no such plugin, or one of another world).
+    async fn call<P: WorldPre, R>(
+        &self,
+        name: &str,
+        what: &'static str,
+        body: impl AsyncFnOnce(&P, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
+    ) -> (Result<R, CallError>, Option<Finished>) {
+        let (slot, version) = match self.current(name) {
+            Ok(found) => found,
+            Err(error) => return (Err(error), None),
         };
-        let (result, _) = call::run(
+        let Some(pre) = P::of(&version.loaded.prepared) else {
+            let actual = version.loaded.inspection.world;
+            return (Err(Self::wrong_kind(name, P::WORLD, actual)), None);
+        };
+        let (result, finished) = call::run(
             &self.inner.engine,
             &slot.context,
             &slot.counters,
             self.host_calls(),
-            "commands",
-            async |store| {
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                Ok(Ok(bindings.call_commands(&mut *store).await?))
-            },
+            what,
+            async |store| body(pre, store).await,
         )
         .await;
-        result
+        (result, Some(finished))
+    }
+
+    // ---- command ----
+
+    /// The commands a command plugin offers.
+    pub async fn commands(&self, name: &str) -> Result<Vec<CommandSpec>, CallError> {
+        self.call(name, "commands", async |pre: &CommandPre, store| {
+            let bindings = pre.instantiate_async(&mut *store).await?;
+            Ok(Ok(bindings.call_commands(&mut *store).await?))
+        })
+        .await
+        .0
     }
 
     /// Runs one command invocation.
@@ -441,28 +457,13 @@ impl PluginHost {
         name: &str,
         invocation: &Invocation,
     ) -> Result<Reply, CallError> {
-        let (slot, version) = self.current(name)?;
-        let Prepared::Command(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(
-                name,
-                World::Command,
-                version.loaded.inspection.world,
-            ));
-        };
-        let (result, _) = call::run(
-            &self.inner.engine,
-            &slot.context,
-            &slot.counters,
-            self.host_calls(),
-            "run",
-            async |store| {
-                store.data_mut().user = Some(invocation.context.user_id);
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                bindings.call_run(&mut *store, invocation).await
-            },
-        )
-        .await;
-        result
+        self.call(name, "run", async |pre: &CommandPre, store| {
+            store.data_mut().user = Some(invocation.context.user_id);
+            let bindings = pre.instantiate_async(&mut *store).await?;
+            bindings.call_run(&mut *store, invocation).await
+        })
+        .await
+        .0
     }
 
     /// Autocomplete suggestions for a command option.
@@ -474,58 +475,28 @@ impl PluginHost {
         partial: &str,
         context: &Context,
     ) -> Result<Vec<String>, CallError> {
-        let (slot, version) = self.current(name)?;
-        let Prepared::Command(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(
-                name,
-                World::Command,
-                version.loaded.inspection.world,
-            ));
-        };
-        let (result, _) = call::run(
-            &self.inner.engine,
-            &slot.context,
-            &slot.counters,
-            self.host_calls(),
-            "autocomplete",
-            async |store| {
-                store.data_mut().user = Some(context.user_id);
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                Ok(Ok(bindings
-                    .call_autocomplete(&mut *store, command, option, partial, context)
-                    .await?))
-            },
-        )
-        .await;
-        result
+        self.call(name, "autocomplete", async |pre: &CommandPre, store| {
+            store.data_mut().user = Some(context.user_id);
+            let bindings = pre.instantiate_async(&mut *store).await?;
+            Ok(Ok(bindings
+                .call_autocomplete(&mut *store, command, option, partial, context)
+                .await?))
+        })
+        .await
+        .0
     }
 
     // ---- mention ----
 
     /// Whether mention plugin `name` takes `message` (its `claims` export).
     pub async fn mention_claims(&self, name: &str, message: &Message) -> Result<bool, CallError> {
-        let (slot, version) = self.current(name)?;
-        let Prepared::Mention(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(
-                name,
-                World::Mention,
-                version.loaded.inspection.world,
-            ));
-        };
-        let (result, _) = call::run(
-            &self.inner.engine,
-            &slot.context,
-            &slot.counters,
-            self.host_calls(),
-            "claims",
-            async |store| {
-                store.data_mut().user = Some(message.context.user_id);
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                Ok(Ok(bindings.call_claims(&mut *store, message).await?))
-            },
-        )
-        .await;
-        result
+        self.call(name, "claims", async |pre: &MentionPre, store| {
+            store.data_mut().user = Some(message.context.user_id);
+            let bindings = pre.instantiate_async(&mut *store).await?;
+            Ok(Ok(bindings.call_claims(&mut *store, message).await?))
+        })
+        .await
+        .0
     }
 
     /// Handles a mention, publishing the draft into `draft` as the plugin appends to it
@@ -538,30 +509,15 @@ impl PluginHost {
         message: &Message,
         draft: tokio::sync::watch::Sender<String>,
     ) -> Result<Reply, CallError> {
-        let (slot, version) = self.current(name)?;
-        let Prepared::Mention(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(
-                name,
-                World::Mention,
-                version.loaded.inspection.world,
-            ));
-        };
-        let (result, _) = call::run(
-            &self.inner.engine,
-            &slot.context,
-            &slot.counters,
-            self.host_calls(),
-            "handle",
-            async |store| {
-                let state = store.data_mut();
-                state.draft = draft;
-                state.user = Some(message.context.user_id);
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                bindings.call_handle(&mut *store, message).await
-            },
-        )
-        .await;
-        result
+        self.call(name, "handle", async |pre: &MentionPre, store| {
+            let state = store.data_mut();
+            state.draft = draft;
+            state.user = Some(message.context.user_id);
+            let bindings = pre.instantiate_async(&mut *store).await?;
+            bindings.call_handle(&mut *store, message).await
+        })
+        .await
+        .0
     }
 
     /// Handles a mention. Returns the final reply and the draft text appended during
@@ -581,52 +537,22 @@ impl PluginHost {
 
     /// Whether a source plugin claims `url`.
     pub async fn claims(&self, name: &str, url: &str) -> Result<bool, CallError> {
-        let (slot, version) = self.current(name)?;
-        let Prepared::Source(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(
-                name,
-                World::Source,
-                version.loaded.inspection.world,
-            ));
-        };
-        let (result, _) = call::run(
-            &self.inner.engine,
-            &slot.context,
-            &slot.counters,
-            self.host_calls(),
-            "claims",
-            async |store| {
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                Ok(Ok(bindings.call_claims(&mut *store, url).await?))
-            },
-        )
-        .await;
-        result
+        self.call(name, "claims", async |pre: &SourcePre, store| {
+            let bindings = pre.instantiate_async(&mut *store).await?;
+            Ok(Ok(bindings.call_claims(&mut *store, url).await?))
+        })
+        .await
+        .0
     }
 
     /// Tracks a source plugin finds for `query`.
     pub async fn resolve(&self, name: &str, query: &str) -> Result<Vec<Track>, CallError> {
-        let (slot, version) = self.current(name)?;
-        let Prepared::Source(pre) = &version.loaded.prepared else {
-            return Err(Self::wrong_kind(
-                name,
-                World::Source,
-                version.loaded.inspection.world,
-            ));
-        };
-        let (result, _) = call::run(
-            &self.inner.engine,
-            &slot.context,
-            &slot.counters,
-            self.host_calls(),
-            "resolve",
-            async |store| {
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                bindings.call_resolve(&mut *store, query).await
-            },
-        )
-        .await;
-        result
+        self.call(name, "resolve", async |pre: &SourcePre, store| {
+            let bindings = pre.instantiate_async(&mut *store).await?;
+            bindings.call_resolve(&mut *store, query).await
+        })
+        .await
+        .0
     }
 
     /// Streams track `id` from a source plugin into `writer`; hands the writer back.
@@ -636,23 +562,10 @@ impl PluginHost {
         id: &str,
         writer: Box<dyn AudioWriter>,
     ) -> (Result<u64, CallError>, Option<Box<dyn AudioWriter>>) {
-        let (slot, version) = match self.current(name) {
-            Ok(found) => found,
-            Err(error) => return (Err(error), Some(writer)),
-        };
-        let Prepared::Source(pre) = &version.loaded.prepared else {
-            let error = Self::wrong_kind(name, World::Source, version.loaded.inspection.world);
-            return (Err(error), Some(writer));
-        };
         let mut writer = Some(writer);
         let mut sink_rep: Option<u32> = None;
-        let (result, Finished { mut state }) = call::run(
-            &self.inner.engine,
-            &slot.context,
-            &slot.counters,
-            self.host_calls(),
-            "fetch",
-            async |store| {
+        let (result, finished) = self
+            .call(name, "fetch", async |pre: &SourcePre, store| {
                 let sink = AudioSink::new(writer.take().expect("writer taken once"));
                 let handle = store.data_mut().table().push(sink)?;
                 sink_rep = Some(handle.rep());
@@ -661,9 +574,13 @@ impl PluginHost {
                     .call_fetch(&mut *store, id, Resource::new_borrow(handle.rep()))
                     .await?;
                 Ok(result.map(|()| 0u64))
-            },
-        )
-        .await;
+            })
+            .await;
+        // A call that never started leaves the writer here; one that did left it in the
+        // sink, in the store's resource table.
+        let Some(Finished { mut state }) = finished else {
+            return (result, writer);
+        };
         let mut written = 0;
         let writer = sink_rep.and_then(|rep| {
             let sink = state
@@ -674,5 +591,45 @@ impl PluginHost {
             sink.writer
         });
         (result.map(|_| written), writer)
+    }
+}
+
+type CommandPre = command::CommandPre<CallState>;
+type MentionPre = mention::MentionPre<CallState>;
+type SourcePre = source::SourcePre<CallState>;
+
+/// The prepared component of one world, picked out of a loaded version.
+trait WorldPre {
+    const WORLD: World;
+    fn of(prepared: &Prepared) -> Option<&Self>;
+}
+
+impl WorldPre for CommandPre {
+    const WORLD: World = World::Command;
+    fn of(prepared: &Prepared) -> Option<&Self> {
+        match prepared {
+            Prepared::Command(pre) => Some(pre),
+            _ => None,
+        }
+    }
+}
+
+impl WorldPre for MentionPre {
+    const WORLD: World = World::Mention;
+    fn of(prepared: &Prepared) -> Option<&Self> {
+        match prepared {
+            Prepared::Mention(pre) => Some(pre),
+            _ => None,
+        }
+    }
+}
+
+impl WorldPre for SourcePre {
+    const WORLD: World = World::Source;
+    fn of(prepared: &Prepared) -> Option<&Self> {
+        match prepared {
+            Prepared::Source(pre) => Some(pre),
+            _ => None,
+        }
     }
 }

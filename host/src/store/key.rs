@@ -53,70 +53,15 @@ pub enum KeyError {
     BadUrl(String),
 }
 
-/// Extracts the 11-character video id from any YouTube URL form users paste:
-/// `watch?v=`, `youtu.be/`, `shorts/`, `embed/`, `live/`, `v/`, music.youtube.com and
-/// m.youtube.com, with or without scheme, extra query parameters or timestamps.
-pub fn youtube_id(input: &str) -> Option<String> {
-    let input = input.trim();
-    let with_scheme = if input.contains("://") {
-        input.to_string()
-    } else {
-        format!("https://{input}")
-    };
-    let url = Url::parse(&with_scheme).ok()?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return None;
-    }
-    let host = url.host_str()?.to_ascii_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host);
-    let mut segments = url.path_segments()?.filter(|s| !s.is_empty());
-    let candidate = match host {
-        "youtu.be" => segments.next()?.to_string(),
-        "youtube.com" | "m.youtube.com" | "music.youtube.com" | "youtube-nocookie.com" => {
-            match segments.next()? {
-                "watch" => url
-                    .query_pairs()
-                    .find(|(k, _)| k == "v")
-                    .map(|(_, v)| v.into_owned())?,
-                "shorts" | "embed" | "live" | "v" | "e" => segments.next()?.to_string(),
-                _ => return None,
-            }
-        }
-        _ => return None,
-    };
-    valid_video_id(&candidate).then_some(candidate)
-}
-
-fn valid_video_id(id: &str) -> bool {
-    id.len() == 11
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+/// The video id of a YouTube URL, in any form users paste (shared with the youtube
+/// source plugin, so both derive the same id).
+pub use youtube_url::video_id as youtube_id;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const ID: &str = "dQw4w9WgXcQ";
-
-    /// The table the youtube plugin's tests read too, so both parse alike.
-    const FORMS: &str = include_str!("../../../tests/fixtures/youtube-urls.tsv");
-
-    #[test]
-    fn youtube_forms_of_the_shared_table() {
-        let mut checked = 0;
-        for line in FORMS
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-        {
-            let (expected, url) = line.split_once('\t').expect("id TAB url");
-            let expected = (expected != "-").then(|| expected.to_string());
-            assert_eq!(youtube_id(url), expected, "{url:?}");
-            checked += 1;
-        }
-        assert!(checked > 30, "the table has {checked} rows");
-    }
 
     #[test]
     fn keys_from_urls() {

@@ -1,10 +1,8 @@
-//! YouTube URL forms: video ids, playlist ids, and what a query asks for.
-//!
-//! `video_id` is the host's `store::key::youtube_id`, kept identical on purpose: both
-//! are tested on the same table (`tests/fixtures/youtube-urls.tsv`), so the id this
-//! plugin derives from a pasted URL is the id the host's store keys use.
+//! What a query asks for: a video, a playlist or a search. URL forms are parsed by the
+//! `youtube-url` crate, which the host's store keys use too, so the id this plugin
+//! derives from a pasted URL is the id the store derives from it.
 
-use url::Url;
+pub use youtube_url::{playlist_id, playlist_url, valid_video_id, video_id, watch_url};
 
 /// What a query names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,134 +37,9 @@ pub fn classify(query: &str) -> Query {
     }
 }
 
-/// The canonical page of a video (what the host's media service is asked for).
-pub fn watch_url(id: &str) -> String {
-    format!("https://www.youtube.com/watch?v={id}")
-}
-
-/// The canonical page of a playlist.
-pub fn playlist_url(list: &str) -> String {
-    format!("https://www.youtube.com/playlist?list={list}")
-}
-
-fn parse(input: &str) -> Option<(Url, String)> {
-    let input = input.trim();
-    let with_scheme = if input.contains("://") {
-        input.to_string()
-    } else {
-        format!("https://{input}")
-    };
-    let url = Url::parse(&with_scheme).ok()?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return None;
-    }
-    let host = url.host_str()?.to_ascii_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
-    Some((url, host))
-}
-
-fn youtube_host(host: &str) -> bool {
-    matches!(
-        host,
-        "youtube.com" | "m.youtube.com" | "music.youtube.com" | "youtube-nocookie.com"
-    )
-}
-
-/// The 11-character video id of any YouTube URL form users paste: `watch?v=`,
-/// `youtu.be/`, `shorts/`, `embed/`, `live/`, `v/`, music.youtube.com and
-/// m.youtube.com, with or without scheme, extra query parameters or timestamps.
-pub fn video_id(input: &str) -> Option<String> {
-    let (url, host) = parse(input)?;
-    let mut segments = url.path_segments()?.filter(|s| !s.is_empty());
-    let candidate = match host.as_str() {
-        "youtu.be" => segments.next()?.to_string(),
-        host if youtube_host(host) => match segments.next()? {
-            "watch" => url
-                .query_pairs()
-                .find(|(k, _)| k == "v")
-                .map(|(_, v)| v.into_owned())?,
-            "shorts" | "embed" | "live" | "v" | "e" => segments.next()?.to_string(),
-            _ => return None,
-        },
-        _ => return None,
-    };
-    valid_video_id(&candidate).then_some(candidate)
-}
-
-/// The playlist id of a playlist page (`/playlist?list=...`). Video URLs that also
-/// carry a `list=` are videos ([`video_id`] wins in [`classify`]).
-pub fn playlist_id(input: &str) -> Option<String> {
-    let (url, host) = parse(input)?;
-    if !youtube_host(&host) {
-        return None;
-    }
-    let mut segments = url.path_segments()?.filter(|s| !s.is_empty());
-    if segments.next()? != "playlist" || segments.next().is_some() {
-        return None;
-    }
-    let list = url
-        .query_pairs()
-        .find(|(k, _)| k == "list")
-        .map(|(_, v)| v.into_owned())?;
-    valid_playlist_id(&list).then_some(list)
-}
-
-pub fn valid_video_id(id: &str) -> bool {
-    id.len() == 11 && id.bytes().all(id_byte)
-}
-
-fn valid_playlist_id(id: &str) -> bool {
-    (2..=64).contains(&id.len()) && id.bytes().all(id_byte)
-}
-
-fn id_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The table the host's `store::key` tests read too.
-    const FORMS: &str = include_str!("../../../tests/fixtures/youtube-urls.tsv");
-
-    #[test]
-    fn video_ids_match_the_shared_table() {
-        let mut checked = 0;
-        for line in FORMS
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-        {
-            let (expected, url) = line.split_once('\t').expect("id TAB url");
-            let expected = (expected != "-").then(|| expected.to_string());
-            assert_eq!(video_id(url), expected, "{url:?}");
-            checked += 1;
-        }
-        assert!(checked > 30, "the table has {checked} rows");
-    }
-
-    #[test]
-    fn playlists() {
-        let list = "PLminstrel0test0mix000000000000000";
-        for url in [
-            "https://www.youtube.com/playlist?list=PLminstrel0test0mix000000000000000",
-            "youtube.com/playlist?list=PLminstrel0test0mix000000000000000&si=x",
-            "https://music.youtube.com/playlist?list=PLminstrel0test0mix000000000000000",
-            "https://m.youtube.com/playlist?feature=share&list=PLminstrel0test0mix000000000000000",
-        ] {
-            assert_eq!(playlist_id(url).as_deref(), Some(list), "{url}");
-        }
-        for url in [
-            "https://www.youtube.com/playlist",
-            "https://www.youtube.com/playlist?list=",
-            "https://www.youtube.com/playlist?list=a$b",
-            "https://evil.example/playlist?list=PL123",
-            "https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=PL123",
-            "https://www.youtube.com/playlist/extra?list=PL123",
-        ] {
-            assert_eq!(playlist_id(url), None, "{url}");
-        }
-    }
 
     #[test]
     fn queries() {
