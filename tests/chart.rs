@@ -2,51 +2,26 @@
 //! poise/serenity bot against the local Discord-compatible server, the plugins as
 //! built by scripts/build-plugins.sh.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use minstrel::app::{self, Host};
-use minstrel::config::Config;
+use minstrel::app::Host;
 use minstrel::discord::BotOptions;
-use minstrel::local::payloads::{ALICE, BOB, BOT_ID, GUILD_ID};
+use minstrel::local::payloads::{ALICE, BOB, BOT_ID};
 use minstrel::local::{LocalDiscord, World};
 use minstrel::plugins::Grant;
-use minstrel_tests::*;
+use minstrel_tests::bot::*;
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(30);
 /// The chart size the plugin draws (plugins/chart/src/render.rs).
 const CHART: (u32, u32) = (800, 500);
-
-fn built_plugin(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} missing: run scripts/build-plugins.sh",
-        path.display()
-    );
-    path
-}
 
 /// The bot with `chart` (may ask the LLM, which is not configured here) and `poll`
 /// (keeps polls in kv) loaded.
 async fn start(dir: &Path) -> (LocalDiscord, Host) {
-    let mut config = Config {
-        data_dir: dir.join("data"),
-        store: test_config(),
-        ..Config::default()
-    };
-    config.plugins.dir = dir.join("plugins");
-    std::fs::create_dir_all(&config.plugins.dir).unwrap();
-    for name in ["chart", "poll"] {
-        std::fs::copy(
-            built_plugin(name),
-            config.plugins.dir.join(format!("{name}.wasm")),
-        )
-        .unwrap();
-    }
+    let mut config = host_config(dir);
+    install(&config, "chart", "chart");
+    install(&config, "poll", "poll");
     config.plugins.grants.insert(
         "chart".into(),
         Grant {
@@ -64,32 +39,11 @@ async fn start(dir: &Path) -> (LocalDiscord, Host) {
     );
     let server = LocalDiscord::start().await.unwrap();
     let options = BotOptions {
-        token: "test-token".into(),
-        api_base: Some(server.base_url()),
-        dev_guild: Some(GUILD_ID),
-        prefix: "!".into(),
         mention_order: vec!["chart".into()],
+        ..bot_options(&server)
     };
-    let host = app::start(&config, options).await.unwrap();
-    let world = server.world();
-    assert!(
-        world
-            .wait_for(WAIT, |w| w
-                .guild_commands()
-                .iter()
-                .any(|c| c["name"] == "poll"))
-            .await,
-        "the poll commands were never registered"
-    );
+    let host = start_bot(&server, &config, options, "poll").await;
     (server, host)
-}
-
-async fn reply_to(world: &World, id: u64) -> Value {
-    assert!(
-        world.wait_for(WAIT, |w| !w.replies_to(id).is_empty()).await,
-        "no reply to message {id}"
-    );
-    world.replies_to(id).remove(0)
 }
 
 /// Fetches an attachment of a bot message from its URL and decodes the PNG.
@@ -205,15 +159,6 @@ async fn tables_become_png_charts_and_bad_tables_are_explained() {
 }
 
 /// The content of the interaction response for `token` (callback type 4).
-async fn slash_reply(world: &World, token: &str) -> Value {
-    assert!(
-        world
-            .wait_for(WAIT, |w| !w.interaction_calls(token).is_empty())
-            .await,
-        "no answer to {token}"
-    );
-    world.interaction_calls(token)[0].body.clone()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn poll_commands_work_as_slash_and_prefix_commands() {
@@ -239,7 +184,7 @@ async fn poll_commands_work_as_slash_and_prefix_commands() {
         ]),
         1,
     );
-    let body = slash_reply(world, &token).await;
+    let body = interaction_reply(world, &token).await;
     let content = body["data"]["content"].as_str().unwrap();
     assert!(content.starts_with("**Lunch?** (0 votes)"), "{content}");
 
@@ -249,7 +194,7 @@ async fn poll_commands_work_as_slash_and_prefix_commands() {
         "vote",
         json!([{"name": "choice", "type": 3, "value": "SU", "focused": true}]),
     );
-    let body = slash_reply(world, &token).await;
+    let body = interaction_reply(world, &token).await;
     assert_eq!(body["type"], 8);
     assert_eq!(
         body["data"]["choices"],
@@ -263,7 +208,7 @@ async fn poll_commands_work_as_slash_and_prefix_commands() {
         json!([{"name": "choice", "type": 3, "value": "sushi"}]),
         1,
     );
-    let body = slash_reply(world, &token).await;
+    let body = interaction_reply(world, &token).await;
     assert_eq!(body["data"]["content"], "You voted for **sushi**.");
     assert_eq!(body["data"]["flags"], 64, "ephemeral");
 
@@ -315,7 +260,7 @@ async fn poll_commands_work_as_slash_and_prefix_commands() {
         "Only the poll's author can end it."
     );
     let token = world.slash(BOB, "endpoll", json!([]), 1);
-    let body = slash_reply(world, &token).await;
+    let body = interaction_reply(world, &token).await;
     assert!(
         body["data"]["content"]
             .as_str()

@@ -5,37 +5,21 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use minstrel::app::{self, Host};
+use minstrel::app::Host;
 use minstrel::config::Config;
 use minstrel::discord::BotOptions;
 use minstrel::local::payloads::{ALICE, BOB, BOT_ID, GUILD_ID};
 use minstrel::local::{LocalDiscord, World};
 use minstrel::localllm::{LocalLlm, Script};
 use minstrel::plugins::Grant;
+use minstrel_tests::bot::*;
 use minstrel_tests::*;
-use serde_json::{Value, json};
-
-const WAIT: Duration = Duration::from_secs(20);
+use serde_json::json;
 
 fn config(dir: &Path) -> Config {
-    let mut config = Config {
-        data_dir: dir.join("data"),
-        store: test_config(),
-        ..Config::default()
-    };
-    config.plugins.dir = dir.join("plugins");
+    let mut config = host_config(dir);
     config.plugins.debounce_ms = 100;
     config
-}
-
-fn bot_options(server: &LocalDiscord) -> BotOptions {
-    BotOptions {
-        token: "test-token".into(),
-        api_base: Some(server.base_url()),
-        dev_guild: Some(GUILD_ID),
-        prefix: "!".into(),
-        mention_order: Vec::new(),
-    }
 }
 
 async fn start(dir: &Path) -> (LocalDiscord, Host) {
@@ -44,19 +28,11 @@ async fn start(dir: &Path) -> (LocalDiscord, Host) {
 
 async fn start_with(config: Config, mention_order: Vec<String>) -> (LocalDiscord, Host) {
     let server = LocalDiscord::start().await.unwrap();
-    std::fs::create_dir_all(&config.plugins.dir).unwrap();
     let options = BotOptions {
         mention_order,
         ..bot_options(&server)
     };
-    let host = app::start(&config, options).await.unwrap();
-    assert!(
-        server
-            .world()
-            .wait_for(WAIT, |w| !w.guild_commands().is_empty())
-            .await,
-        "the bot never registered its commands"
-    );
+    let host = start_bot(&server, &config, options, "ping").await;
     (server, host)
 }
 
@@ -84,14 +60,6 @@ async fn assert_one_reply_each(world: &World, ids: &[u64]) {
     for id in ids {
         assert_eq!(world.replies_to(*id).len(), 1, "message {id}");
     }
-}
-
-async fn reply_to(world: &World, id: u64) -> Value {
-    assert!(
-        world.wait_for(WAIT, |w| !w.replies_to(id).is_empty()).await,
-        "no reply to message {id}"
-    );
-    world.replies_to(id).remove(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,17 +8,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use minstrel::app;
-use minstrel::config::Config;
-use minstrel::discord::BotOptions;
-use minstrel::local::payloads::{ALICE, BOT_ID, GUILD_ID};
+use minstrel::local::payloads::{ALICE, BOT_ID};
 use minstrel::local::{LocalDiscord, RestCall};
 use minstrel::localllm::{LocalLlm, Script};
 use minstrel::plugins::Grant;
-use minstrel_tests::*;
+use minstrel_tests::bot::*;
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(20);
 /// Discord's published OpenAPI description (v10, MIT licence, see
 /// `reference/discord-openapi.LICENSE`); `DISCORD_OPENAPI` names a newer copy.
 fn spec_path() -> std::path::PathBuf {
@@ -165,12 +161,7 @@ async fn every_rest_call_matches_discords_openapi_description() {
     let mut spec = Spec::load();
     let dir = tempfile::tempdir().unwrap();
     let llm = LocalLlm::start("local-model", None).await.unwrap();
-    let mut config = Config {
-        data_dir: dir.path().join("data"),
-        store: test_config(),
-        ..Config::default()
-    };
-    config.plugins.dir = dir.path().join("plugins");
+    let mut config = host_config(dir.path());
     config.llm.base_url = Some(llm.base_url());
     config.llm.model = "local-model".into();
     config.plugins.grants.insert(
@@ -180,35 +171,11 @@ async fn every_rest_call_matches_discords_openapi_description() {
             ..Grant::default()
         },
     );
-    std::fs::create_dir_all(&config.plugins.dir).unwrap();
-    std::fs::copy(
-        component("hello_command"),
-        config.plugins.dir.join("hello.wasm"),
-    )
-    .unwrap();
-    std::fs::copy(
-        component("ask_mention"),
-        config.plugins.dir.join("ask.wasm"),
-    )
-    .unwrap();
+    install(&config, "hello_command", "hello");
+    install(&config, "ask_mention", "ask");
     let server = LocalDiscord::start().await.unwrap();
-    let options = BotOptions {
-        token: "test-token".into(),
-        api_base: Some(server.base_url()),
-        dev_guild: Some(GUILD_ID),
-        prefix: "!".into(),
-        mention_order: Vec::new(),
-    };
-    let host = app::start(&config, options).await.unwrap();
+    let host = start_bot(&server, &config, bot_options(&server), "hello").await;
     let world = server.world();
-    assert!(
-        world
-            .wait_for(WAIT, |w| w
-                .guild_commands()
-                .iter()
-                .any(|c| c["name"] == "hello"))
-            .await
-    );
 
     let mut expect_replies = Vec::new();
     expect_replies.push(world.send_message(ALICE, "!ping", 1));

@@ -8,37 +8,23 @@
 #[path = "sources_support/mod.rs"]
 mod sources_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use minstrel::app::{self, Host};
+use minstrel::app::Host;
 use minstrel::config::Config;
-use minstrel::discord::BotOptions;
 use minstrel::local::payloads::{ALICE, GUILD_ID, MUSIC};
 use minstrel::local::{LocalDiscord, VoiceStats, World};
 use minstrel::localhttp::{LocalHttp, Route};
 use minstrel::media::Media;
-use minstrel::plugins::{Grant, HostServices};
+use minstrel::plugins::Grant;
+use minstrel_tests::bot::{self, WAIT, bot_options, host_config, install};
 use minstrel_tests::test_config;
 use minstrel_tests::voice::{run, sine_ogg};
 use serde_json::{Value, json};
 use sources_support::{Recorded, media_config};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn built_plugin(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} missing: run scripts/build-plugins.sh",
-        path.display()
-    );
-    path
-}
 
 /// The config of a test: the tone source, and a source asked before it that finds
 /// something for any words (`tone:440` must still go to `tone`, the source that claims it).
@@ -48,56 +34,17 @@ fn config(dir: &Path) -> Config {
 
 /// A config loading the built source plugins `sources` as (crate, plugin name).
 fn config_with(dir: &Path, sources: &[(&str, &str)]) -> Config {
-    let mut config = Config {
-        data_dir: dir.join("data"),
-        store: test_config(),
-        ..Config::default()
-    };
-    config.plugins.dir = dir.join("plugins");
+    let mut config = host_config(dir);
     config.plugins.call_timeout_ms = 30_000;
     config.plugins.host_calls_per_call = 100_000;
-    std::fs::create_dir_all(&config.plugins.dir).unwrap();
     for (krate, name) in sources {
-        let to = config.plugins.dir.join(format!("{name}.wasm"));
-        std::fs::copy(built_plugin(krate), to).unwrap();
+        install(&config, krate, name);
     }
     config
 }
 
-fn bot_options(server: &LocalDiscord) -> BotOptions {
-    BotOptions {
-        token: "test-token".into(),
-        api_base: Some(server.base_url()),
-        dev_guild: Some(GUILD_ID),
-        prefix: "!".into(),
-        mention_order: Vec::new(),
-    }
-}
-
 async fn start_bot(server: &LocalDiscord, config: &Config) -> Host {
-    start_bot_with(server, config, |services| services).await
-}
-
-/// [`start_bot`], with the plugins' services passed through `plugin_services`.
-async fn start_bot_with(
-    server: &LocalDiscord,
-    config: &Config,
-    plugin_services: impl FnOnce(Arc<dyn HostServices>) -> Arc<dyn HostServices>,
-) -> Host {
-    let host = app::start_with(config, bot_options(server), plugin_services)
-        .await
-        .unwrap();
-    assert!(
-        server
-            .world()
-            .wait_for(WAIT, |w| w
-                .guild_commands()
-                .iter()
-                .any(|c| c["name"] == "play"))
-            .await,
-        "the bot never registered its commands"
-    );
-    host
+    bot::start_bot(server, config, bot_options(server), "play").await
 }
 
 /// Sends `!text` as alice and waits for a reply whose content satisfies `done`.
@@ -378,7 +325,7 @@ async fn http_source(dir: &Path, frequency: u32) -> (minstrel::localhttp::LocalH
         minstrel::localhttp::Route::ok(std::fs::read(&song).unwrap()).typed("audio/ogg"),
     );
     let mut config = config(dir);
-    std::fs::copy(built_plugin("http"), config.plugins.dir.join("http.wasm")).unwrap();
+    install(&config, "http", "http");
     config.plugins.grants.insert(
         "http".into(),
         minstrel::plugins::Grant {
@@ -502,13 +449,7 @@ async fn play_suggestions(world: &World, text: &str) -> Value {
         "play",
         json!([{"name": "query", "type": 3, "value": text, "focused": true}]),
     );
-    assert!(
-        world
-            .wait_for(WAIT, |w| !w.interaction_calls(&token).is_empty())
-            .await,
-        "no suggestions for {text:?}"
-    );
-    let body = world.interaction_calls(&token)[0].body.clone();
+    let body = bot::interaction_reply(world, &token).await;
     assert_eq!(body["type"], 8, "an autocomplete result: {body}");
     body["data"]["choices"].clone()
 }
@@ -553,7 +494,8 @@ fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
         let stand_in = youtube.clone();
-        let host = start_bot_with(&server, &config, move |real| {
+        let options = bot_options(&server);
+        let host = bot::start_bot_with(&server, &config, options, "play", move |real| {
             let _ = stand_in.rest.set(real);
             stand_in
         })

@@ -14,7 +14,7 @@ use minstrel::localhttp::{LocalHttp, Route};
 use minstrel::media::Media;
 use minstrel::plugins::{CallError, Grant, PluginHost};
 use minstrel::store::{StoreError, TrackKey};
-use minstrel_tests::{bytes, open_store, temp_files, test_config};
+use minstrel_tests::{bytes, component, open_store, temp_files, test_config};
 use support::*;
 
 const VIDEO: &str = "dQw4w9WgXcQ";

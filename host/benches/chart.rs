@@ -6,26 +6,19 @@
 //!    limits (`plugins.memory_bytes`, `plugins.call_timeout_ms`).
 //! 2. The smallest memory cap, of a few, under which the 100-row charts still render.
 
-use std::path::{Path, PathBuf};
+#[path = "../../tests/common/built.rs"]
+mod built;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minstrel::plugins::types::{Context, Message};
 use minstrel::plugins::{Grant, NoServices, PluginHost, PluginsConfig};
 
-const CALLS: usize = 20;
+use built::component;
 
-fn component(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} missing: run scripts/build-plugins.sh",
-        path.display()
-    );
-    path
-}
+const CALLS: usize = 20;
 
 fn table(rows: usize) -> String {
     let mut text = String::from("| day | visits | signups |\n|---|---|---|\n");

@@ -1,5 +1,6 @@
 //! Shared helpers for the end-to-end tests.
 
+pub mod bot;
 pub mod built;
 pub mod voice;
 pub use built::{component, components_dir};

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -216,19 +216,6 @@ impl AudioWriter for Collect {
     }
 }
 
-/// Where scripts/build-plugins.sh puts the components.
-pub fn component(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/build-plugins.sh before the tests",
-        path.display()
-    );
-    path
-}
-
 /// A plugin host serving the source plugin `name` (from the built component `crate_name`)
 /// with `grant` (its call timeout raised to fit real downloads) and `services`.
 pub async fn source_host(
@@ -240,7 +227,11 @@ pub async fn source_host(
 ) -> PluginHost {
     let dir = tmp.join("plugins");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(component(crate_name), dir.join(format!("{name}.wasm"))).unwrap();
+    std::fs::copy(
+        minstrel_tests::component(crate_name),
+        dir.join(format!("{name}.wasm")),
+    )
+    .unwrap();
     grant.call_timeout_ms.get_or_insert(60_000);
     let mut config = PluginsConfig {
         dir: dir.clone(),

@@ -1,0 +1,96 @@
+//! The real bot against the local Discord-compatible server: its config, its start-up,
+//! and waiting for its answers. Shared by the tests that talk to the bot.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use minstrel::app::{self, Host};
+use minstrel::config::Config;
+use minstrel::discord::BotOptions;
+use minstrel::local::payloads::GUILD_ID;
+use minstrel::local::{LocalDiscord, World};
+use minstrel::plugins::HostServices;
+use serde_json::Value;
+
+/// How long a test waits for the bot before failing.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A host config on `dir`: data in `dir/data` under the test store limits, plugins in
+/// `dir/plugins` (created, empty).
+pub fn host_config(dir: &Path) -> Config {
+    let mut config = Config {
+        data_dir: dir.join("data"),
+        store: crate::test_config(),
+        ..Config::default()
+    };
+    config.plugins.dir = dir.join("plugins");
+    std::fs::create_dir_all(&config.plugins.dir).unwrap();
+    config
+}
+
+/// Puts the built plugin crate `krate` into the config's plugins folder as plugin `name`.
+pub fn install(config: &Config, krate: &str, name: &str) {
+    let to = config.plugins.dir.join(format!("{name}.wasm"));
+    std::fs::copy(crate::component(krate), to).unwrap();
+}
+
+/// The bot on `server`, serving the dev guild, with the prefix `!`.
+pub fn bot_options(server: &LocalDiscord) -> BotOptions {
+    BotOptions {
+        token: "test-token".into(),
+        api_base: Some(server.base_url()),
+        dev_guild: Some(GUILD_ID),
+        prefix: "!".into(),
+        mention_order: Vec::new(),
+    }
+}
+
+/// Starts the host and waits until the bot has registered the guild command `command`.
+pub async fn start_bot(
+    server: &LocalDiscord,
+    config: &Config,
+    options: BotOptions,
+    command: &str,
+) -> Host {
+    start_bot_with(server, config, options, command, |services| services).await
+}
+
+/// [`start_bot`], with the plugins' services passed through `plugin_services`.
+pub async fn start_bot_with(
+    server: &LocalDiscord,
+    config: &Config,
+    options: BotOptions,
+    command: &str,
+    plugin_services: impl FnOnce(Arc<dyn HostServices>) -> Arc<dyn HostServices>,
+) -> Host {
+    let host = app::start_with(config, options, plugin_services)
+        .await
+        .unwrap();
+    let registered = |w: &World| w.guild_commands().iter().any(|c| c["name"] == command);
+    assert!(
+        server.world().wait_for(WAIT, registered).await,
+        "the bot never registered /{command}"
+    );
+    host
+}
+
+/// The bot's first reply to message `id`.
+pub async fn reply_to(world: &World, id: u64) -> Value {
+    assert!(
+        world.wait_for(WAIT, |w| !w.replies_to(id).is_empty()).await,
+        "no reply to message {id}"
+    );
+    world.replies_to(id).remove(0)
+}
+
+/// The body of the bot's first answer to the interaction `token`.
+pub async fn interaction_reply(world: &World, token: &str) -> Value {
+    assert!(
+        world
+            .wait_for(WAIT, |w| !w.interaction_calls(token).is_empty())
+            .await,
+        "no answer to {token}"
+    );
+    world.interaction_calls(token)[0].body.clone()
+}
