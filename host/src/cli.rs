@@ -103,8 +103,14 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_tracing(&config.log);
-    if matches!(cli.command, Command::Dev { .. }) {
+    let dev = matches!(cli.command, Command::Dev { .. });
+    // The dev terminal is a chat: its log goes to a file, not between the messages.
+    let log_file = dev.then(|| config.data_dir.join(crate::dev::LOG_FILE));
+    if let Err(e) = init_tracing(&config.log, log_file.as_deref()) {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    if dev {
         // SAFETY: no other thread exists yet (the runtime starts below).
         if let Err(e) = unsafe { crate::local::voice::trust_in_this_process() } {
             eprintln!("warning: voice will not connect to the local server: {e}");
@@ -128,12 +134,28 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-fn init_tracing(default: &str) {
+/// Logs to stderr, or appends to `file`; `RUST_LOG` overrides the `default` filter.
+fn init_tracing(default: &str, file: Option<&std::path::Path>) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match file {
+        None => logs.with_writer(std::io::stderr).init(),
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening the log {}", path.display()))?;
+            logs.with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
+        }
+    }
+    Ok(())
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {

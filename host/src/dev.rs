@@ -27,6 +27,9 @@ use crate::local::{LocalDiscord, World};
 use crate::localllm::LocalLlm;
 use crate::plugins::Grant;
 
+/// The log of `minstrel dev`, in the data folder (the terminal is the chat).
+pub const LOG_FILE: &str = "dev.log";
+
 /// The plugin file (stem) of the first-party LLM mention plugin that scripts/dev.sh
 /// installs.
 const ASK_PLUGIN: &str = "ask_mention";
@@ -77,6 +80,10 @@ pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
     println!(
         "Try: {p}help   {p}ping   /cache stats   @bot hello   quit",
         p = config.discord.prefix
+    );
+    println!(
+        "The log is in {} (RUST_LOG sets its detail).",
+        config.data_dir.join(LOG_FILE).display()
     );
     println!(
         "Music: `join` (you enter the Music voice channel), then {p}play tone:440:10 (or a URL \
@@ -267,14 +274,12 @@ async fn print_bot_messages(world: Arc<World>, attachments: PathBuf) {
             let id = msg["id"].as_str().unwrap_or_default().to_string();
             let content = msg["content"].as_str().unwrap_or_default().to_string();
             let files = msg["attachments"].as_array().map_or(0, Vec::len);
-            let shown = format!(
-                "{content}{}",
-                if files > 0 {
-                    format!(" [{files} file(s)]")
-                } else {
-                    String::new()
-                }
-            );
+            let shown = match files {
+                // A deferred answer, as Discord shows it until the bot edits it.
+                0 if content.is_empty() => "(thinking...)".to_string(),
+                0 => content,
+                n => format!("{content} [{n} file(s)]"),
+            };
             match seen.get(&id) {
                 Some(old) if *old == shown => {}
                 Some(_) => println!("minstrel (edited)> {shown}"),

@@ -232,6 +232,8 @@ pub fn explain(stderr: &[u8], status: ExitStatus) -> String {
         .or(lines.last().copied())
         .map(str::trim)
         .unwrap_or_default();
+    // Network errors end with the HTTP library's restatement of the same failure.
+    let line = line.split(" (caused by ").next().unwrap_or(line);
     if line.is_empty() {
         return format!("exited with {status}");
     }
@@ -270,6 +272,14 @@ mod tests {
             "[generic] a: HTTP Error 404: Not Found"
         );
         assert_eq!(explain(b"just this\n", status), "just this");
+        let offline = b"ERROR: [youtube:search] x: Unable to download API page: Failed to \
+            resolve 'www.youtube.com' ([Errno -2] Name or service not known) (caused by \
+            TransportError(\"Failed to resolve 'www.youtube.com'\"))\n";
+        assert_eq!(
+            explain(offline, status),
+            "[youtube:search] x: Unable to download API page: Failed to resolve \
+             'www.youtube.com' ([Errno -2] Name or service not known)"
+        );
         assert!(explain(b"", status).starts_with("exited with"));
     }
 }
