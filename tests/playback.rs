@@ -384,7 +384,8 @@ fn two_guilds_playing_the_same_url_at_once_download_it_once() {
         let songs = players
             .resolve(&remote.url("/song.ogg"), ALICE)
             .await
-            .unwrap();
+            .unwrap()
+            .to_play();
         let resolved = remote.hits("/song.ogg");
         let play = |guild: u64| {
             let (players, songs) = (players.clone(), songs.clone());
@@ -585,6 +586,17 @@ fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
             assert!(text.contains(title), "{title} not in {text}");
         }
         command(world, "!stop", |c| c.starts_with("Stopped")).await;
+
+        // Search words play the best result only (the search found two videos).
+        let text = command(world, "!play never gonna", |c| c.starts_with("Playing")).await;
+        assert_eq!(
+            text,
+            "Playing **Rick Astley - Never Gonna Give You Up** (cached)"
+        );
+        assert_eq!(youtube.searches().len(), 3);
+        let text = command(world, "!queue", |c| c.starts_with("Now playing")).await;
+        assert!(text.contains(", 0 upcoming,"), "{text}");
+        command(world, "!stop", |c| c.starts_with("Stopped")).await;
         // The plugin only ever handed the host canonical watch URLs to download.
         let downloads: Vec<String> = youtube
             .asked()
@@ -597,6 +609,61 @@ fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
                 .all(|d| d.starts_with("download https://www.youtube.com/watch?v=")),
             "{downloads:?}"
         );
+        host.shutdown().await;
+    });
+}
+
+#[test]
+fn play_files_from_the_granted_folder_through_the_local_plugin() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let music = tmp.path().join("music");
+        std::fs::create_dir_all(music.join("albums")).unwrap();
+        let song = sine_ogg(tmp.path(), 660, 2);
+        std::fs::copy(&song, music.join("albums/Morning Song.ogg")).unwrap();
+        std::fs::copy(&song, tmp.path().join("secret.ogg")).unwrap();
+        let mut config = config_with(tmp.path(), &[("local", "local")]);
+        config.plugins.grants.insert(
+            "local".into(),
+            Grant {
+                files_dir: Some(music.clone()),
+                ..Grant::default()
+            },
+        );
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let host = start_bot(&server, &config).await;
+        world.join_voice(ALICE, MUSIC).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        // Words find the file by name; its path plays the same song, from the cache.
+        let text = command(world, "!play MORNING song", |c| c.starts_with("Playing")).await;
+        assert_eq!(text, "Playing **Morning Song**");
+        wait_packets(world, 90).await;
+        let packets = wait_quiet(world, Duration::from_millis(600)).await;
+        assert!(
+            (95..=106).contains(&packets),
+            "{packets} audio packets for 2 s"
+        );
+        let text = command(world, "!play local:albums/Morning Song.ogg", |c| {
+            c.starts_with("Playing")
+        })
+        .await;
+        assert_eq!(text, "Playing **Morning Song** (cached)");
+        wait_packets(world, packets + 90).await;
+
+        // Nothing outside the folder, and a clear answer for what is not there.
+        for (query, expected) in [
+            ("!play local:../secret.ogg", "local: ../secret.ogg:"),
+            ("!play evening", "nothing found for \"evening\""),
+            (
+                "!play local:albums/Evening.ogg",
+                "albums/Evening.ogg: no such file in the music folder",
+            ),
+        ] {
+            let text = command(world, query, |c| c.starts_with("Sorry")).await;
+            assert!(text.contains(expected), "{query}: {text}");
+        }
         host.shutdown().await;
     });
 }

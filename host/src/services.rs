@@ -107,7 +107,8 @@ impl HostServices for Services {
         let mut songs = players
             .resolve(&query, 0)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .songs;
         songs.truncate(1);
         let song = songs[0].clone();
         tracing::info!(%plugin, guild_id, title = %song.title, "plugin queued a song");

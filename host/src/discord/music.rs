@@ -149,7 +149,8 @@ async fn suggestions(ctx: Context<'_>, partial: &str) -> Vec<Suggestion> {
             let songs = players
                 .resolve(&query, user)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .songs;
             let mut found = Vec::new();
             for song in songs.into_iter().take(10) {
                 found.push(Suggestion::of(&plugins, song).await);
@@ -195,7 +196,10 @@ pub async fn play(
         app.defer().await?;
     }
     let players = players(&ctx)?;
-    let songs = players.resolve(&query, ctx.author().id.get()).await?;
+    let songs = players
+        .resolve(&query, ctx.author().id.get())
+        .await?
+        .to_play();
     let first_song = songs[0].clone();
     let first = first_song.title.clone();
     let more = songs.len() - 1;

@@ -30,7 +30,7 @@ use crate::store::Store;
 
 pub use prepare::{Progress, Ready, Stage};
 pub use queue::{LoopMode, Queue, QueueError, Song};
-pub use sources::ResolveError;
+pub use sources::{Found, ResolveError};
 
 use guild::Request;
 
@@ -173,7 +173,7 @@ impl Players {
     }
 
     /// The songs `query` names (search words or a URL), for `user`.
-    pub async fn resolve(&self, query: &str, user: u64) -> Result<Vec<Song>, PlayerError> {
+    pub async fn resolve(&self, query: &str, user: u64) -> Result<Found, PlayerError> {
         Ok(sources::resolve(&self.shared.plugins, query, user).await?)
     }
 

@@ -18,18 +18,34 @@ pub enum ResolveError {
     Source(String),
 }
 
+/// What a query named.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub songs: Vec<Song>,
+    /// The query was search words no source claimed: `songs` are results to choose
+    /// from, not a list to play (as a playlist's are).
+    pub searched: bool,
+}
+
+impl Found {
+    /// What playing the query means: a search plays its best result, anything else
+    /// (a video, a playlist, a file) all its songs.
+    pub fn to_play(mut self) -> Vec<Song> {
+        if self.searched {
+            self.songs.truncate(1);
+        }
+        self.songs
+    }
+}
+
 /// Whether `query` is meant as a URL rather than search words.
 pub fn is_url(query: &str) -> bool {
     let q = query.trim();
     (q.starts_with("http://") || q.starts_with("https://")) && !q.contains(char::is_whitespace)
 }
 
-/// The songs `query` names (a playlist URL yields several), for `user`.
-pub async fn resolve(
-    plugins: &PluginHost,
-    query: &str,
-    user: u64,
-) -> Result<Vec<Song>, ResolveError> {
+/// The songs `query` names (a playlist URL or a search yields several), for `user`.
+pub async fn resolve(plugins: &PluginHost, query: &str, user: u64) -> Result<Found, ResolveError> {
     let query = query.trim();
     let sources = plugins.names(World::Source);
     if sources.is_empty() {
@@ -57,7 +73,7 @@ pub async fn resolve(
     for source in candidates {
         match plugins.resolve(source, query).await {
             Ok(tracks) if !tracks.is_empty() => {
-                return Ok(tracks
+                let songs = tracks
                     .into_iter()
                     .map(|t| Song {
                         source: source.clone(),
@@ -68,7 +84,9 @@ pub async fn resolve(
                         requested_by: user,
                         uid: 0,
                     })
-                    .collect());
+                    .collect();
+                let searched = claimed.is_none();
+                return Ok(Found { songs, searched });
             }
             Ok(_) if claimed.is_some() => {
                 return Err(ResolveError::NotFound(query.to_string()));
