@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use minstrel::app::Host;
 use minstrel::config::Config;
-use minstrel::local::payloads::{ALICE, GUILD_ID, MUSIC};
+use minstrel::local::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC};
 use minstrel::local::{LocalDiscord, VoiceStats, World};
 use minstrel::localhttp::{LocalHttp, Route};
 use minstrel::media::Media;
@@ -664,6 +664,75 @@ fn play_files_from_the_granted_folder_through_the_local_plugin() {
             let text = command(world, query, |c| c.starts_with("Sorry")).await;
             assert!(text.contains(expected), "{query}: {text}");
         }
+        host.shutdown().await;
+    });
+}
+
+/// Waits until the bot is in voice `channel` (`Some`) or in none (`None`).
+async fn bot_in_voice(world: &World, channel: Option<u64>, within: Duration) -> bool {
+    world
+        .wait_for(within, |w| w.voice_channel_of(BOT_ID) == channel)
+        .await
+}
+
+#[test]
+fn the_bot_leaves_when_idle_or_alone_unless_it_is_on_24_7() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = config(tmp.path());
+        config.player.idle_disconnect_secs = 3;
+        config.player.alone_disconnect_secs = 1;
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let host = start_bot(&server, &config).await;
+        world.join_voice(ALICE, MUSIC).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        // Idle: the song ends, and 3 s later the bot leaves (not before).
+        command(world, "!play tone:440:1", |c| c.starts_with("Playing")).await;
+        assert!(bot_in_voice(world, Some(MUSIC), WAIT).await);
+        wait_packets(world, 40).await;
+        let ended = wait_quiet(world, Duration::from_millis(300)).await;
+        assert!(ended >= 45, "{ended} audio packets for 1 s");
+        assert!(
+            !bot_in_voice(world, None, Duration::from_millis(1200)).await,
+            "left before the idle time"
+        );
+        assert!(bot_in_voice(world, None, Duration::from_secs(5)).await);
+
+        // Alone: alice leaves in the middle of a song; the bot follows 1 s later and
+        // the music stops.
+        command(world, "!play tone:440:20", |c| c.starts_with("Playing")).await;
+        assert!(bot_in_voice(world, Some(MUSIC), WAIT).await);
+        wait_packets(world, ended + 25).await;
+        world.leave_voice(ALICE);
+        assert!(bot_in_voice(world, None, Duration::from_secs(5)).await);
+        let stopped = wait_quiet(world, Duration::from_millis(500)).await;
+        assert!(
+            stopped < ended + 25 + 150,
+            "{} audio packets after alice left",
+            stopped - ended - 25
+        );
+
+        // Leaving keeps the queue; `!stop` empties it.
+        world.join_voice(ALICE, MUSIC).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let text = command(world, "!queue", |c| c.starts_with("Now playing")).await;
+        assert!(text.contains("440 Hz tone, 20 s"), "{text}");
+        command(world, "!stop", |c| c.starts_with("Stopped")).await;
+
+        // 24/7: neither idle nor alone makes it leave; turned off, it leaves.
+        let text = command(world, "!247 true", |c| c.starts_with("24/7")).await;
+        assert_eq!(text, "24/7 on: I stay in the voice channel.");
+        command(world, "!play tone:440:1", |c| c.starts_with("Playing")).await;
+        assert!(bot_in_voice(world, Some(MUSIC), WAIT).await);
+        world.leave_voice(ALICE);
+        assert!(
+            !bot_in_voice(world, None, Duration::from_secs(4)).await,
+            "left while on 24/7"
+        );
+        command(world, "!247 false", |c| c.starts_with("24/7")).await;
+        assert!(bot_in_voice(world, None, Duration::from_secs(5)).await);
         host.shutdown().await;
     });
 }
