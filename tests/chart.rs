@@ -19,6 +19,13 @@ const CHART: (u32, u32) = (800, 500);
 /// The bot with `chart` (may ask the LLM, which is not configured here) and `poll`
 /// (keeps polls in kv) loaded.
 async fn start(dir: &Path) -> (LocalDiscord, Host) {
+    let server = LocalDiscord::start().await.unwrap();
+    let host = start_host(&server, dir).await;
+    (server, host)
+}
+
+/// The host on `dir`, connected to `server`.
+async fn start_host(server: &LocalDiscord, dir: &Path) -> Host {
     let mut config = host_config(dir);
     install(&config, "chart", "chart");
     install(&config, "poll", "poll");
@@ -37,13 +44,11 @@ async fn start(dir: &Path) -> (LocalDiscord, Host) {
             ..Grant::default()
         },
     );
-    let server = LocalDiscord::start().await.unwrap();
     let options = BotOptions {
         mention_order: vec!["chart".into()],
-        ..bot_options(&server)
+        ..bot_options(server)
     };
-    let host = start_bot(&server, &config, options, "poll").await;
-    (server, host)
+    start_bot(server, &config, options, "poll").await
 }
 
 /// Fetches an attachment of a bot message from its URL and decodes the PNG.
@@ -243,6 +248,23 @@ async fn poll_commands_work_as_slash_and_prefix_commands() {
         text.contains(&format!("tacos  {}  0 (0%)", "░".repeat(20))),
         "{text}"
     );
+
+    // The poll outlives the bot: a new host on the same data folder (kv lives in the
+    // store's database) counts on from the same votes.
+    host.shutdown().await;
+    let host = start_host(&server, dir.path()).await;
+    let id = world.send_message(ALICE, "!vote tacos", 1);
+    assert_eq!(
+        reply_to(world, id).await["content"],
+        "You voted for **tacos**."
+    );
+    let id = world.send_message(BOB, "!results", 1);
+    let text = reply_to(world, id).await["content"].to_string();
+    // Alice's vote moved from sushi to tacos; Bob's for pizza is still there.
+    assert!(text.contains("**Lunch?** (2 votes)"), "{text}");
+    let half = format!("{}{}  1 (50%)", "█".repeat(10), "░".repeat(10));
+    assert!(text.contains(&format!("pizza  {half}")), "{text}");
+    assert!(text.contains(&format!("tacos  {half}")), "{text}");
 
     // Prefix form of a new poll with a multi-word question; only its author ends it.
     let id = world.send_message(BOB, "!poll Where shall we meet? | park | cafe", 1);

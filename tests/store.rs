@@ -434,6 +434,11 @@ async fn child() {
             }
             println!("RESULT done");
         }
+        "kv" => {
+            for key in kv_fill(&store, &std::process::id().to_string()).await {
+                println!("RESULT {key}");
+            }
+        }
         "churn" => {
             // Upserts, hits and claims in a loop until killed.
             let mut i = 0u64;
@@ -467,6 +472,39 @@ async fn claim_all(store: &Store, n: u64, tasks: u64) -> u64 {
     }
     won.load(Ordering::SeqCst) as u64
 }
+
+/// Plugin `poll` adds 8 x 50 new kv keys (named after `who`) under a quota of
+/// [`KV_QUOTA`], from 8 tasks at once; returns the keys that were stored.
+async fn kv_fill(store: &Store, who: &str) -> Vec<String> {
+    let handles: Vec<_> = (0..8)
+        .map(|task| {
+            let (store, who) = (store.clone(), who.to_string());
+            tokio::spawn(async move {
+                let mut stored = Vec::new();
+                for i in 0..50 {
+                    let key = format!("{who}-{task}-{i}");
+                    let now = minstrel::store::now_ms();
+                    let index = store.index();
+                    if index
+                        .kv_set("poll", &key, b"vote", None, now, KV_QUOTA)
+                        .await
+                        .unwrap()
+                    {
+                        stored.push(key);
+                    }
+                }
+                stored
+            })
+        })
+        .collect();
+    let mut stored = Vec::new();
+    for h in handles {
+        stored.extend(h.await.unwrap());
+    }
+    stored
+}
+
+const KV_QUOTA: u32 = 100;
 
 fn data_dir_env(dir: &Path) -> (&'static str, String) {
     ("DATA_DIR", dir.display().to_string())
@@ -910,4 +948,49 @@ async fn a_held_lease_is_renewed_past_its_ttl() {
         store.lease(&blob).await,
         Err(StoreError::Evicted(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugins_kv_quota_holds_across_tasks_and_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| spawn_child("child", "kv", &[data_dir_env(dir.path())]))
+        .collect();
+    let store = open_store(dir.path(), test_config()).await;
+    let mut stored = kv_fill(&store, "parent").await;
+    for child in children {
+        let keys = tokio::task::spawn_blocking(move || child_results(child))
+            .await
+            .unwrap();
+        stored.extend(keys);
+    }
+    // 2,000 new keys from 5 processes x 8 tasks: exactly the quota got in, every key
+    // reported stored is there, and the next new key is refused.
+    assert_eq!(stored.len(), KV_QUOTA as usize, "{stored:?}");
+    let now = minstrel::store::now_ms();
+    let index = store.index();
+    for key in &stored {
+        let value = index.kv_get("poll", key, now).await.unwrap();
+        assert_eq!(value.as_deref(), Some(&b"vote"[..]), "{key}");
+    }
+    assert!(
+        !index
+            .kv_set("poll", "one more", b"v", None, now, KV_QUOTA)
+            .await
+            .unwrap()
+    );
+    // Replacing a key is not a new entry; the quota is per plugin.
+    let first = &stored[0];
+    assert!(
+        index
+            .kv_set("poll", first, b"again", None, now, KV_QUOTA)
+            .await
+            .unwrap()
+    );
+    assert!(
+        index
+            .kv_set("other", "k", b"v", None, now, 1)
+            .await
+            .unwrap()
+    );
 }

@@ -54,10 +54,11 @@ pub async fn start_with(
         }
         .with_media(Media::new(config.media.clone())),
     );
-    let plugins = PluginHost::new(
+    let plugins = PluginHost::with_store(
         config.plugins.clone(),
         &config.data_dir,
         plugin_services(Arc::clone(&services) as Arc<dyn HostServices>),
+        store.clone(),
     )
     .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e:#}"))?;
     std::fs::create_dir_all(&config.plugins.dir).with_context(|| {

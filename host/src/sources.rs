@@ -41,8 +41,17 @@ pub async fn run(command: SourceCommand, config: &Config) -> anyhow::Result<Exit
         SourceCommand::Resolve { plugin, .. } | SourceCommand::Fetch { plugin, .. } => plugin,
     };
     let services = Services::default().with_media(Media::new(config.media.clone()));
-    let host = PluginHost::new(config.plugins.clone(), &config.data_dir, Arc::new(services))
-        .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e}"))?;
+    // The bot's store: its cache, and the plugin's kv entries.
+    let store = Store::open(&config.data_dir, config.store.clone())
+        .await
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let host = PluginHost::with_store(
+        config.plugins.clone(),
+        &config.data_dir,
+        Arc::new(services),
+        store.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e}"))?;
     let file = config.plugins.dir.join(format!("{plugin}.wasm"));
     host.load_file(&file)
         .await
@@ -81,9 +90,6 @@ pub async fn run(command: SourceCommand, config: &Config) -> anyhow::Result<Exit
             }
         }
         SourceCommand::Fetch { plugin, id, json } => {
-            let store = Store::open(&config.data_dir, config.store.clone())
-                .await
-                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
             let fetch = PluginFetch::new(host.clone(), &plugin, &id);
             let fetched = store
                 .get_or_fetch(&fetch.key(), fetch)

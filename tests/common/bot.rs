@@ -64,15 +64,31 @@ pub async fn start_bot_with(
     command: &str,
     plugin_services: impl FnOnce(Arc<dyn HostServices>) -> Arc<dyn HostServices>,
 ) -> Host {
+    // Counted from before the start, so commands a previous bot registered on the same
+    // server do not pass for this one's.
+    let before = registrations(server.world());
     let host = app::start_with(config, options, plugin_services)
         .await
         .unwrap();
-    let registered = |w: &World| w.guild_commands().iter().any(|c| c["name"] == command);
+    let registered = |w: &World| {
+        registrations(w) > before && w.guild_commands().iter().any(|c| c["name"] == command)
+    };
     assert!(
         server.world().wait_for(WAIT, registered).await,
         "the bot never registered /{command}"
     );
     host
+}
+
+/// Guild command registrations (bulk overwrites) the server has answered.
+fn registrations(world: &World) -> usize {
+    world
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.method == "PUT" && c.path.contains("/guilds/") && c.path.ends_with("/commands")
+        })
+        .count()
 }
 
 /// The bot's first reply to message `id`.

@@ -94,7 +94,7 @@ async fn check(file: &Path, json: bool, config: &PluginsConfig) -> ExitCode {
         let context = Arc::new(PluginContext {
             name: "check".into(),
             grant: all,
-            kv: Default::default(),
+            kv: super::host::kv::KvSpace::new("check", None),
             services: Arc::new(NoServices),
         });
         loader::load(&engine, &bytes, None, &context)

@@ -41,6 +41,8 @@ struct Inner {
     engine: PluginEngine,
     cache_dir: Option<PathBuf>,
     services: Arc<dyn HostServices>,
+    /// Where plugins' kv entries live; in memory when `None`.
+    kv_store: Option<crate::store::Store>,
     slots: RwLock<BTreeMap<String, Arc<Slot>>>,
 }
 
@@ -102,10 +104,31 @@ pub struct PluginStatus {
 impl PluginHost {
     /// Builds the runtime. Compiled plugins are cached under `data_dir/plugin-cache`
     /// when `config.compiled_cache` is on.
+    /// A runtime whose plugins keep their kv entries in memory.
     pub fn new(
         config: PluginsConfig,
         data_dir: &Path,
         services: Arc<dyn HostServices>,
+    ) -> wasmtime::Result<Self> {
+        Self::build(config, data_dir, services, None)
+    }
+
+    /// A runtime whose plugins keep their kv entries in `store`'s database: durable, and
+    /// shared by every process on it.
+    pub fn with_store(
+        config: PluginsConfig,
+        data_dir: &Path,
+        services: Arc<dyn HostServices>,
+        store: crate::store::Store,
+    ) -> wasmtime::Result<Self> {
+        Self::build(config, data_dir, services, Some(store))
+    }
+
+    fn build(
+        config: PluginsConfig,
+        data_dir: &Path,
+        services: Arc<dyn HostServices>,
+        kv_store: Option<crate::store::Store>,
     ) -> wasmtime::Result<Self> {
         let largest = config
             .grants
@@ -124,6 +147,7 @@ impl PluginHost {
                 engine,
                 cache_dir,
                 services,
+                kv_store,
                 slots: RwLock::new(BTreeMap::new()),
             }),
         })
@@ -292,7 +316,7 @@ impl PluginHost {
                     context: Arc::new(PluginContext {
                         name: name.to_string(),
                         grant: self.inner.config.grant_for(name),
-                        kv: KvSpace::default(),
+                        kv: KvSpace::new(name, self.inner.kv_store.clone()),
                         services: self.inner.services.clone(),
                     }),
                     counters: Counters::default(),

@@ -91,4 +91,20 @@ pub trait Index: Send + Sync + 'static {
     async fn player_delete(&self, guild_id: u64) -> Result<()>;
     /// Every saved guild player.
     async fn player_load_all(&self) -> Result<Vec<(u64, String)>>;
+
+    /// Plugin `plugin`'s live value for `key`.
+    async fn kv_get(&self, plugin: &str, key: &str, now: i64) -> Result<Option<Vec<u8>>>;
+    /// Sets `key` unless that would make more than `quota` live entries for `plugin`
+    /// (false then). Atomic across processes: the quota holds however many write at once.
+    async fn kv_set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: &[u8],
+        expires_at: Option<i64>,
+        now: i64,
+        quota: u32,
+    ) -> Result<bool>;
+    /// Removes `key`; true if it held a live value.
+    async fn kv_delete(&self, plugin: &str, key: &str, now: i64) -> Result<bool>;
 }

@@ -282,6 +282,10 @@ impl Index for SqliteIndex {
             .bind(now)
             .execute(&self.pool)
             .await?;
+        sqlx::query("DELETE FROM kv WHERE expires_at <= ?1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -356,5 +360,71 @@ impl Index for SqliteIndex {
         rows.iter()
             .map(|r| Ok((r.try_get::<i64, _>("guild_id")? as u64, r.try_get("state")?)))
             .collect()
+    }
+
+    async fn kv_get(&self, plugin: &str, key: &str, now: i64) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query(
+            "SELECT value FROM kv WHERE plugin = ?1 AND key = ?2
+                 AND (expires_at IS NULL OR expires_at > ?3)",
+        )
+        .bind(plugin)
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok(r.try_get("value")?)).transpose()
+    }
+
+    async fn kv_set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: &[u8],
+        expires_at: Option<i64>,
+        now: i64,
+        quota: u32,
+    ) -> Result<bool> {
+        // Count and write under the write lock (BEGIN IMMEDIATE), so two processes
+        // adding keys at once cannot both take the last place.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM kv WHERE plugin = ?1 AND expires_at <= ?2")
+            .bind(plugin)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let (exists, live): (bool, i64) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM kv WHERE plugin = ?1 AND key = ?2),
+                    (SELECT count(*) FROM kv WHERE plugin = ?1)",
+        )
+        .bind(plugin)
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !exists && live >= i64::from(quota) {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO kv (plugin, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value,
+                 expires_at = excluded.expires_at",
+        )
+        .bind(plugin)
+        .bind(key)
+        .bind(value)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn kv_delete(&self, plugin: &str, key: &str, now: i64) -> Result<bool> {
+        let removed: Option<(Option<i64>,)> =
+            sqlx::query_as("DELETE FROM kv WHERE plugin = ?1 AND key = ?2 RETURNING expires_at")
+                .bind(plugin)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(removed.is_some_and(|(expires_at,)| expires_at.is_none_or(|at| at > now)))
     }
 }

@@ -1,8 +1,9 @@
 //! `minstrel:plugin/kv`: a small store private to each plugin, with TTLs and a quota.
 //!
-//! In memory, per plugin name, shared by every call and kept across reloads of the
-//! file. Durable kv belongs in the store's database once it exposes a namespaced
-//! key-value table; the interface would not change.
+//! In the bot the entries live in the store's database (table `kv`): they survive
+//! restarts and reloads, and every process on the database sees the same ones, with the
+//! quota held across them. A plugin host without a store (`plugin check`, tests of the
+//! runtime alone) keeps them in memory instead.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::plugins::api::v0_1_0::kv::Host;
 use crate::plugins::state::CallState;
+use crate::store::{Store, now_ms};
 
 /// Longest key, in bytes.
 pub const MAX_KEY: usize = 256;
@@ -17,9 +19,16 @@ pub const MAX_KEY: usize = 256;
 pub const MAX_VALUE: usize = 64 << 10;
 
 /// One plugin's entries.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct KvSpace {
-    entries: Arc<Mutex<HashMap<String, Entry>>>,
+    plugin: String,
+    entries: Entries,
+}
+
+#[derive(Clone)]
+enum Entries {
+    Memory(Arc<Mutex<HashMap<String, Entry>>>),
+    Store(Store),
 }
 
 struct Entry {
@@ -34,20 +43,40 @@ impl Entry {
 }
 
 impl KvSpace {
-    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let now = Instant::now();
-        let mut entries = self.entries.lock().expect("kv lock");
-        match entries.get(key) {
-            Some(entry) if entry.live(now) => Some(entry.value.clone()),
-            Some(_) => {
-                entries.remove(key);
-                None
-            }
-            None => None,
+    /// `plugin`'s entries: in `store` when there is one, else in memory.
+    pub fn new(plugin: &str, store: Option<Store>) -> Self {
+        let entries = match store {
+            Some(store) => Entries::Store(store),
+            None => Entries::Memory(Arc::default()),
+        };
+        Self {
+            plugin: plugin.to_string(),
+            entries,
         }
     }
 
-    pub fn set(
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        match &self.entries {
+            Entries::Store(store) => store
+                .index()
+                .kv_get(&self.plugin, key, now_ms())
+                .await
+                .map_err(unavailable),
+            Entries::Memory(entries) => {
+                let mut entries = entries.lock().expect("kv lock");
+                match entries.get(key) {
+                    Some(entry) if entry.live(Instant::now()) => Ok(Some(entry.value.clone())),
+                    Some(_) => {
+                        entries.remove(key);
+                        Ok(None)
+                    }
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    pub async fn set(
         &self,
         key: &str,
         value: Vec<u8>,
@@ -60,41 +89,61 @@ impl KvSpace {
         if value.len() > MAX_VALUE {
             return Err(format!("value larger than {MAX_VALUE} bytes"));
         }
-        let now = Instant::now();
-        let mut entries = self.entries.lock().expect("kv lock");
-        if !entries.contains_key(key) && entries.len() >= quota as usize {
-            entries.retain(|_, entry| entry.live(now));
-            if entries.len() >= quota as usize {
-                return Err(format!("kv quota of {quota} entries reached"));
+        let stored = match &self.entries {
+            Entries::Store(store) => {
+                let now = now_ms();
+                let expires = ttl.map(|ttl| now + ttl.as_millis() as i64);
+                store
+                    .index()
+                    .kv_set(&self.plugin, key, &value, expires, now, quota)
+                    .await
+                    .map_err(unavailable)?
+            }
+            Entries::Memory(entries) => {
+                let now = Instant::now();
+                let mut entries = entries.lock().expect("kv lock");
+                entries.retain(|_, entry| entry.live(now));
+                let fits = entries.contains_key(key) || entries.len() < quota as usize;
+                if fits {
+                    let expires = ttl.map(|ttl| now + ttl);
+                    entries.insert(key.to_string(), Entry { value, expires });
+                }
+                fits
+            }
+        };
+        match stored {
+            true => Ok(()),
+            false => Err(format!("kv quota of {quota} entries reached")),
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<bool, String> {
+        match &self.entries {
+            Entries::Store(store) => store
+                .index()
+                .kv_delete(&self.plugin, key, now_ms())
+                .await
+                .map_err(unavailable),
+            Entries::Memory(entries) => {
+                let mut entries = entries.lock().expect("kv lock");
+                Ok(entries
+                    .remove(key)
+                    .is_some_and(|entry| entry.live(Instant::now())))
             }
         }
-        let expires = ttl.map(|ttl| now + ttl);
-        entries.insert(key.to_string(), Entry { value, expires });
-        Ok(())
     }
+}
 
-    pub fn delete(&self, key: &str) -> bool {
-        let now = Instant::now();
-        let mut entries = self.entries.lock().expect("kv lock");
-        entries.remove(key).is_some_and(|entry| entry.live(now))
-    }
-
-    /// Live entries.
-    pub fn len(&self) -> usize {
-        let now = Instant::now();
-        let entries = self.entries.lock().expect("kv lock");
-        entries.values().filter(|entry| entry.live(now)).count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+/// What a plugin is told when the database fails (the details go to the log).
+fn unavailable(error: crate::store::StoreError) -> String {
+    tracing::warn!(%error, "kv: the store failed");
+    "kv is unavailable right now".to_string()
 }
 
 impl Host for CallState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
         self.enter("kv")?;
-        Ok(Ok(self.plugin.kv.get(&key)))
+        Ok(self.plugin.kv.get(&key).await)
     }
 
     async fn set(
@@ -106,12 +155,12 @@ impl Host for CallState {
         self.enter("kv")?;
         let ttl = ttl_seconds.map(|s| Duration::from_secs(s.into()));
         let quota = self.plugin.grant.kv_quota;
-        Ok(self.plugin.kv.set(&key, value, ttl, quota))
+        Ok(self.plugin.kv.set(&key, value, ttl, quota).await)
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, String>> {
         self.enter("kv")?;
-        Ok(Ok(self.plugin.kv.delete(&key)))
+        Ok(self.plugin.kv.delete(&key).await)
     }
 }
 
@@ -119,18 +168,25 @@ impl Host for CallState {
 mod tests {
     use super::*;
 
-    #[test]
-    fn ttl_expires_and_quota_counts_live_entries() {
-        let kv = KvSpace::default();
-        kv.set("a", b"1".to_vec(), Some(Duration::from_millis(1)), 2)
-            .unwrap();
-        kv.set("b", b"2".to_vec(), None, 2).unwrap();
-        std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(kv.get("a"), None);
-        // "a" expired, so a third key fits in a quota of two.
-        kv.set("c", b"3".to_vec(), None, 2).unwrap();
-        assert!(kv.set("d", b"4".to_vec(), None, 2).is_err());
-        assert_eq!(kv.get("b").as_deref(), Some(&b"2"[..]));
-        assert!(kv.delete("b") && !kv.delete("b"));
+    #[tokio::test]
+    async fn ttl_expires_and_quota_counts_live_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Default::default()).await.unwrap();
+        for kv in [KvSpace::new("p", None), KvSpace::new("p", Some(store))] {
+            kv.set("a", b"1".to_vec(), Some(Duration::from_millis(1)), 2)
+                .await
+                .unwrap();
+            kv.set("b", b"2".to_vec(), None, 2).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert_eq!(kv.get("a").await.unwrap(), None);
+            // "a" expired, so a third key fits in a quota of two.
+            kv.set("c", b"3".to_vec(), None, 2).await.unwrap();
+            assert!(kv.set("d", b"4".to_vec(), None, 2).await.is_err());
+            // Replacing an existing key is not a new entry.
+            kv.set("c", b"33".to_vec(), None, 2).await.unwrap();
+            assert_eq!(kv.get("c").await.unwrap().as_deref(), Some(&b"33"[..]));
+            assert_eq!(kv.get("b").await.unwrap().as_deref(), Some(&b"2"[..]));
+            assert!(kv.delete("b").await.unwrap() && !kv.delete("b").await.unwrap());
+        }
     }
 }
