@@ -18,3 +18,5 @@ cargo test --workspace --locked
 # The plugins' plain-Rust modules (URL and metadata parsing, table parsing, chart choice
 # and rendering, poll tallies), natively, in the plugins' own target folder.
 (cd plugins && CARGO_TARGET_DIR="$PWD/target" cargo test --locked -p youtube -p http -p chart -p poll)
+# The SDK's examples (what plugin authors copy) compile.
+(cd plugins && CARGO_TARGET_DIR="$PWD/target" cargo test --doc --locked -p minstrel-sdk)

@@ -163,8 +163,6 @@ async fn tables_become_png_charts_and_bad_tables_are_explained() {
     host.shutdown().await;
 }
 
-/// The content of the interaction response for `token` (callback type 4).
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn poll_commands_work_as_slash_and_prefix_commands() {
     let dir = tempfile::tempdir().unwrap();
