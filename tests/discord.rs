@@ -379,7 +379,7 @@ fn llm_config(dir: &Path, llm: &LocalLlm) -> Config {
     config.llm.model = "local-model".into();
     config.llm.api_key = Some("sk-local-test".into());
     config.plugins.call_timeout_ms = 60_000;
-    for name in ["ask", "table"] {
+    for name in ["ask", "chart"] {
         config.plugins.grants.insert(
             name.into(),
             Grant {
@@ -487,13 +487,13 @@ async fn a_mention_goes_to_the_first_plugin_that_claims_it() {
     let plugins = dir.path().join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(component("ask_mention"), plugins.join("ask.wasm")).unwrap();
-    std::fs::copy(component("table_mention"), plugins.join("table.wasm")).unwrap();
+    std::fs::copy(component("chart"), plugins.join("chart.wasm")).unwrap();
     let llm = LocalLlm::start("local-model", Some("sk-local-test"))
         .await
         .unwrap();
-    // By name, `ask` (which claims everything) would come first; the order puts the
-    // table plugin (which claims only tables) before it.
-    let order = vec!["table".to_string(), "ask".to_string()];
+    // By name, `ask` (which claims everything) would come first; the order puts `chart`
+    // (which claims only messages holding a table) before it.
+    let order = vec!["chart".to_string(), "ask".to_string()];
     let (server, host) = start_with(llm_config(dir.path(), &llm), order).await;
     let world = server.world();
 
@@ -501,10 +501,8 @@ async fn a_mention_goes_to_the_first_plugin_that_claims_it() {
         "<@{BOT_ID}> chart this\n| city | people |\n|---|---|\n| Oslo | 700 |\n| Bergen | 290 |"
     );
     let id = world.send_message(ALICE, &table, 1);
-    assert_eq!(
-        reply_to(world, id).await["content"],
-        "A table of 2 rows by 2 columns: city, people"
-    );
+    let chart = reply_to(world, id).await;
+    assert_eq!(chart["attachments"][0]["filename"], "chart.png", "{chart}");
     let id = world.send_message(ALICE, &format!("<@{BOT_ID}> just a question"), 1);
     assert!(
         world
