@@ -17,6 +17,10 @@ export MINSTREL_PLUGINS__GRANTS__POLL__INTERFACES="${MINSTREL_PLUGINS__GRANTS__P
 export MINSTREL_PLUGINS__GRANTS__CHART__INTERFACES="${MINSTREL_PLUGINS__GRANTS__CHART__INTERFACES:-[\"llm\"]}"
 # youtube reaches YouTube through the host's yt-dlp; local plays files from minstrel-data/music.
 mkdir -p minstrel-data/music
+# Something to play from the start (`!play sample`), until you add your own files.
+if [ -z "$(ls -A minstrel-data/music)" ]; then
+  cp assets/sample.opus "minstrel-data/music/Minstrel sample.opus"
+fi
 export MINSTREL_PLUGINS__GRANTS__YOUTUBE__INTERFACES="${MINSTREL_PLUGINS__GRANTS__YOUTUBE__INTERFACES:-[\"media\"]}"
 export MINSTREL_PLUGINS__GRANTS__YOUTUBE__CALL_TIMEOUT_MS="${MINSTREL_PLUGINS__GRANTS__YOUTUBE__CALL_TIMEOUT_MS:-600000}"
 export MINSTREL_PLUGINS__GRANTS__LOCAL__FILES_DIR="${MINSTREL_PLUGINS__GRANTS__LOCAL__FILES_DIR:-$PWD/minstrel-data/music}"
