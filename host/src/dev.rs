@@ -86,8 +86,9 @@ pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
         config.data_dir.join(LOG_FILE).display()
     );
     println!(
-        "Music: `join` (you enter the Music voice channel), then {p}play tone:440:10 (or a URL \
-         a source plugin claims), {p}queue, {p}skip, {p}nowplaying, `leave`.\n\
+        "Music: `join` (you enter the Music voice channel), then {p}play tone:440:10 (or words, \
+         or a URL a source plugin claims; `?play query=words` shows suggestions), {p}queue, \
+         {p}skip, {p}nowplaying, `leave`.\n\
          What the bot plays is recorded in {} (one Ogg Opus file per connection; ffplay plays it).",
         recordings.display(),
         p = config.discord.prefix

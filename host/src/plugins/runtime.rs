@@ -102,9 +102,8 @@ pub struct PluginStatus {
 }
 
 impl PluginHost {
-    /// Builds the runtime. Compiled plugins are cached under `data_dir/plugin-cache`
-    /// when `config.compiled_cache` is on.
-    /// A runtime whose plugins keep their kv entries in memory.
+    /// Builds the runtime, with the plugins' kv entries in memory. Compiled plugins are
+    /// cached under `data_dir/plugin-cache` when `config.compiled_cache` is on.
     pub fn new(
         config: PluginsConfig,
         data_dir: &Path,
@@ -113,8 +112,8 @@ impl PluginHost {
         Self::build(config, data_dir, services, None)
     }
 
-    /// A runtime whose plugins keep their kv entries in `store`'s database: durable, and
-    /// shared by every process on it.
+    /// [`PluginHost::new`], with the plugins' kv entries in `store`'s database: durable,
+    /// and shared by every process on it. What the bot uses.
     pub fn with_store(
         config: PluginsConfig,
         data_dir: &Path,
