@@ -736,3 +736,35 @@ fn the_bot_leaves_when_idle_or_alone_unless_it_is_on_24_7() {
         host.shutdown().await;
     });
 }
+
+#[test]
+fn a_slow_search_is_answered_in_time_and_cached_for_the_next_keystroke() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let (_remote, config, youtube) = youtube_source(tmp.path()).await;
+        let mut youtube = Arc::into_inner(youtube).unwrap();
+        youtube.search_delay = Duration::from_secs(4);
+        let youtube = Arc::new(youtube);
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let stand_in = youtube.clone();
+        let options = bot_options(&server);
+        let host = bot::start_bot_with(&server, &config, options, "play", move |real| {
+            let _ = stand_in.rest.set(real);
+            stand_in
+        })
+        .await;
+
+        // Discord drops an autocomplete answer after 3 s: this one comes in time, empty.
+        let started = std::time::Instant::now();
+        assert_eq!(play_suggestions(world, "never gonna").await, json!([]));
+        let waited = started.elapsed();
+        assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
+        // The search went on; once it is done, the next keystroke is answered from it.
+        tokio::time::sleep(Duration::from_millis(4500).saturating_sub(started.elapsed())).await;
+        let choices = play_suggestions(world, "never gonna").await;
+        assert_eq!(choices[0]["value"], NEVER_GONNA, "{choices}");
+        assert_eq!(youtube.searches().len(), 1);
+        host.shutdown().await;
+    });
+}

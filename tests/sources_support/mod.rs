@@ -78,6 +78,8 @@ pub struct Recorded {
     pub media: Media,
     pub asked: Mutex<Vec<String>>,
     pub downloads: AtomicUsize,
+    /// How long a search takes (a slow site).
+    pub search_delay: std::time::Duration,
     /// Set when the stand-in wraps a running host's services.
     pub rest: OnceLock<Arc<dyn HostServices>>,
 }
@@ -90,6 +92,7 @@ impl Recorded {
             media,
             asked: Mutex::default(),
             downloads: AtomicUsize::new(0),
+            search_delay: std::time::Duration::ZERO,
             rest: OnceLock::new(),
         }
     }
@@ -177,6 +180,7 @@ impl HostServices for Recorded {
             .lock()
             .unwrap()
             .push(format!("search {site:?} {query} {limit}"));
+        tokio::time::sleep(self.search_delay).await;
         let info = recorded("search", &query);
         Ok(info.entries.into_iter().map(entry).collect())
     }

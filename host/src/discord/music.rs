@@ -15,6 +15,9 @@ use crate::player::{
 
 /// Search results offered while typing `/play` are cached this long.
 const SEARCH_TTL: Duration = Duration::from_secs(600);
+/// Discord drops an autocomplete answer after 3 s. A search that takes longer is
+/// answered with no choices; it goes on, and the next keystroke finds it cached.
+const SUGGEST_WITHIN: Duration = Duration::from_millis(2500);
 
 pub fn all() -> Vec<poise::Command<super::Data, Error>> {
     vec![
@@ -156,12 +159,16 @@ async fn suggestions(ctx: Context<'_>, partial: &str) -> Vec<Suggestion> {
                 found.push(Suggestion::of(&plugins, song).await);
             }
             serde_json::to_vec(&found).map_err(|e| e.to_string())
-        })
-        .await;
-    match cached {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-        Err(e) => {
+        });
+    // The search runs in the store's own task, so giving up waiting does not stop it.
+    match tokio::time::timeout(SUGGEST_WITHIN, cached).await {
+        Ok(Ok(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        Ok(Err(e)) => {
             tracing::debug!(error = %e, "search suggestions failed");
+            Vec::new()
+        }
+        Err(_) => {
+            tracing::debug!(%partial, "search suggestions still running");
             Vec::new()
         }
     }
