@@ -167,11 +167,10 @@ async fn prefix_slash_and_mention_produce_the_expected_calls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn plugin_commands_and_mentions_are_served_by_plugins() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(component("hello_command"), plugins.join("hello.wasm")).unwrap();
-    std::fs::copy(component("ask_mention"), plugins.join("ask.wasm")).unwrap();
-    let (server, host) = start(dir.path()).await;
+    let config = config(dir.path());
+    install(&config, "hello_command", "hello");
+    install(&config, "ask_mention", "ask");
+    let (server, host) = start_with(config, Vec::new()).await;
     let world = server.world();
     assert!(
         world
@@ -394,16 +393,15 @@ fn llm_config(dir: &Path, llm: &LocalLlm) -> Config {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_streamed_mention_is_edited_in_place_at_most_once_a_second() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(component("ask_mention"), plugins.join("ask.wasm")).unwrap();
     let llm = LocalLlm::start("local-model", Some("sk-local-test"))
         .await
         .unwrap();
+    let config = llm_config(dir.path(), &llm);
+    install(&config, "ask_mention", "ask");
     // 40 pieces, 80 ms apart: the answer takes about 3.2 s to arrive.
     let text = answer(40);
     llm.script(Script::words(&text, Duration::from_millis(80)));
-    let (server, host) = start_with(llm_config(dir.path(), &llm), Vec::new()).await;
+    let (server, host) = start_with(config, Vec::new()).await;
     let world = server.world();
 
     let id = world.send_message(ALICE, &format!("<@{BOT_ID}> count to forty"), 1);
@@ -484,17 +482,16 @@ async fn a_streamed_mention_is_edited_in_place_at_most_once_a_second() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_mention_goes_to_the_first_plugin_that_claims_it() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(component("ask_mention"), plugins.join("ask.wasm")).unwrap();
-    std::fs::copy(component("chart"), plugins.join("chart.wasm")).unwrap();
     let llm = LocalLlm::start("local-model", Some("sk-local-test"))
         .await
         .unwrap();
+    let config = llm_config(dir.path(), &llm);
+    install(&config, "ask_mention", "ask");
+    install(&config, "chart", "chart");
     // By name, `ask` (which claims everything) would come first; the order puts `chart`
     // (which claims only messages holding a table) before it.
     let order = vec!["chart".to_string(), "ask".to_string()];
-    let (server, host) = start_with(llm_config(dir.path(), &llm), order).await;
+    let (server, host) = start_with(config, order).await;
     let world = server.world();
 
     let table = format!(
@@ -524,18 +521,17 @@ async fn a_mention_goes_to_the_first_plugin_that_claims_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reply_to_an_answer_carries_the_conversation_to_the_llm() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(component("ask_mention"), plugins.join("ask.wasm")).unwrap();
     let llm = LocalLlm::start("local-model", Some("sk-local-test"))
         .await
         .unwrap();
+    let config = llm_config(dir.path(), &llm);
+    install(&config, "ask_mention", "ask");
     llm.script(Script::words("It is four.", Duration::from_millis(10)));
     llm.script(Script::words(
         "That makes twelve.",
         Duration::from_millis(10),
     ));
-    let (server, host) = start_with(llm_config(dir.path(), &llm), Vec::new()).await;
+    let (server, host) = start_with(config, Vec::new()).await;
     let world = server.world();
 
     let first = world.send_message(ALICE, &format!("<@{BOT_ID}> what is two and two?"), 1);
