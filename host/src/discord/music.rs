@@ -15,9 +15,10 @@ use crate::player::{
 
 /// Search results offered while typing `/play` are cached this long.
 const SEARCH_TTL: Duration = Duration::from_secs(600);
-/// Discord drops an autocomplete answer after 3 s. A search that takes longer is
-/// answered with no choices; it goes on, and the next keystroke finds it cached.
-const SUGGEST_WITHIN: Duration = Duration::from_millis(2500);
+/// Discord drops an autocomplete answer after 3 s; 2 s leaves room for the round trip.
+/// A search that takes longer is answered with no choices; it goes on, and the next
+/// keystroke finds it cached.
+const SUGGEST_WITHIN: Duration = Duration::from_secs(2);
 
 pub fn all() -> Vec<poise::Command<super::Data, Error>> {
     vec![
