@@ -85,6 +85,25 @@ async fn wait_packets(world: &World, at_least: u64) {
     );
 }
 
+/// Waits for the first song, `secs` long, to play out and checks that all of it arrived:
+/// 20 ms packets, so a stream cut short or played twice fails. Returns the count.
+async fn heard_whole(world: &World, secs: u64) -> u64 {
+    wait_packets(world, secs * 45).await;
+    let packets = wait_quiet(world, Duration::from_millis(600)).await;
+    let expected = secs * 50;
+    assert!(
+        (expected - 5..=expected + 6).contains(&packets),
+        "{packets} audio packets for {secs} s"
+    );
+    packets
+}
+
+/// Alice joins the Music voice channel, and the bot has seen it.
+async fn alice_joins(world: &World) {
+    world.join_voice(ALICE, MUSIC).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
 /// Waits until no audio packet has arrived for `quiet`.
 async fn wait_quiet(world: &World, quiet: Duration) -> u64 {
     let mut last = audio_packets(world);
@@ -128,17 +147,10 @@ fn play_streams_the_track_and_a_cached_track_replays() {
         let text = command(world, "!play tone:440:3", |c| c.contains("voice channel")).await;
         assert!(text.contains("join a voice channel"), "{text}");
 
-        world.join_voice(ALICE, MUSIC).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        alice_joins(world).await;
         let text = command(world, "!play tone:440:3", |c| c.starts_with("Playing")).await;
         assert_eq!(text, "Playing **440 Hz tone, 3 s**");
-        wait_packets(world, 100).await;
-        let packets = wait_quiet(world, Duration::from_millis(600)).await;
-        // 3 s of 20 ms packets is 150: a stream cut short or played twice fails this.
-        assert!(
-            (145..=156).contains(&packets),
-            "{packets} audio packets for 3 s"
-        );
+        let packets = heard_whole(world, 3).await;
         let s = stats(world);
         assert_eq!(s.decrypt_failures, 0);
         assert!(s.mode.is_some(), "an encryption mode was negotiated");
@@ -174,8 +186,7 @@ fn pause_resume_skip_and_stop_change_the_stream() {
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
         let host = start_bot(&server, &config(tmp.path())).await;
-        world.join_voice(ALICE, MUSIC).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        alice_joins(world).await;
 
         command(world, "!play tone:440:20", |c| c.starts_with("Playing")).await;
         let text = command(world, "!play tone:660:20", |c| c.starts_with("Queued")).await;
@@ -220,8 +231,7 @@ fn a_restart_in_the_middle_of_a_queue_resumes_it() {
         let world = server.world();
         let config = config(tmp.path());
         let host = start_bot(&server, &config).await;
-        world.join_voice(ALICE, MUSIC).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        alice_joins(world).await;
         command(world, "!play tone:440:20", |c| c.starts_with("Playing")).await;
         command(world, "!play tone:660:3", |c| c.starts_with("Queued")).await;
         wait_packets(world, 100).await; // 2 s in
@@ -260,8 +270,7 @@ fn eviction_and_reconcile_racing_playback_never_touch_a_queued_song() {
         let world = server.world();
         let config = config(tmp.path());
         let host = start_bot(&server, &config).await;
-        world.join_voice(ALICE, MUSIC).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        alice_joins(world).await;
         for (i, tone) in ["440:2", "550:2", "660:2"].iter().enumerate() {
             let expected = if i == 0 { "Playing" } else { "Queued" };
             command(world, &format!("!play tone:{tone}"), |c| {
@@ -347,18 +356,12 @@ fn play_an_http_url_through_the_http_source_plugin() {
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
         let host = start_bot(&server, &config).await;
-        world.join_voice(ALICE, MUSIC).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        alice_joins(world).await;
 
         let url = remote.url("/song.ogg");
         let text = command(world, &format!("!play {url}"), |c| c.starts_with("Playing")).await;
         assert!(text.contains("song.ogg"), "{text}");
-        wait_packets(world, 90).await;
-        let packets = wait_quiet(world, Duration::from_millis(600)).await;
-        assert!(
-            (95..=106).contains(&packets),
-            "{packets} audio packets for 2 s"
-        );
+        let packets = heard_whole(world, 2).await;
         // Played again: from the cache. The source still checks the URL when it resolves
         // it (one request), but nothing is downloaded again.
         let hits = remote.hits("/song.ogg");
@@ -511,7 +514,7 @@ fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
              "value": "https://www.youtube.com/watch?v=yPYZpwSpKmA"},
         ]);
         assert_eq!(play_suggestions(world, "never gonna").await, never_gonna);
-        assert_eq!(youtube.searches().len(), 1);
+        assert_eq!(youtube.asked_for("search").len(), 1);
         // The same words again, typed differently, and new words typed by eight users at
         // once: one more search in all (the store's TTL cache, refreshed by one caller).
         let again = ["Never Gonna", "never gonna  ", "NEVER GONNA"];
@@ -525,7 +528,7 @@ fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
         .await;
         assert!(answers.iter().all(|a| *a == never_gonna), "{answers:?}");
         assert_eq!(
-            youtube.searches(),
+            youtube.asked_for("search"),
             [
                 "search SearchSite::Youtube never gonna 5",
                 "search SearchSite::Youtube give you up 5"
@@ -533,8 +536,7 @@ fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
         );
 
         // Picking the first suggestion: /play with its value plays the video.
-        world.join_voice(ALICE, MUSIC).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        alice_joins(world).await;
         let token = world.slash(
             ALICE,
             "play",
@@ -546,12 +548,7 @@ fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
             text,
             "Playing **Rick Astley - Never Gonna Give You Up (Official Music Video)**"
         );
-        wait_packets(world, 90).await;
-        let packets = wait_quiet(world, Duration::from_millis(600)).await;
-        assert!(
-            (95..=106).contains(&packets),
-            "{packets} audio packets for 2 s"
-        );
+        let packets = heard_whole(world, 2).await;
         assert_eq!(youtube.downloads(), 1);
         // yt-dlp's generic extractor looks at a file before downloading it.
         let hits = remote.hits("/video.ogg");
@@ -593,16 +590,12 @@ fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
             text,
             "Playing **Rick Astley - Never Gonna Give You Up** (cached)"
         );
-        assert_eq!(youtube.searches().len(), 3);
+        assert_eq!(youtube.asked_for("search").len(), 3);
         let text = command(world, "!queue", |c| c.starts_with("Now playing")).await;
         assert!(text.contains(", 0 upcoming,"), "{text}");
         command(world, "!stop", |c| c.starts_with("Stopped")).await;
         // The plugin only ever handed the host canonical watch URLs to download.
-        let downloads: Vec<String> = youtube
-            .asked()
-            .into_iter()
-            .filter(|a| a.starts_with("download "))
-            .collect();
+        let downloads = youtube.asked_for("download");
         assert!(
             downloads
                 .iter()
@@ -633,18 +626,12 @@ fn play_files_from_the_granted_folder_through_the_local_plugin() {
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
         let host = start_bot(&server, &config).await;
-        world.join_voice(ALICE, MUSIC).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        alice_joins(world).await;
 
         // Words find the file by name; its path plays the same song, from the cache.
         let text = command(world, "!play MORNING song", |c| c.starts_with("Playing")).await;
         assert_eq!(text, "Playing **Morning Song**");
-        wait_packets(world, 90).await;
-        let packets = wait_quiet(world, Duration::from_millis(600)).await;
-        assert!(
-            (95..=106).contains(&packets),
-            "{packets} audio packets for 2 s"
-        );
+        let packets = heard_whole(world, 2).await;
         let text = command(world, "!play local:albums/Morning Song.ogg", |c| {
             c.starts_with("Playing")
         })
@@ -685,8 +672,7 @@ fn the_bot_leaves_when_idle_or_alone_unless_it_is_on_24_7() {
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
         let host = start_bot(&server, &config).await;
-        world.join_voice(ALICE, MUSIC).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        alice_joins(world).await;
 
         // Idle: the song ends, and 3 s later the bot leaves (not before).
         command(world, "!play tone:440:1", |c| c.starts_with("Playing")).await;
@@ -715,8 +701,7 @@ fn the_bot_leaves_when_idle_or_alone_unless_it_is_on_24_7() {
         );
 
         // Leaving keeps the queue; `!stop` empties it.
-        world.join_voice(ALICE, MUSIC).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        alice_joins(world).await;
         let text = command(world, "!queue", |c| c.starts_with("Now playing")).await;
         assert!(text.contains("440 Hz tone, 20 s"), "{text}");
         command(world, "!stop", |c| c.starts_with("Stopped")).await;
@@ -764,7 +749,7 @@ fn a_slow_search_is_answered_in_time_and_cached_for_the_next_keystroke() {
         tokio::time::sleep(Duration::from_millis(4500).saturating_sub(started.elapsed())).await;
         let choices = play_suggestions(world, "never gonna").await;
         assert_eq!(choices[0]["value"], NEVER_GONNA, "{choices}");
-        assert_eq!(youtube.searches().len(), 1);
+        assert_eq!(youtube.asked_for("search").len(), 1);
         host.shutdown().await;
     });
 }

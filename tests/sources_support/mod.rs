@@ -104,11 +104,12 @@ impl Recorded {
             .unwrap_or_else(|| Arc::new(NoServices))
     }
 
-    /// What was searched for, in order.
-    pub fn searches(&self) -> Vec<String> {
+    /// The requests of one kind (`probe`, `search`, `download`), in order.
+    pub fn asked_for(&self, kind: &str) -> Vec<String> {
+        let prefix = format!("{kind} ");
         self.asked()
             .into_iter()
-            .filter(|a| a.starts_with("search "))
+            .filter(|a| a.starts_with(&prefix))
             .collect()
     }
 
