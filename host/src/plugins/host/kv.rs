@@ -102,8 +102,13 @@ impl KvSpace {
             Entries::Memory(entries) => {
                 let now = Instant::now();
                 let mut entries = entries.lock().expect("kv lock");
-                entries.retain(|_, entry| entry.live(now));
-                let fits = entries.contains_key(key) || entries.len() < quota as usize;
+                let full =
+                    |e: &HashMap<String, Entry>| !e.contains_key(key) && e.len() >= quota as usize;
+                // Expired entries are swept only when they might be what fills the quota.
+                if full(&entries) {
+                    entries.retain(|_, entry| entry.live(now));
+                }
+                let fits = !full(&entries);
                 if fits {
                     let expires = ttl.map(|ttl| now + ttl);
                     entries.insert(key.to_string(), Entry { value, expires });
