@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, plugins, lints, then every test in the workspace.
+# One step per line: under `set -e` a failure inside `a && b` would not stop the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Builds are kept outside the clone so repeated runs are incremental.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/minstrel/target}"
+. scripts/env.sh
 
 scripts/setup.sh
-if [ -x scripts/build-plugins.sh ]; then
-  scripts/build-plugins.sh
-fi
+scripts/build-plugins.sh
+
+# Formatting and lints: host workspace, plugins (built for wasm32-wasip2) and the SDK.
 cargo fmt --all --check
-(cd plugins && cargo fmt --all --check && CARGO_TARGET_DIR="$PWD/target" cargo clippy --target wasm32-wasip2 --release --locked -- -D warnings) && (cd sdk && cargo fmt --check)
+(cd plugins; cargo fmt --all --check)
+(cd sdk; cargo fmt --check)
+(cd plugins; CARGO_TARGET_DIR="$PWD/target" cargo clippy --target wasm32-wasip2 --release --locked --all-targets -- -D warnings)
+# clippy lints only workspace members, and the SDK is a path dependency of the plugins:
+# it is linted from its own folder (its Cargo.lock pins what the plugins use).
+(cd sdk; CARGO_TARGET_DIR="$PWD/../plugins/target" cargo clippy --target wasm32-wasip2 --release --locked --all-targets -- -D warnings)
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# The CLI tests run the `minstrel` binary itself, which `cargo test` does not build.
-cargo build --locked -p minstrel
+
+# One build of the dependency graph, with the feature set the tests use: the `minstrel`
+# binary the CLI tests run is built here beside the test targets (cargo test does not
+# build it), so both share every dependency.
+cargo build --locked --workspace --bins --tests
 cargo test --workspace --locked
 # The plugins' plain-Rust modules (URL and metadata parsing, table parsing, chart choice
 # and rendering, poll tallies), natively, in the plugins' own target folder.
-(cd plugins && CARGO_TARGET_DIR="$PWD/target" cargo test --locked -p youtube -p http -p chart -p poll)
+(cd plugins; CARGO_TARGET_DIR="$PWD/target" cargo test --locked -p youtube -p http -p chart -p poll)
 # The SDK's examples (what plugin authors copy) compile.
-(cd plugins && CARGO_TARGET_DIR="$PWD/target" cargo test --doc --locked -p minstrel-sdk)
+(cd plugins; CARGO_TARGET_DIR="$PWD/target" cargo test --doc --locked -p minstrel-sdk)

@@ -3,7 +3,6 @@
 //! built by scripts/build-plugins.sh.
 
 use std::path::Path;
-use std::time::Duration;
 
 use minstrel::app::Host;
 use minstrel::discord::BotOptions;
@@ -85,7 +84,9 @@ fn http_get(url: &str) -> Vec<u8> {
     response[split + 4..].to_vec()
 }
 
-async fn chart_reply(world: &World, id: u64) -> (String, Vec<Value>) {
+/// The reply to mention `id` (which joins `mentions`, to be checked for a second reply).
+async fn chart_reply(world: &World, id: u64, mentions: &mut Vec<u64>) -> (String, Vec<Value>) {
+    mentions.push(id);
     let reply = reply_to(world, id).await;
     let files = reply["attachments"].as_array().cloned().unwrap_or_default();
     (reply["content"].as_str().unwrap().to_string(), files)
@@ -96,6 +97,7 @@ async fn tables_become_png_charts_and_bad_tables_are_explained() {
     let dir = tempfile::tempdir().unwrap();
     let (server, host) = start(dir.path()).await;
     let world = server.world();
+    let mut mentions = Vec::new();
 
     // A markdown table.
     let id = world.send_message(
@@ -106,7 +108,7 @@ async fn tables_become_png_charts_and_bad_tables_are_explained() {
         ),
         1,
     );
-    let (text, files) = chart_reply(world, id).await;
+    let (text, files) = chart_reply(world, id, &mut mentions).await;
     assert_eq!(text, "Bar chart of sold by fruit (3 rows).");
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0]["filename"], "chart.png");
@@ -118,7 +120,7 @@ async fn tables_become_png_charts_and_bad_tables_are_explained() {
         &format!("<@{BOT_ID}> pie chart of votes\n```csv\nparty,votes\nA,120\nB,80\nC,40\n```"),
         1,
     );
-    let (text, files) = chart_reply(world, id).await;
+    let (text, files) = chart_reply(world, id, &mut mentions).await;
     assert_eq!(text, "Pie chart of votes by party (3 rows).");
     assert_eq!(png_size(&files[0]).await, CHART);
 
@@ -130,7 +132,7 @@ async fn tables_become_png_charts_and_bad_tables_are_explained() {
         &format!("<@{BOT_ID}> chart this"),
         &[("traffic.csv", "text/csv", csv)],
     );
-    let (text, files) = chart_reply(world, id).await;
+    let (text, files) = chart_reply(world, id, &mut mentions).await;
     assert_eq!(text, "Line chart of visits, signups by month (3 rows).");
     assert_eq!(png_size(&files[0]).await, CHART);
 
@@ -146,20 +148,28 @@ async fn tables_become_png_charts_and_bad_tables_are_explained() {
         ),
     ] {
         let id = world.send_message(ALICE, &format!("<@{BOT_ID}> bar chart\n{table}"), 1);
-        let (text, files) = chart_reply(world, id).await;
+        let (text, files) = chart_reply(world, id, &mut mentions).await;
         assert!(text.contains(expected), "{text}");
         assert!(files.is_empty(), "{files:?}");
     }
     // No table: the chart plugin does not claim it, and no other mention plugin is
     // loaded, so the host says so.
     let id = world.send_message(ALICE, &format!("<@{BOT_ID}> plot something nice"), 1);
-    let (text, files) = chart_reply(world, id).await;
+    let (text, files) = chart_reply(world, id, &mut mentions).await;
     assert!(text.contains("No mention plugin answers"), "{text}");
     assert!(files.is_empty());
 
-    // Each mention got exactly one reply.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(world.replies_to(id).len(), 1);
+    // Each mention got exactly one reply, and nothing else was posted (but the `pong`).
+    caught_up(world).await;
+    for id in &mentions {
+        assert_eq!(
+            world.replies_to(*id).len(),
+            1,
+            "{:?}",
+            world.replies_to(*id)
+        );
+    }
+    assert_eq!(world.bot_messages().len(), mentions.len() + 1);
     host.shutdown().await;
 }
 

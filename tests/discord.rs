@@ -1,6 +1,8 @@
 //! The Discord front, tested the way it runs: the real poise/serenity client talking
 //! over loopback to the local Discord-compatible server, real SQLite, real plugins.
 
+use std::collections::HashMap;
+use std::io::BufRead;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -44,9 +46,21 @@ fn posts(world: &World) -> Vec<minstrel::local::RestCall> {
         .collect()
 }
 
-/// Waits for one reply per message in `ids`, then checks that no message got a second
-/// one (duplicates would arrive within moments of the first replies).
-async fn assert_one_reply_each(world: &World, ids: &[u64]) {
+/// The bot's replies, by the id of the message each answers.
+fn replies_by_message(world: &World) -> HashMap<String, Vec<serde_json::Value>> {
+    let mut replies: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+    for reply in world.bot_messages() {
+        if let Some(id) = reply["message_reference"]["message_id"].as_str() {
+            replies.entry(id.to_string()).or_default().push(reply);
+        }
+    }
+    replies
+}
+
+/// Waits for a reply to each message in `ids` (the only messages the bot has been
+/// sent), then, once the bot has answered a later message, checks that each got exactly
+/// one. Returns the replies in the order of `ids`.
+async fn assert_one_reply_each(world: &World, ids: &[u64]) -> Vec<serde_json::Value> {
     assert!(
         world
             .wait_for(Duration::from_secs(180), |w| w.bot_messages().len()
@@ -55,11 +69,22 @@ async fn assert_one_reply_each(world: &World, ids: &[u64]) {
         "only {} replies",
         world.bot_messages().len()
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(world.bot_messages().len(), ids.len());
-    for id in ids {
-        assert_eq!(world.replies_to(*id).len(), 1, "message {id}");
-    }
+    caught_up(world).await;
+    let mut replies = replies_by_message(world);
+    let wrong: Vec<(u64, usize)> = ids
+        .iter()
+        .map(|id| (*id, replies.get(&id.to_string()).map_or(0, Vec::len)))
+        .filter(|(_, n)| *n != 1)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "(message, replies) not answered once: {wrong:?}"
+    );
+    // The replies above and the `pong`, nothing else.
+    assert_eq!(world.bot_messages().len(), ids.len() + 1);
+    ids.iter()
+        .map(|id| replies.remove(&id.to_string()).unwrap().remove(0))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -98,7 +123,7 @@ async fn prefix_slash_and_mention_produce_the_expected_calls() {
             .wait_for(WAIT, |w| !w.interaction_calls(&token).is_empty())
             .await
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    caught_up(world).await;
     let calls = world.interaction_calls(&token);
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(calls[0].path.ends_with("/callback"));
@@ -113,7 +138,7 @@ async fn prefix_slash_and_mention_produce_the_expected_calls() {
             .unwrap()
             .starts_with("Cache:")
     );
-    // The refusal is sent by poise to the channel (not as a reply).
+    // The refusal is sent by poise to the channel (not as a reply): that one message.
     let before = world.bot_messages().len();
     world.send_message(BOB, "!cache gc", 1);
     assert!(
@@ -122,13 +147,18 @@ async fn prefix_slash_and_mention_produce_the_expected_calls() {
             .await,
         "no refusal"
     );
-    let refused = world.bot_messages().last().cloned().unwrap();
-    let text = refused["content"].as_str().unwrap();
-    assert!(
-        text.contains("Manage Server") || text.contains("permission"),
-        "{refused}"
+    caught_up(world).await;
+    let answers: Vec<_> = world.bot_messages()[before..]
+        .iter()
+        .map(|m| m["content"].clone())
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            json!("You're lacking permissions for `!gc`: Manage Guild"),
+            json!("pong")
+        ]
     );
-    assert!(!text.contains("Evicted"), "{refused}");
     let id = world.send_message(ALICE, "!cache gc", 1);
     assert!(
         reply_to(world, id).await["content"]
@@ -147,8 +177,28 @@ async fn prefix_slash_and_mention_produce_the_expected_calls() {
             .wait_for(WAIT, |w| !w.interaction_calls(&token).is_empty())
             .await
     );
-    let refusal = &world.interaction_calls(&token)[0];
-    assert!(!refusal.body.to_string().contains("Cleared"), "{refusal:?}");
+    caught_up(world).await;
+    let answers: Vec<_> = world
+        .interaction_calls(&token)
+        .iter()
+        .map(|c| {
+            let data = &c.body["data"];
+            (
+                c.body["type"].clone(),
+                data["content"].clone(),
+                data["flags"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        answers,
+        [(
+            json!(4),
+            json!("You're lacking permissions for `/clear`: Manage Guild"),
+            json!(64)
+        )],
+        "one refusal, seen only by bob"
+    );
 
     // A mention with no mention plugin loaded gets one clear answer.
     let id = world.send_message(ALICE, &format!("<@{BOT_ID}> hello there"), 1);
@@ -208,7 +258,7 @@ async fn plugin_commands_and_mentions_are_served_by_plugins() {
         reply["content"].as_str().unwrap().contains("Sorry"),
         "{reply}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    caught_up(world).await;
     assert_eq!(world.replies_to(id).len(), 1);
 
     host.shutdown().await;
@@ -226,45 +276,104 @@ async fn a_thousand_messages_delivered_twice_get_a_thousand_replies() {
     host.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_bot_processes_sharing_a_database_reply_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (server, host) = start(dir.path()).await;
-    let world = server.world();
-    let config = config(dir.path());
-    let mut second = std::process::Command::new(minstrel_bin())
+/// A child process, killed when dropped (also when the test fails).
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A `minstrel run` process on `data_dir` against `server`, serving built plugin
+/// `krate` as `version`, once it has registered its commands (so it is connected and
+/// serving).
+async fn bot_process(server: &LocalDiscord, data_dir: &Path, krate: &str) -> Process {
+    let plugins = data_dir.with_file_name(format!("plugins-{krate}"));
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(component(krate), plugins.join("version.wasm")).unwrap();
+    let mut child = minstrel_command()
         .args(["--data-dir"])
-        .arg(&config.data_dir)
+        .arg(data_dir)
         .arg("run")
         .env("DISCORD_TOKEN", "test-token")
         .env("MINSTREL_DISCORD__API_BASE", server.base_url())
         .env("MINSTREL_DISCORD__DEV_GUILD", GUILD_ID.to_string())
-        .env("MINSTREL_PLUGINS__DIR", &config.plugins.dir)
-        .env("RUST_LOG", "warn")
+        .env("MINSTREL_PLUGINS__DIR", &plugins)
+        .env("RUST_LOG", "warn,minstrel=info")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    assert!(
-        world.wait_for(WAIT, |w| w.identifies() >= 2).await,
-        "second bot did not connect"
-    );
-    // Let the second bot's setup (command registration) finish before sending.
-    let registrations = |w: &World| {
-        w.calls()
-            .iter()
-            .filter(|c| c.method == "PUT" && c.path.ends_with("/commands"))
-            .count()
-    };
-    assert!(world.wait_for(WAIT, |w| registrations(w) >= 2).await);
+    let stderr = child.stderr.take().unwrap();
+    let process = Process(child);
+    logged(stderr, krate, "commands registered").await;
+    process
+}
 
+/// Waits up to [`WAIT`] for a line containing `text` on a child's stderr, passing every
+/// line on to this process's stderr, marked `name`.
+async fn logged(stderr: std::process::ChildStderr, name: &str, text: &str) {
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let name = name.to_string();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            eprintln!("[{name}] {line}");
+            let _ = tx.send(line);
+        }
+    });
+    let found = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.recv().await {
+            if line.contains(text) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "the bot process never logged {text:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_bot_processes_sharing_a_database_reply_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalDiscord::start().await.unwrap();
+    let world = server.world();
+    // Two processes alike but for `!version`, which tells them apart: one answers "a",
+    // the other "b".
+    let data_dir = dir.path().join("data");
+    let _processes = [
+        bot_process(&server, &data_dir, "reload_a").await,
+        bot_process(&server, &data_dir, "reload_b").await,
+    ];
+    assert_eq!(world.identifies(), 2);
+
+    // Every message reaches both processes twice.
     let ids: Vec<u64> = (0..1000)
-        .map(|_| world.send_message(ALICE, "!ping", 1))
+        .map(|i| {
+            let text = if i % 2 == 0 { "!ping" } else { "!version" };
+            world.send_message(ALICE, text, 2)
+        })
         .collect();
-    assert_one_reply_each(world, &ids).await;
-    second.kill().unwrap();
-    second.wait().unwrap();
-    host.shutdown().await;
+    let replies = assert_one_reply_each(world, &ids).await;
+    let mut by_process: HashMap<String, usize> = HashMap::new();
+    for (i, reply) in replies.iter().enumerate() {
+        let content = reply["content"].as_str().unwrap().to_string();
+        if i % 2 == 0 {
+            assert_eq!(content, "pong");
+        } else {
+            *by_process.entry(content).or_default() += 1;
+        }
+    }
+    assert!(
+        by_process.get("a").is_some_and(|n| *n > 0) && by_process.get("b").is_some_and(|n| *n > 0),
+        "both processes answer `!version`: {by_process:?}"
+    );
+    assert_eq!(by_process.values().sum::<usize>(), 500, "{by_process:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -511,9 +620,10 @@ async fn a_mention_goes_to_the_first_plugin_that_claims_it() {
         "{:?}",
         world.replies_to(id)
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    // Exactly one handler each: one reply per message, and the LLM was asked once.
-    assert_eq!(world.bot_messages().len(), 2);
+    caught_up(world).await;
+    // Exactly one handler each: one reply per message (and the `pong`), and the LLM was
+    // asked once.
+    assert_eq!(world.bot_messages().len(), 3);
     assert_eq!(llm.requests().len(), 1);
     host.shutdown().await;
 }

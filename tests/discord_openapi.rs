@@ -1,15 +1,17 @@
 //! The local Discord server must not drift from Discord: every REST call the real bot
 //! makes in a session that touches every route (commands, replies, slash responses,
-//! follow-ups, edits of a streamed mention, command registration) is checked against
-//! Discord's published OpenAPI description: the bot's request bodies and the server's
-//! answers, with `$ref`s resolved inside the description.
+//! follow-ups, edits of a streamed mention, an upload, command registration) is checked
+//! against Discord's published OpenAPI description: the bot's request bodies (for an
+//! upload, its `payload_json` part) and the server's answers, which must be the success
+//! the operation documents, with `$ref`s resolved inside the description.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use minstrel::discord::BotOptions;
 use minstrel::local::payloads::{ALICE, BOT_ID};
-use minstrel::local::{LocalDiscord, RestCall};
+use minstrel::local::{LocalDiscord, RestCall, World};
 use minstrel::localllm::{LocalLlm, Script};
 use minstrel::plugins::Grant;
 use minstrel_tests::bot::*;
@@ -97,33 +99,43 @@ impl Spec {
         };
         let op = op.clone();
         let mut problems = Vec::new();
-        if !call.body.is_null() {
-            let content = &op["requestBody"]["content"];
-            let schema = if call.files.is_empty() {
-                &content["application/json"]["schema"]
+        if !call.body.is_null() || !call.files.is_empty() {
+            // An upload is multipart: its `payload_json` part is checked against the
+            // form's schema.
+            let (media, kind, body) = if call.files.is_empty() {
+                ("application/json", "request", call.body.clone())
             } else {
-                // Multipart: `payload_json` holds the JSON part.
-                &content["application/json"]["schema"]
+                problems.extend(upload_problems(call));
+                ("multipart/form-data", "upload", placeholder_ids(&call.body))
             };
+            let schema = &op["requestBody"]["content"][media]["schema"];
             if schema.is_null() {
-                problems.push("sends a body where none is described".to_string());
+                problems.push(format!("sends {media} where none is described"));
             } else {
-                let key = format!("{} {template} request", call.method);
+                let key = format!("{} {template} {media}", call.method);
                 problems.extend(
-                    self.check(&key, schema, &call.body)
+                    self.check(&key, schema, &body)
                         .into_iter()
-                        .map(|e| format!("request: {e}")),
+                        .map(|e| format!("{kind}: {e}")),
                 );
             }
         }
         let status = call.status.to_string();
         let responses = &op["responses"];
-        let response = responses
-            .get(&status)
-            .or_else(|| responses.get(format!("{}XX", &status[..1])))
-            .or_else(|| responses.get("default"));
+        // Only the answers Discord gives when the operation succeeds: an error answer
+        // matching Discord's error schema is still an error.
+        let successes: Vec<&String> = responses
+            .as_object()
+            .into_iter()
+            .flat_map(|r| r.keys())
+            .filter(|s| s.starts_with('2'))
+            .collect();
+        let response = responses.get(&status).filter(|_| status.starts_with('2'));
         match response {
-            None => problems.push(format!("status {status} is not described")),
+            None if call.status == 0 => problems.push("never answered".to_string()),
+            None => problems.push(format!(
+                "answered {status}; Discord's success answers are {successes:?}"
+            )),
             Some(response) => {
                 let schema = &response["content"]["application/json"]["schema"];
                 match (schema.is_null(), call.response.is_null()) {
@@ -143,6 +155,9 @@ impl Spec {
                 }
             }
         }
+        if !call.files.is_empty() {
+            problems.extend(uploaded_problems(call));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -154,6 +169,71 @@ impl Spec {
             ))
         }
     }
+}
+
+/// `payload` with its new attachments' ids as strings. A new attachment's id is the
+/// index of its file part, which Discord's own upload example (and serenity) writes as
+/// a number; the description only allows snowflake strings.
+fn placeholder_ids(payload: &Value) -> Value {
+    let mut payload = payload.clone();
+    if let Some(attachments) = payload["attachments"].as_array_mut() {
+        for attachment in attachments {
+            if let Some(index) = attachment["id"].as_u64() {
+                attachment["id"] = json!(index.to_string());
+            }
+        }
+    }
+    payload
+}
+
+/// What is wrong with an upload's parts: each file must be one the `payload_json` part
+/// describes in its `attachments` (Discord matches them by position and file name).
+fn upload_problems(call: &RestCall) -> Vec<String> {
+    let described = call.body["attachments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    call.files
+        .iter()
+        .enumerate()
+        .filter(|(i, (name, _))| {
+            !described.iter().any(|a| {
+                a["filename"] == name.as_str()
+                    && a["id"].to_string().trim_matches('"') == i.to_string()
+            })
+        })
+        .map(|(i, (name, _))| {
+            format!("upload: file {i} ({name}) is not in attachments {described:?}")
+        })
+        .collect()
+}
+
+/// What is wrong with the answer to an upload: the message Discord returns lists every
+/// file uploaded, by name and size.
+fn uploaded_problems(call: &RestCall) -> Vec<String> {
+    let listed = call.response["attachments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    call.files
+        .iter()
+        .filter(|(name, bytes)| {
+            !listed
+                .iter()
+                .any(|a| a["filename"] == name.as_str() && a["size"] == bytes.len())
+        })
+        .map(|(name, bytes)| {
+            format!(
+                "response: {name} ({} bytes) is not among the attachments {listed:?}",
+                bytes.len()
+            )
+        })
+        .collect()
+}
+
+/// Whether every REST call recorded so far has been answered.
+fn all_answered(world: &World) -> bool {
+    world.calls().iter().all(|c| c.status != 0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -173,19 +253,28 @@ async fn every_rest_call_matches_discords_openapi_description() {
     );
     install(&config, "hello_command", "hello");
     install(&config, "ask_mention", "ask");
+    install(&config, "chart", "chart");
     let server = LocalDiscord::start().await.unwrap();
-    let host = start_bot(&server, &config, bot_options(&server), "hello").await;
+    // `chart` (tables only) is asked before `ask` (everything else).
+    let options = BotOptions {
+        mention_order: vec!["chart".into(), "ask".into()],
+        ..bot_options(&server)
+    };
+    let host = start_bot(&server, &config, options, "hello").await;
     let world = server.world();
 
     let mut expect_replies = Vec::new();
     expect_replies.push(world.send_message(ALICE, "!ping", 1));
     expect_replies.push(world.send_message(ALICE, "!hello Ada", 1));
     expect_replies.push(world.send_message(ALICE, "!cache stats", 1));
-    llm.script(Script::words(
-        &"streamed words ".repeat(20),
-        Duration::from_millis(100),
-    ));
-    expect_replies.push(world.send_message(ALICE, &format!("<@{BOT_ID}> stream please"), 1));
+    let streamed = "streamed words ".repeat(20).trim_end().to_string();
+    llm.script(Script::words(&streamed, Duration::from_millis(100)));
+    let stream = world.send_message(ALICE, &format!("<@{BOT_ID}> stream please"), 1);
+    expect_replies.push(stream);
+    // The chart comes back as an upload.
+    let table = "| fruit | sold |\n|---|---|\n| apples | 12 |\n| pears | 7 |";
+    let chart = world.send_message(ALICE, &format!("<@{BOT_ID}> bar chart\n{table}"), 1);
+    expect_replies.push(chart);
     let tokens = [
         world.slash(ALICE, "ping", json!([]), 1),
         world.slash(
@@ -216,16 +305,24 @@ async fn every_rest_call_matches_discords_openapi_description() {
                 .await
         );
     }
-    // Let the streamed mention finish its edits.
+    // The streamed mention's last edit, and the chart.
     assert!(
         world
-            .wait_for(WAIT, |w| w.replies_to(expect_replies[3])[0]["content"]
-                .as_str()
-                .is_some_and(|c| c.ends_with("words")))
-            .await
+            .wait_for(WAIT, |w| w.replies_to(stream)[0]["content"]
+                == streamed.as_str())
+            .await,
+        "{:?}",
+        world.replies_to(stream)
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let uploaded = &world.replies_to(chart)[0]["attachments"];
+    assert_eq!(uploaded[0]["filename"], "chart.png", "{uploaded}");
+    assert!(
+        world.wait_for(WAIT, all_answered).await,
+        "calls left unanswered"
+    );
     host.shutdown().await;
+    // Calls the bot made while shutting down are answered too.
+    world.wait_for(WAIT, all_answered).await;
 
     let calls = world.calls();
     let methods: Vec<String> = calls
@@ -238,9 +335,12 @@ async fn every_rest_call_matches_discords_openapi_description() {
             .any(|m| m.starts_with("PATCH /api/v10/channels/")),
         "{methods:?}"
     );
+    assert!(
+        calls.iter().any(|c| !c.files.is_empty()),
+        "no upload: {methods:?}"
+    );
     let failures: Vec<String> = calls
         .iter()
-        .filter(|c| c.status != 0)
         .filter_map(|c| spec.validate(c).err())
         .collect();
     assert!(

@@ -6,11 +6,11 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use minstrel_tests::minstrel_bin;
+use minstrel_tests::minstrel_command;
 use support::*;
 
 fn plugin(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(minstrel_bin());
+    let mut cmd = minstrel_command();
     cmd.arg("--data-dir")
         .arg(data_dir)
         .env("RUST_LOG", "warn")

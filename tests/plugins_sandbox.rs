@@ -52,13 +52,13 @@ async fn infinite_loop_hits_the_deadline() {
     let started = Instant::now();
     let error = attack(&host, "spin", &[]).await.unwrap_err();
     let took = started.elapsed();
-    assert!(matches!(error, CallError::Timeout { .. }), "{error:?}");
-    assert!(error.to_string().contains("ran out of time"), "{error}");
-    // 400 ms limit; the epoch ticker stops it well before a generous bound.
     assert!(
-        took >= Duration::from_millis(350) && took < Duration::from_secs(3),
-        "{took:?}"
+        matches!(error, CallError::Timeout { limit, .. } if limit == Duration::from_millis(400)),
+        "{error:?}"
     );
+    assert!(error.to_string().contains("ran out of time"), "{error}");
+    // Not cut short (how soon after the limit it stops: the plugins benchmark).
+    assert!(took >= Duration::from_millis(350), "{took:?}");
     still_serving(&host).await;
     let status = host.status("hostile").unwrap();
     assert_eq!(status.counters.timeouts, 1);
@@ -71,15 +71,10 @@ async fn per_plugin_timeout_override_applies() {
         ..Grant::default()
     };
     let (_tmp, host) = hostile_host(Some(grant)).await;
-    let started = Instant::now();
     let error = attack(&host, "spin", &[]).await.unwrap_err();
     assert!(
-        matches!(error, CallError::Timeout { limit, .. } if limit == Duration::from_millis(100))
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(350),
-        "{:?}",
-        started.elapsed()
+        matches!(error, CallError::Timeout { limit, .. } if limit == Duration::from_millis(100)),
+        "{error:?}"
     );
 }
 
@@ -270,10 +265,11 @@ async fn http_only_to_granted_public_hosts_unless_private_is_allowed() {
         "{error:?}"
     );
 
-    // The host granted, but it is loopback.
+    // The host and port granted, but it is loopback.
     let grant = Grant {
         interfaces: vec!["http".into()],
         http_hosts: vec!["127.0.0.1".into(), "localhost".into()],
+        http_ports: vec![addr.port()],
         ..Grant::default()
     };
     let (_tmp, host) = hostile_host(Some(grant.clone())).await;
@@ -306,19 +302,14 @@ async fn attacks_in_parallel_do_not_disturb_a_well_behaved_plugin() {
         let host = host.clone();
         attacks.push(tokio::spawn(async move { attack(&host, name, &[]).await }));
     }
-    // Meanwhile the good plugin answers every call, promptly.
+    // Meanwhile the good plugin answers every call (how promptly: the plugins
+    // benchmark).
     for i in 0..20 {
-        let started = Instant::now();
         let reply = host
             .run_command("hello", &invocation("hello", &[("who", &i.to_string())]))
             .await
             .unwrap();
         assert_eq!(reply.content, format!("Hello, {i}!"));
-        assert!(
-            started.elapsed() < Duration::from_millis(300),
-            "{:?}",
-            started.elapsed()
-        );
     }
     for task in attacks {
         assert!(task.await.unwrap().is_err());

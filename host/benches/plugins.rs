@@ -7,6 +7,10 @@
 //! 2. Reload latency: from writing the file to the new version answering, through the
 //!    watcher (debounce included), with and without the compiled cache; and the load
 //!    alone (read + compile or cache load + link + pre-instantiate).
+//! 3. Sandbox limits in time (tests/plugins_sandbox.rs checks only that they hold): how
+//!    long after its limit a call that never yields is stopped, for a 400 ms and a
+//!    100 ms limit; and a well-behaved plugin's call latency while attacks (spin,
+//!    memory bomb, deep recursion, panic) run beside it, against none.
 
 #[path = "../../tests/common/built.rs"]
 mod built;
@@ -194,6 +198,93 @@ async fn reload_latency(cache: bool) {
     println!("  file write -> serving (50 ms debounce): p50 {e50:?}  max {e99:?}");
 }
 
+/// The `hostile` and `hello` plugins under the limits the sandbox tests use, with
+/// `call_timeout_ms`.
+async fn sandbox_host(dir: &Path, call_timeout_ms: u64) -> PluginHost {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(component("hostile"), plugins.join("hostile.wasm")).unwrap();
+    std::fs::copy(component("hello_command"), plugins.join("hello.wasm")).unwrap();
+    let config = PluginsConfig {
+        memory_bytes: 32 << 20,
+        call_timeout_ms,
+        host_calls_per_call: 1_000,
+        max_concurrent_calls: 16,
+        ..config(&plugins, true)
+    };
+    let host = PluginHost::new(config, dir, Arc::new(NoServices)).unwrap();
+    for (path, loaded) in host.load_dir().await {
+        loaded.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    host
+}
+
+fn command(name: &str) -> Invocation {
+    Invocation {
+        command: name.into(),
+        ..invocation()
+    }
+}
+
+/// `hello`'s call latency over `n` sequential calls: p50 and max.
+async fn hello_latency(host: &PluginHost, n: usize) -> (Duration, Duration) {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        host.run_command("hello", &command("hello")).await.unwrap();
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    (percentile(&samples, 0.5), *samples.last().unwrap())
+}
+
+async fn sandbox_limits() {
+    for limit_ms in [400, 100] {
+        let tmp = tempfile::tempdir().unwrap();
+        let host = sandbox_host(tmp.path(), limit_ms).await;
+        let limit = Duration::from_millis(limit_ms);
+        let mut over = Vec::new();
+        for _ in 0..10 {
+            let started = Instant::now();
+            let error = host
+                .run_command("hostile", &command("spin"))
+                .await
+                .unwrap_err();
+            assert_eq!(error.kind(), "timeout", "{error}");
+            over.push(started.elapsed().saturating_sub(limit));
+        }
+        over.sort();
+        println!(
+            "spin under a {limit_ms} ms limit, 10 calls: stopped after the limit + p50 {:?}, max {:?}",
+            percentile(&over, 0.5),
+            over.last().unwrap()
+        );
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let host = sandbox_host(tmp.path(), 400).await;
+    let (quiet50, quiet_max) = hello_latency(&host, 200).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut attackers = Vec::new();
+    for name in ["spin", "bomb", "recurse", "panic", "spin"] {
+        let (host, stop) = (host.clone(), stop.clone());
+        attackers.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                assert!(host.run_command("hostile", &command(name)).await.is_err());
+            }
+        }));
+    }
+    let (busy50, busy_max) = hello_latency(&host, 200).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for attacker in attackers {
+        attacker.await.unwrap();
+    }
+    println!(
+        "hello, 200 sequential calls: alone p50 {quiet50:?} max {quiet_max:?}; \
+         beside 5 looping attacks p50 {busy50:?} max {busy_max:?}"
+    );
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing to parse.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -205,5 +296,6 @@ fn main() {
         call_latency().await;
         reload_latency(true).await;
         reload_latency(false).await;
+        sandbox_limits().await;
     });
 }

@@ -4,6 +4,7 @@
 //! underscore between levels), for example `MINSTREL_STORE__MAX_CACHE_BYTES=1000000`.
 //! Values are parsed as TOML scalars (numbers, booleans), falling back to plain strings.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -155,6 +156,27 @@ pub struct PlayerConfig {
     /// The ffmpeg and ffprobe programs (scripts/setup.sh installs them).
     pub ffmpeg: PathBuf,
     pub ffprobe: PathBuf,
+    /// Renditions made at once in this process (each runs ffprobe, then ffmpeg twice);
+    /// more wait their turn.
+    pub max_concurrent_renders: u32,
+    /// The slots `max_concurrent_renders` counts, shared by this config's clones.
+    #[serde(skip)]
+    pub render_slots: crate::player::rendition::RenderSlots,
+    /// Searches one user's typing into `/play` may start per minute (0: unlimited).
+    pub suggestions_per_minute: u32,
+    /// A keystroke replaced by the same user's next one within this long starts no
+    /// search, in milliseconds.
+    pub suggest_debounce_ms: u64,
+    /// Members with this role (by name, any case, or by id) control the music from
+    /// anywhere and skip without a vote, as members with Manage Server do. Empty: none.
+    pub dj_role: String,
+    /// A listener's skip is a vote; it skips when strictly more than this share of the
+    /// people in the bot's voice channel voted (0.5: a majority).
+    pub vote_skip_ratio: f64,
+    /// Most songs a guild's queue holds, counting those kept for `loop queue`.
+    pub max_queue: usize,
+    /// Most songs one member may have in a guild's queue.
+    pub max_queue_per_user: usize,
 }
 
 impl Default for PlayerConfig {
@@ -168,6 +190,14 @@ impl Default for PlayerConfig {
             queue_page_size: 10,
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),
+            max_concurrent_renders: 2,
+            render_slots: Default::default(),
+            suggestions_per_minute: 30,
+            suggest_debounce_ms: 300,
+            dj_role: "DJ".into(),
+            vote_skip_ratio: 0.5,
+            max_queue: 500,
+            max_queue_per_user: 100,
         }
     }
 }
@@ -201,6 +231,9 @@ pub struct StoreConfig {
     pub scratch_idle_secs: u64,
     /// Temp files younger than this are never swept (a writer may be opening them).
     pub temp_grace_secs: u64,
+    /// An expired metadata cache entry (search results) is kept this long to serve when
+    /// a refresh fails, then purged, so typing never grows the database without bound.
+    pub meta_keep_stale_secs: u64,
 }
 
 impl Default for StoreConfig {
@@ -214,6 +247,7 @@ impl Default for StoreConfig {
             claim_ttl_secs: 24 * 3600,
             scratch_idle_secs: 600,
             temp_grace_secs: 2,
+            meta_keep_stale_secs: 24 * 3600,
         }
     }
 }
@@ -236,8 +270,11 @@ pub struct MediaConfig {
     pub max_download_bytes: u64,
     /// Most playlist entries or search results returned.
     pub max_entries: u32,
-    /// yt-dlp processes running at once; more requests wait their turn.
+    /// yt-dlp downloads running at once; more wait their turn.
     pub max_processes: u32,
+    /// yt-dlp probes and searches (`/play` suggestions) running at once, apart from
+    /// downloads, so neither kind waits for the other; more wait their turn.
+    pub max_concurrent_searches: u32,
     /// Let plugins point yt-dlp at loopback and private addresses (local tests only).
     pub allow_private_addresses: bool,
 }
@@ -252,6 +289,7 @@ impl Default for MediaConfig {
             max_download_bytes: 256 << 20,
             max_entries: 100,
             max_processes: 4,
+            max_concurrent_searches: 2,
             allow_private_addresses: false,
         }
     }
@@ -276,6 +314,9 @@ impl StoreConfig {
     pub fn temp_grace(&self) -> Duration {
         Duration::from_secs(self.temp_grace_secs)
     }
+    pub fn meta_keep_stale(&self) -> Duration {
+        Duration::from_secs(self.meta_keep_stale_secs)
+    }
 }
 
 impl Config {
@@ -287,7 +328,7 @@ impl Config {
                 .with_context(|| format!("reading config file {}", p.display()))?,
             None => std::fs::read_to_string("minstrel.toml").unwrap_or_default(),
         };
-        Self::from_parts(&text, std::env::vars())
+        Self::from_parts(&text, overrides(std::env::vars_os())?)
     }
 
     /// Builds a config from TOML text and `(name, value)` environment pairs.
@@ -311,6 +352,26 @@ impl Config {
             .try_into()
             .context("invalid configuration (see minstrel.example.toml)")
     }
+}
+
+/// The `MINSTREL_` pairs of an environment. Other variables are skipped whatever their
+/// bytes (`std::env::vars` would panic on a non-UTF-8 one); an override that is not UTF-8
+/// is an error naming it.
+fn overrides(
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    for (name, value) in env {
+        let lossy = name.to_string_lossy();
+        if !lossy.starts_with(ENV_PREFIX) {
+            continue;
+        }
+        let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+            bail!("environment override {lossy} is not valid UTF-8");
+        };
+        pairs.push((name.to_string(), value.to_string()));
+    }
+    Ok(pairs)
 }
 
 fn parse_scalar(value: &str) -> toml::Value {
@@ -375,6 +436,24 @@ mod tests {
         assert!(Config::from_parts("nope = 1", env(&[])).is_err());
         assert!(Config::from_parts("[store]\nmax_cache_bytes = \"lots\"", env(&[])).is_err());
         assert!(Config::from_parts("", env(&[("MINSTREL_STORE__BOGUS", "1")])).is_err());
+    }
+
+    #[test]
+    fn non_utf8_variables_are_skipped_or_named() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(vec![0x66, 0xff]);
+        let ok = overrides([
+            (bad(), OsString::from("x")),
+            (OsString::from("OTHER"), bad()),
+            ("MINSTREL_DATA_DIR".into(), "d".into()),
+        ])
+        .unwrap();
+        assert_eq!(ok, env(&[("MINSTREL_DATA_DIR", "d")]));
+        let err = overrides([("MINSTREL_DATA_DIR".into(), bad())]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment override MINSTREL_DATA_DIR is not valid UTF-8"
+        );
     }
 
     #[test]

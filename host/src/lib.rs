@@ -24,10 +24,14 @@
 //! - [`media`]: yt-dlp with fixed argument templates, behind the plugins' `media`.
 //! - [`sources`]: `minstrel source resolve|fetch`, a source plugin from the command line.
 //! - [`services`]: the host subsystems behind the plugins' `llm`, `player` and `media`.
+//! - [`children`]: what yt-dlp and ffmpeg inherit, and what of their errors users see.
+//! - [`address`]: which addresses plugin traffic may reach (globally routable unicast).
 //!
 //! Read `ARCHITECTURE.md` at the repository root first.
 
+pub mod address;
 pub mod app;
+pub mod children;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -88,6 +88,11 @@ impl LocalHttp {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The port it listens on (plugins need it granted in `http_ports`).
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
     /// Requests received for `path`.
     pub fn hits(&self, path: &str) -> u64 {
         let state = self.state.lock().expect("state");

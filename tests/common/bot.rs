@@ -110,3 +110,21 @@ pub async fn interaction_reply(world: &World, token: &str) -> Value {
     );
     world.interaction_calls(token)[0].body.clone()
 }
+
+/// Sends `!ping` as alice and waits for the bot's `pong`. serenity takes events in the
+/// order the gateway delivers them (its cache first), so once this is answered the bot
+/// has received every event delivered before it (a voice state, a duplicate of an
+/// earlier message) and answered a later one.
+pub async fn caught_up(world: &World) {
+    let id = world.send_message(minstrel::local::payloads::ALICE, "!ping", 1);
+    assert!(
+        world
+            .wait_for(WAIT, |w| w
+                .replies_to(id)
+                .iter()
+                .any(|m| m["content"] == "pong"))
+            .await,
+        "the bot did not answer !ping: {:?}",
+        world.replies_to(id)
+    );
+}

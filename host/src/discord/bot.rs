@@ -8,7 +8,7 @@ use poise::serenity_prelude as serenity;
 
 use songbird::SerenityInit;
 
-use super::{Data, Error, claim, commands, mentions, music, plugin_commands};
+use super::{Data, Error, claim, mentions, music, plugin_commands};
 use crate::config::PlayerConfig;
 use crate::player::Players;
 use crate::plugins::PluginHost;
@@ -31,6 +31,8 @@ pub struct BotOptions {
 pub struct RunningBot {
     shard_manager: Arc<serenity::ShardManager>,
     task: tokio::task::JoinHandle<Result<(), serenity::Error>>,
+    /// Set when start-up failed in a way that retrying cannot fix (see [`RunningBot::wait`]).
+    fatal: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl RunningBot {
@@ -39,11 +41,66 @@ impl RunningBot {
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
     }
 
-    /// Waits until the client stops (an error, or a shutdown from elsewhere). Call
-    /// [`RunningBot::shutdown`] only if this has not returned.
+    /// Waits until the client stops (an error, or a shutdown from elsewhere), or until
+    /// start-up failed for good: the setup failed, or Discord refused the commands. The
+    /// bot is then stopped, so a process never stays up without serving its commands.
+    /// Call [`RunningBot::shutdown`] only if this has not returned.
     pub async fn wait(&mut self) -> Result<(), Error> {
-        (&mut self.task).await??;
-        Ok(())
+        let mut fatal = self.fatal.subscribe();
+        tokio::select! {
+            result = &mut self.task => match result? {
+                Ok(()) => Ok(()),
+                Err(e) => Err(anyhow::anyhow!(client_failure(&e))),
+            },
+            reason = fatal.wait_for(Option::is_some) => {
+                let reason = reason?.clone().unwrap_or_default();
+                self.shard_manager.shutdown_all().await;
+                let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+                Err(anyhow::anyhow!(reason))
+            }
+        }
+    }
+}
+
+/// The allowed mentions of everything the bot sends or edits, set once as the HTTP
+/// client's default (serenity applies it to every message, edit, interaction response
+/// and follow-up that sets none, and poise sets none: see `FrameworkOptions`). Nothing
+/// in a text pings: not `@everyone`/`@here`, not roles, not users, whoever wrote the
+/// text. The one notification left is `replied_user`: a reply notifies the author of
+/// the message it answers, and the bot only replies to the message that asked it
+/// something (a command, a mention), as Discord's own clients do.
+pub fn allowed_mentions() -> serenity::CreateAllowedMentions {
+    serenity::CreateAllowedMentions::new()
+        .everyone(false)
+        .all_users(false)
+        .all_roles(false)
+        .replied_user(true)
+}
+
+/// One line for a Discord API error: status and Discord's message.
+pub fn describe(error: &Error) -> String {
+    match error.downcast_ref::<serenity::Error>() {
+        Some(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(answer))) => {
+            format!(
+                "{} (Discord error {}: {})",
+                answer.status_code, answer.error.code, answer.error.message
+            )
+        }
+        _ => format!("{error:#}"),
+    }
+}
+
+/// Why the client stopped, in one line that says what to do where it can.
+fn client_failure(error: &serenity::Error) -> String {
+    let unauthorized = match error {
+        serenity::Error::Http(e) => e.status_code().is_some_and(|s| s.as_u16() == 401),
+        serenity::Error::Gateway(serenity::GatewayError::InvalidAuthentication) => true,
+        _ => false,
+    };
+    if unauthorized {
+        "Discord rejected the bot token (401 Unauthorized): check DISCORD_TOKEN".to_string()
+    } else {
+        format!("the connection to Discord failed: {error}")
     }
 }
 
@@ -54,7 +111,8 @@ pub async fn start(
     player: PlayerConfig,
     services: Arc<Services>,
 ) -> Result<RunningBot, Error> {
-    let mut http = serenity::HttpBuilder::new(&options.token);
+    let mut http =
+        serenity::HttpBuilder::new(&options.token).default_allowed_mentions(allowed_mentions());
     if let Some(base) = &options.api_base {
         // The proxy is honoured only with the ratelimiter disabled.
         http = http
@@ -68,6 +126,7 @@ pub async fn start(
         options: options.clone(),
         plugin_commands: Default::default(),
         players: Default::default(),
+        keystrokes: super::keystrokes::Keystrokes::new(&player),
     };
     // Many guilds joining at once (queues resumed after a restart) can take longer than
     // songbird's default 10 s for the gateway's answer; a slow join beats a lost queue.
@@ -75,9 +134,13 @@ pub async fn start(
         songbird::Config::default().gateway_timeout(Some(Duration::from_secs(120))),
     );
     let voice = Arc::clone(&songbird);
+    data.plugins
+        .reserve_commands(super::builtin_command_names());
+    let (fatal, _) = tokio::sync::watch::channel(None);
+    let stop = fatal.clone();
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
-            commands: commands::all().into_iter().chain(music::all()).collect(),
+            commands: super::builtin_commands(),
             prefix_options: poise::PrefixFrameworkOptions {
                 prefix: Some(options.prefix.clone().into()),
                 // Mentions belong to mention plugins.
@@ -87,36 +150,18 @@ pub async fn start(
             command_check: Some(|ctx| Box::pin(claim_command(ctx))),
             on_error: |error| Box::pin(on_error(error)),
             event_handler: |framework, event| Box::pin(on_event(framework, event)),
+            // None: the HTTP client's default applies (see `allowed_mentions`).
+            allowed_mentions: None,
             ..Default::default()
         })
-        .setup(|ctx, _ready, framework| {
+        .setup(move |ctx, _ready, framework| {
             Box::pin(async move {
-                // Players first: by the time the commands are visible, they can play.
-                let players = Players::new(
-                    data.store.clone(),
-                    data.plugins.clone(),
-                    player,
-                    voice,
-                    ctx.http.clone(),
-                );
-                let resumed = players.resume_saved().await?;
-                if resumed > 0 {
-                    tracing::info!(guilds = resumed, "resumed saved queues");
+                let result =
+                    setup(ctx, framework, data, player, voice, services, stop.clone()).await;
+                if let Err(e) = &result {
+                    stop.send_replace(Some(format!("start-up failed: {e:#}")));
                 }
-                let _ = services.player.set(players.clone());
-                let _ = data.players.set(players);
-                let builtins = &framework.options().commands;
-                let registry = plugin_commands::Registry {
-                    plugins: data.plugins.clone(),
-                    dev_guild: data.options.dev_guild,
-                    builtins: poise::builtins::create_application_commands(builtins),
-                    builtin_names: builtins.iter().map(|c| c.name.to_string()).collect(),
-                    table: Arc::clone(&data.plugin_commands),
-                };
-                let count = registry.register(&ctx.http).await?;
-                tracing::info!(plugin_commands = count, "commands registered");
-                registry.spawn_watch(ctx.http.clone());
-                Ok(data)
+                result
             })
         })
         .build();
@@ -131,7 +176,44 @@ pub async fn start(
     Ok(RunningBot {
         shard_manager,
         task,
+        fatal,
     })
+}
+
+/// Runs once the bot is connected: starts the players (resuming saved queues), then
+/// the command registry. Commands are registered in the background, retried while
+/// Discord fails, so events are served meanwhile; a refusal goes to `fatal`.
+async fn setup(
+    ctx: &serenity::Context,
+    framework: &poise::Framework<Data, Error>,
+    data: Data,
+    player: PlayerConfig,
+    voice: Arc<songbird::Songbird>,
+    services: Arc<Services>,
+    fatal: tokio::sync::watch::Sender<Option<String>>,
+) -> Result<Data, Error> {
+    // Players first: by the time the commands are visible, they can play.
+    let players = Players::new(
+        data.store.clone(),
+        data.plugins.clone(),
+        player,
+        voice,
+        ctx.http.clone(),
+    );
+    let resumed = players.resume_saved().await?;
+    if resumed > 0 {
+        tracing::info!(guilds = resumed, "resumed saved queues");
+    }
+    let _ = services.player.set(players.clone());
+    let _ = data.players.set(players);
+    let registry = plugin_commands::Registry {
+        plugins: data.plugins.clone(),
+        dev_guild: data.options.dev_guild,
+        builtins: poise::builtins::create_application_commands(&framework.options().commands),
+        table: Arc::clone(&data.plugin_commands),
+    };
+    registry.spawn(ctx.http.clone(), fatal);
+    Ok(data)
 }
 
 /// Claims the event behind a command before it runs: false (a duplicate) stops it

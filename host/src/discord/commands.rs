@@ -2,6 +2,7 @@
 
 use poise::CreateReply;
 
+use super::markdown::escape;
 use super::{Context, Error};
 
 /// Show what Minstrel can do.
@@ -14,10 +15,12 @@ pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
         text.push_str(&format!("`/{}` {}\n", command.name, description));
     }
     let plugin_commands = data.plugin_commands.lock().expect("commands").clone();
+    // Plugin-provided text is shown as text (names are checked at load: no backticks).
     for (name, (plugin, spec)) in plugin_commands {
         text.push_str(&format!(
-            "`/{name}` {} (plugin {plugin})\n",
-            spec.description
+            "`/{name}` {} (plugin {})\n",
+            escape(&spec.description),
+            escape(&plugin)
         ));
     }
     text.push_str(&format!(
@@ -50,9 +53,18 @@ pub async fn plugins(ctx: Context<'_>) -> Result<(), Error> {
                 let error = p
                     .last_error
                     .as_deref()
-                    .map(|e| format!(" ({e})"))
+                    .map(|e| format!(" ({})", escape(e)))
                     .unwrap_or_default();
-                format!("`{}` {world} {version}: {}{error}", p.name, p.state)
+                let refused = match p.refused_commands.len() {
+                    0 => String::new(),
+                    n => format!(", {n} commands refused (see `minstrel plugin list`)"),
+                };
+                format!(
+                    "{} {world} {}: {}{error}{refused}",
+                    escape(&p.name),
+                    escape(version),
+                    p.state
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")

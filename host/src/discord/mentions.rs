@@ -188,7 +188,10 @@ fn final_reply(plugin: &str, result: Result<Reply, CallError>, draft: String) ->
             } else {
                 format!("{draft}\n\n")
             };
-            text_reply(format!("{shown}Sorry, that failed: {e}"), false)
+            text_reply(
+                format!("{shown}{}", super::plugin_commands::failed(&e)),
+                false,
+            )
         }
     }
 }

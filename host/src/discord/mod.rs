@@ -6,10 +6,17 @@
 //! - [`commands`]: the built-in commands (`help`, `ping`, `plugins`, `cache`).
 //! - [`plugin_commands`]: registration of plugin commands and their dispatch.
 //! - [`music`]: the playback commands (`play`, `skip`, `queue`, ...).
+//! - [`keystrokes`]: debounce and per-user rate limit of `/play` search suggestions.
 //! - [`attachments`]: the bounded download of a mention's files for the plugin.
 //! - [`mentions`]: messages that mention the bot: which plugin answers, and the call.
 //! - [`live`]: a reply shown while it is written (posted, edited at most once a second).
 //! - [`split`]: splitting replies at 2,000 characters.
+//! - [`markdown`]: escaping text shown as data (song titles, plugin-provided names).
+//!
+//! **Mentions.** Everything the bot sends or edits goes out with the allowed mentions
+//! of [`bot::allowed_mentions`], set once as the HTTP client's default: no `@everyone`,
+//! `@here`, role or user pings from text, whoever wrote it (a song title, a plugin, an
+//! LLM). A reply may notify the author of the message it answers, who asked.
 //!
 //! The data path: event -> claim (store) -> route (built-in, plugin command or
 //! mention plugin) -> plugin call -> reply. A claim is taken before any side effect, so
@@ -19,7 +26,9 @@
 pub mod attachments;
 pub mod bot;
 pub mod commands;
+pub mod keystrokes;
 pub mod live;
+pub mod markdown;
 pub mod mentions;
 pub mod music;
 pub mod plugin_commands;
@@ -45,6 +54,22 @@ pub struct Data {
     pub plugin_commands: Arc<Mutex<plugin_commands::CommandTable>>,
     /// Guild players; set once the bot is connected.
     pub players: OnceLock<Players>,
+    /// Debounce and rate limit of `/play` search suggestions.
+    pub keystrokes: keystrokes::Keystrokes,
+}
+
+/// The built-in commands (slash and prefix).
+pub fn builtin_commands() -> Vec<poise::Command<Data, Error>> {
+    commands::all().into_iter().chain(music::all()).collect()
+}
+
+/// Names of the built-in commands: plugin commands may not take them.
+pub fn builtin_command_names() -> Vec<String> {
+    builtin_commands()
+        .iter()
+        .flat_map(|c| std::iter::once(&c.name).chain(c.aliases.iter()))
+        .map(|name| name.to_string())
+        .collect()
 }
 
 /// Claim kinds: one per kind of event that can produce a reply.

@@ -7,9 +7,11 @@ use std::time::Duration;
 use poise::CreateReply;
 use poise::serenity_prelude as serenity;
 
+use super::keystrokes::Verdict;
+use super::markdown::escape;
 use super::{Context, Error};
 use crate::player::{
-    Command, LoopMode, Outcome, PlayerError, Players, Progress, Stage, clock, parse_clock,
+    Command, LoopMode, Outcome, PlayerError, Players, Progress, Stage, clock, control, parse_clock,
     progress_bar,
 };
 
@@ -69,15 +71,100 @@ async fn run(ctx: Context<'_>, command: Command) -> Result<(), Error> {
     Ok(())
 }
 
+/// The bot's voice channel and the people (not bots) in it, from the cache.
+struct Room {
+    bot_voice: Option<u64>,
+    listeners: Vec<u64>,
+}
+
+/// The invoking member as the playback rules see them (see `player::control`), and the
+/// bot's voice channel.
+async fn asker(ctx: &Context<'_>) -> Result<(control::Member, Room), Error> {
+    let member = ctx
+        .author_member()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("could not look up your membership of this server"))?;
+    let dj_role = players(ctx)?.config().dj_role.clone();
+    let bot = ctx.cache().current_user().id;
+    let guild = ctx
+        .guild()
+        .ok_or_else(|| anyhow::anyhow!("this server is not known to the bot yet"))?;
+    let manager = member
+        .permissions
+        .unwrap_or_else(|| guild.member_permissions(&member))
+        .manage_guild();
+    let dj = member.roles.iter().any(|id| {
+        let name = guild.roles.get(id).map(|r| r.name.as_str());
+        control::is_dj_role(id.get(), name, &dj_role)
+    });
+    let voice_of = |user: serenity::UserId| {
+        let state = guild.voice_states.get(&user)?;
+        state.channel_id.map(|c| c.get())
+    };
+    let bot_voice = voice_of(bot);
+    let listeners = guild
+        .voice_states
+        .values()
+        .filter(|s| bot_voice.is_some() && s.channel_id.map(|c| c.get()) == bot_voice)
+        .filter(|s| s.user_id != bot && s.member.as_ref().is_none_or(|m| !m.user.bot))
+        .map(|s| s.user_id.get())
+        .collect();
+    let asker = control::Member {
+        id: member.user.id.get(),
+        dj: dj || manager,
+        voice: voice_of(member.user.id),
+    };
+    Ok((
+        asker,
+        Room {
+            bot_voice,
+            listeners,
+        },
+    ))
+}
+
+/// Runs a playback control if the invoking member may use it (see `player::control`);
+/// otherwise says why not.
+async fn control(ctx: Context<'_>, command: Command) -> Result<(), Error> {
+    let (member, room) = asker(&ctx).await?;
+    if let Err(refusal) = control::check(&member, room.bot_voice) {
+        let reply = CreateReply::default()
+            .content(refusal.to_string())
+            .ephemeral(true)
+            .reply(true);
+        ctx.send(reply).await?;
+        return Ok(());
+    }
+    let command = match command {
+        // A listener's skip is a vote; with the bot out of voice there is no one to ask.
+        Command::Skip if !member.dj && room.bot_voice.is_some() => Command::VoteSkip {
+            voter: member.id,
+            listeners: room.listeners,
+        },
+        command => command,
+    };
+    run(ctx, command).await
+}
+
 fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Skipped { skipped, now } => {
-            let skipped = skipped.as_ref().map(|s| s.title.as_str()).unwrap_or("?");
+            let skipped = skipped.as_ref().map_or("?".into(), |s| escape(&s.title));
             match now {
-                Some(now) => format!("Skipped **{skipped}**. Up next: **{}**", now.title),
+                Some(now) => format!("Skipped **{skipped}**. Up next: **{}**", escape(&now.title)),
                 None => format!("Skipped **{skipped}**. The queue is empty."),
             }
         }
+        Outcome::Voted {
+            votes,
+            needed,
+            again: false,
+        } => format!("Vote to skip: {votes}/{needed}."),
+        Outcome::Voted {
+            votes,
+            needed,
+            again: true,
+        } => format!("You already voted to skip this song: {votes}/{needed}."),
         Outcome::Paused => "Paused.".into(),
         Outcome::Resumed => "Resumed.".into(),
         Outcome::Stopped => "Stopped and cleared the queue.".into(),
@@ -85,8 +172,8 @@ fn describe(outcome: &Outcome) -> String {
         Outcome::Volume(v) => format!("Volume {v}%."),
         Outcome::Loop(mode) => format!("Loop: {mode}."),
         Outcome::Shuffled(n) => format!("Shuffled {n} songs."),
-        Outcome::Removed(song) => format!("Removed **{}**.", song.title),
-        Outcome::Moved(song, to) => format!("Moved **{}** to position {to}.", song.title),
+        Outcome::Removed(song) => format!("Removed **{}**.", escape(&song.title)),
+        Outcome::Moved(song, to) => format!("Moved **{}** to position {to}.", escape(&song.title)),
         Outcome::Seeked(at) => format!("Jumped to {}.", clock(*at)),
         Outcome::AlwaysOn(true) => "24/7 on: I stay in the voice channel.".into(),
         Outcome::AlwaysOn(false) => "24/7 off: I leave when idle or alone.".into(),
@@ -145,24 +232,34 @@ async fn suggestions(ctx: Context<'_>, partial: &str) -> Vec<Suggestion> {
     let plugins = ctx.data().plugins.clone();
     let user = ctx.author().id.get();
     let key = format!("play-suggestions:{}", partial.to_lowercase());
+    let store = &ctx.data().store;
+    if let Ok(Some(bytes)) = store.fresh_meta(&key).await {
+        return serde_json::from_slice(&bytes).unwrap_or_default();
+    }
+    let keystrokes = &ctx.data().keystrokes;
+    match keystrokes.settle(user, ctx.id(), &key).await {
+        Verdict::Search => {}
+        verdict => {
+            tracing::debug!(%partial, ?verdict, "no search for this keystroke");
+            return Vec::new();
+        }
+    }
     let query = partial.clone();
-    let cached = ctx
-        .data()
-        .store
-        .cached_meta(&key, SEARCH_TTL, move || async move {
-            let songs = players
-                .resolve(&query, user)
-                .await
-                .map_err(|e| e.to_string())?
-                .songs;
-            let mut found = Vec::new();
-            for song in songs.into_iter().take(10) {
-                found.push(Suggestion::of(&plugins, song).await);
-            }
-            serde_json::to_vec(&found).map_err(|e| e.to_string())
-        });
+    let cached = store.cached_meta(&key, SEARCH_TTL, move || async move {
+        let songs = players
+            .resolve(&query, user)
+            .await
+            .map_err(|e| e.to_string())?
+            .songs;
+        let mut found = Vec::new();
+        for song in songs.into_iter().take(10) {
+            found.push(Suggestion::of(&plugins, song).await);
+        }
+        serde_json::to_vec(&found).map_err(|e| e.to_string())
+    });
     // The search runs in the store's own task, so giving up waiting does not stop it.
-    match tokio::time::timeout(SUGGEST_WITHIN, cached).await {
+    let within = SUGGEST_WITHIN.saturating_sub(keystrokes.debounce());
+    match tokio::time::timeout(within, cached).await {
         Ok(Ok(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "search suggestions failed");
@@ -209,8 +306,7 @@ pub async fn play(
         .await?
         .to_play();
     let first_song = songs[0].clone();
-    let first = first_song.title.clone();
-    let more = songs.len() - 1;
+    let first = escape(&first_song.title);
 
     // Fetch the first song now, showing progress at most once a second.
     let progress = Progress::default();
@@ -236,8 +332,8 @@ pub async fn play(
         }
     };
     let cached = if ready.hit { " (cached)" } else { "" };
-    let position = players
-        .enqueue(
+    let queued = players
+        .add(
             guild,
             Some(voice),
             Some(ctx.channel_id().get()),
@@ -245,12 +341,16 @@ pub async fn play(
             Some(ready),
         )
         .await?;
-    let mut text = match position {
+    let mut text = match queued.position {
         0 => format!("Playing **{first}**{cached}"),
         n => format!("Queued **{first}** at position {n}{cached}"),
     };
-    if more > 0 {
-        text.push_str(&format!(" and {more} more"));
+    if queued.added > 1 {
+        text.push_str(&format!(" and {} more", queued.added - 1));
+    }
+    if let Some((n, full)) = &queued.left_out {
+        let songs = if *n == 1 { "song" } else { "songs" };
+        text.push_str(&format!(". {n} {songs} left out: {full}."));
     }
     let reply = CreateReply::default().content(text).reply(true);
     match handle {
@@ -262,10 +362,10 @@ pub async fn play(
     Ok(())
 }
 
-/// Skip the current song.
+/// Skip the current song (a listener's skip is a vote).
 #[poise::command(slash_command, prefix_command, guild_only)]
 pub async fn skip(ctx: Context<'_>) -> Result<(), Error> {
-    run(ctx, Command::Skip).await
+    control(ctx, Command::Skip).await
 }
 
 /// Show the queue.
@@ -282,13 +382,13 @@ pub async fn queue(
     };
     let page = page.unwrap_or(1) as usize;
     let (items, pages) = queue.page(page, players.config().queue_page_size);
-    let mut text = format!("Now playing: **{}**\n", current.title);
+    let mut text = format!("Now playing: **{}**\n", escape(&current.title));
     for (position, song) in &items {
         let length = song
             .duration_ms
             .map(|ms| format!(" ({})", clock(Duration::from_millis(ms))))
             .unwrap_or_default();
-        text.push_str(&format!("{position}. {}{length}\n", song.title));
+        text.push_str(&format!("{position}. {}{length}\n", escape(&song.title)));
     }
     text.push_str(&format!(
         "Page {}/{pages}, {} upcoming, loop {}",
@@ -317,7 +417,7 @@ pub async fn nowplaying(ctx: Context<'_>) -> Result<(), Error> {
             };
             format!(
                 "**{}**{state}\n`{}`\nloop {}, volume {}%",
-                now.song.title,
+                escape(&now.song.title),
                 progress_bar(now.position, duration, 20),
                 now.loop_mode,
                 now.volume
@@ -331,25 +431,25 @@ pub async fn nowplaying(ctx: Context<'_>) -> Result<(), Error> {
 /// Pause playback.
 #[poise::command(slash_command, prefix_command, guild_only)]
 pub async fn pause(ctx: Context<'_>) -> Result<(), Error> {
-    run(ctx, Command::Pause).await
+    control(ctx, Command::Pause).await
 }
 
 /// Resume playback.
 #[poise::command(slash_command, prefix_command, guild_only)]
 pub async fn resume(ctx: Context<'_>) -> Result<(), Error> {
-    run(ctx, Command::Resume).await
+    control(ctx, Command::Resume).await
 }
 
 /// Stop and clear the queue.
 #[poise::command(slash_command, prefix_command, guild_only)]
 pub async fn stop(ctx: Context<'_>) -> Result<(), Error> {
-    run(ctx, Command::Stop).await
+    control(ctx, Command::Stop).await
 }
 
 /// Leave the voice channel.
 #[poise::command(slash_command, prefix_command, guild_only)]
 pub async fn leave(ctx: Context<'_>) -> Result<(), Error> {
-    run(ctx, Command::Leave).await
+    control(ctx, Command::Leave).await
 }
 
 /// Set the volume (0-200%; 100 keeps the audio untouched).
@@ -361,7 +461,7 @@ pub async fn volume(
     #[max = 200]
     percent: u8,
 ) -> Result<(), Error> {
-    run(ctx, Command::Volume(percent)).await
+    control(ctx, Command::Volume(percent)).await
 }
 
 /// Loop: off, track or queue.
@@ -372,13 +472,13 @@ pub async fn loop_(
 ) -> Result<(), Error> {
     let mode = LoopMode::parse(&mode)
         .ok_or_else(|| anyhow::anyhow!("loop mode must be off, track or queue"))?;
-    run(ctx, Command::Loop(mode)).await
+    control(ctx, Command::Loop(mode)).await
 }
 
 /// Shuffle the upcoming songs.
 #[poise::command(slash_command, prefix_command, guild_only)]
 pub async fn shuffle(ctx: Context<'_>) -> Result<(), Error> {
-    run(ctx, Command::Shuffle).await
+    control(ctx, Command::Shuffle).await
 }
 
 /// Remove a song from the queue.
@@ -387,7 +487,7 @@ pub async fn remove(
     ctx: Context<'_>,
     #[description = "Position in the queue"] position: u32,
 ) -> Result<(), Error> {
-    run(ctx, Command::Remove(position as usize)).await
+    control(ctx, Command::Remove(position as usize)).await
 }
 
 /// Move a song to another position in the queue.
@@ -397,7 +497,7 @@ pub async fn move_(
     #[description = "Position of the song"] from: u32,
     #[description = "Its new position"] to: u32,
 ) -> Result<(), Error> {
-    run(ctx, Command::Move(from as usize, to as usize)).await
+    control(ctx, Command::Move(from as usize, to as usize)).await
 }
 
 /// Jump to a position in the current song (`90`, `1:30`).
@@ -408,7 +508,7 @@ pub async fn seek(
 ) -> Result<(), Error> {
     let at = parse_clock(&position)
         .ok_or_else(|| anyhow::anyhow!("give the position as seconds or m:ss"))?;
-    run(ctx, Command::Seek(at)).await
+    control(ctx, Command::Seek(at)).await
 }
 
 /// Stay in the voice channel around the clock (server managers only).

@@ -3,7 +3,6 @@
 //! changes (hot load, replace, remove), and dispatched from slash interactions,
 //! autocomplete and prefix messages.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
@@ -25,47 +24,34 @@ use crate::plugins::{PluginHost, World};
 const DEFER_AFTER: Duration = Duration::from_millis(2000);
 
 /// Plugin commands by name: (plugin, spec).
-pub type CommandTable = BTreeMap<String, (String, CommandSpec)>;
+pub type CommandTable = crate::plugins::commands::Table;
+
+/// The wait after a registration failed for the first time; it doubles with each
+/// further failure, up to [`RETRY_CAP`].
+pub const RETRY_FIRST: Duration = Duration::from_secs(1);
+pub const RETRY_CAP: Duration = Duration::from_secs(60);
 
 /// Keeps Discord's command registrations in step with the loaded command plugins.
 pub struct Registry {
     pub plugins: PluginHost,
     pub dev_guild: Option<u64>,
-    /// The built-in commands, as registered.
+    /// The built-in commands, as registered. The plugin host refuses plugin commands
+    /// that take their names (see [`PluginHost::reserve_commands`]).
     pub builtins: Vec<CreateCommand>,
-    pub builtin_names: Vec<String>,
     /// Shared with [`Data`]: what dispatch consults.
     pub table: Arc<Mutex<CommandTable>>,
 }
 
 impl Registry {
-    /// The command plugins' specs. A plugin command whose name is taken (by a built-in
-    /// or an earlier plugin, in name order) is skipped with a warning.
-    async fn collect(&self) -> CommandTable {
-        let mut out = BTreeMap::new();
-        for plugin in self.plugins.names(World::Command) {
-            let specs = match self.plugins.commands(&plugin).await {
-                Ok(specs) => specs,
-                Err(e) => {
-                    tracing::warn!(%plugin, error = %e, "listing plugin commands failed");
-                    continue;
-                }
-            };
-            for spec in specs {
-                if self.builtin_names.contains(&spec.name) || out.contains_key(&spec.name) {
-                    tracing::warn!(%plugin, command = %spec.name, "command name already taken; skipped");
-                    continue;
-                }
-                out.insert(spec.name.clone(), (plugin.clone(), spec));
-            }
-        }
-        out
-    }
-
     /// Registers built-ins plus plugin commands (bulk overwrite) and updates the
     /// dispatch table. Returns the number of plugin commands.
     pub async fn register(&self, http: &serenity::Http) -> Result<usize, Error> {
-        let table = self.collect().await;
+        let (table, refused) = self.plugins.command_table();
+        for (plugin, refused) in refused {
+            for r in refused {
+                tracing::warn!(%plugin, command = %r.name, reason = %r.reason, "plugin command not registered");
+            }
+        }
         let mut commands = self.builtins.clone();
         commands.extend(table.values().map(|(_, spec)| to_discord(spec)));
         let count = table.len();
@@ -85,6 +71,24 @@ impl Registry {
         Ok(count)
     }
 
+    /// [`Registry::register`] until Discord accepts. A failure that may pass (no
+    /// connection, 429, 5xx) is retried after [`RETRY_FIRST`], doubled after each
+    /// further failure up to [`RETRY_CAP`]; a refusal (any other 4xx) is returned, since
+    /// sending the same request again cannot change the answer.
+    pub async fn register_retrying(&self, http: &serenity::Http) -> Result<usize, Error> {
+        let mut delay = RETRY_FIRST;
+        loop {
+            match self.register(http).await {
+                Err(e) if retryable(&e) => {
+                    tracing::warn!(error = %e, retry_in_secs = delay.as_secs(), "registering commands failed; will retry");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(RETRY_CAP);
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// Changes when a command plugin is added, replaced or removed.
     pub fn fingerprint(&self) -> String {
         self.plugins
@@ -96,10 +100,27 @@ impl Registry {
             .join(",")
     }
 
-    /// Re-registers whenever the fingerprint changes, until the bot's data is gone.
-    pub fn spawn_watch(self, http: Arc<serenity::Http>) {
+    /// Registers the commands, then re-registers whenever the fingerprint changes,
+    /// until the bot's data is gone. If Discord refuses the first registration, the
+    /// bot cannot work as configured: the refusal goes to `fatal`, which stops it.
+    pub fn spawn(
+        self,
+        http: Arc<serenity::Http>,
+        fatal: tokio::sync::watch::Sender<Option<String>>,
+    ) {
         tokio::spawn(async move {
             let mut seen = self.fingerprint();
+            match self.register_retrying(&http).await {
+                Ok(count) => tracing::info!(plugin_commands = count, "commands registered"),
+                Err(e) => {
+                    let reason = format!(
+                        "Discord refused to register the bot's commands: {}",
+                        super::bot::describe(&e)
+                    );
+                    fatal.send_replace(Some(reason));
+                    return;
+                }
+            }
             // Data holds the other reference to the table; once it is dropped, stop.
             while Arc::strong_count(&self.table) > 1 {
                 tokio::time::sleep(WATCH_PERIOD).await;
@@ -107,17 +128,29 @@ impl Registry {
                 if now == seen {
                     continue;
                 }
-                match self.register(&http).await {
-                    Ok(count) => {
-                        tracing::info!(plugin_commands = count, "commands re-registered");
-                        seen = now;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "re-registering commands failed; will retry")
-                    }
+                // Taken before registering: after a refusal, the next attempt waits for
+                // the next change instead of repeating the same request.
+                seen = now;
+                match self.register_retrying(&http).await {
+                    Ok(count) => tracing::info!(plugin_commands = count, "commands re-registered"),
+                    Err(e) => tracing::error!(
+                        error = %super::bot::describe(&e),
+                        "Discord refused the commands; they stay as they were until the plugins change"
+                    ),
                 }
             }
         });
+    }
+}
+
+/// Whether sending the same request again may succeed.
+fn retryable(error: &Error) -> bool {
+    match error.downcast_ref::<serenity::Error>() {
+        Some(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(answer))) => {
+            let status = answer.status_code;
+            status.as_u16() == 429 || status.is_server_error()
+        }
+        _ => true,
     }
 }
 
@@ -213,6 +246,15 @@ pub(super) fn attachments(reply: &Reply) -> Vec<CreateAttachment> {
         .collect()
 }
 
+/// What the user sees when a plugin call failed; the error may quote the plugin, so
+/// it is shown as text.
+pub fn failed(error: &impl std::fmt::Display) -> String {
+    format!(
+        "Sorry, that failed: {}",
+        super::markdown::escape(&error.to_string())
+    )
+}
+
 /// A reply with text only (errors and notices the host writes itself).
 pub fn text_reply(content: impl Into<String>, ephemeral: bool) -> Reply {
     Reply {
@@ -263,7 +305,7 @@ pub async fn run_slash(
         Ok(reply) => reply,
         Err(e) => {
             tracing::warn!(%plugin, command = %interaction.data.name, error = %e, "plugin command failed");
-            text_reply(format!("Sorry, that failed: {e}"), true)
+            text_reply(failed(&e), true)
         }
     };
     let mut parts = split::split(&reply.content).into_iter();
@@ -329,8 +371,14 @@ pub async fn autocomplete(
             tracing::warn!(%plugin, error = %e, "plugin autocomplete failed");
             Vec::new()
         });
+    // Discord drops the whole answer if one choice breaks its limits: at most 25
+    // choices, names and values of 1 to 100 characters.
     let mut response = CreateAutocompleteResponse::new();
-    for choice in choices.into_iter().take(25) {
+    for choice in choices
+        .into_iter()
+        .filter(|c| (1..=100).contains(&c.chars().count()))
+        .take(25)
+    {
         response = response.add_string_choice(choice.clone(), choice);
     }
     interaction
@@ -385,7 +433,7 @@ pub async fn run_prefix(
         Ok(reply) => reply,
         Err(e) => {
             tracing::warn!(%plugin, command = %spec.name, error = %e, "plugin command failed");
-            text_reply(format!("Sorry, that failed: {e}"), false)
+            text_reply(failed(&e), false)
         }
     };
     send_reply(&ctx.http, msg, &reply).await?;

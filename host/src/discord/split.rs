@@ -1,9 +1,19 @@
 //! Splitting a long reply into Discord messages of at most 2,000 characters: on line
 //! boundaries first, then sentence, then word boundaries, keeping code fences whole
 //! (a fence that must be split is closed and reopened with its language).
+//!
+//! Every part fits, whatever the text: the fence reopened at the start of a part is
+//! capped at [`MAX_FENCE`] characters, and room for the closing fence is kept from the
+//! opening line on, so no length computation can go below zero.
 
 /// Discord's message length limit, in characters.
 pub const LIMIT: usize = 2000;
+
+/// Longest fence line reopened in the next part (` ``` ` and a language name).
+pub const MAX_FENCE: usize = 32;
+
+/// What closes a code block at the end of a part: a line break and the fence.
+const CLOSE: usize = 4;
 
 pub fn split(text: &str) -> Vec<String> {
     split_at(text, LIMIT)
@@ -15,18 +25,26 @@ pub fn split_at(text: &str, limit: usize) -> Vec<String> {
     // The fence line (e.g. "```rust") while inside a code block.
     let mut fence: Option<String> = None;
     for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_end();
-        let toggles = trimmed.trim_start().starts_with("```");
-        let reserve = fence.as_ref().map_or(0, |_| 4); // room for a closing "```\n"
+        let trimmed = line.trim_end().trim_start();
+        let toggles = trimmed.starts_with("```");
+        // Inside a code block, and on the line that opens one, room for the closing
+        // fence stays free.
+        let reserve = if fence.is_some() || toggles { CLOSE } else { 0 };
         if len(&current) + len(line) + reserve > limit && !current.is_empty() {
             flush(&mut parts, &mut current, fence.as_deref());
         }
-        if len(line) + reserve > limit {
-            // A single line longer than a message: cut it on sentences, then words.
-            for piece in cut_long_line(
-                line,
-                limit - reserve - fence.as_ref().map_or(0, |f| len(f) + 1),
-            ) {
+        // An opening fence counts from its own line: a part ending inside it closes it.
+        if toggles && fence.is_none() {
+            fence = Some(trimmed.chars().take(MAX_FENCE).collect());
+        } else if toggles {
+            fence = None;
+        }
+        if len(&current) + len(line) + reserve > limit {
+            // Longer than a message: cut on sentences, then words. `current` holds at
+            // most the reopened fence here (it was flushed otherwise).
+            let reopened = fence.as_ref().map_or(0, |f| len(f) + 1);
+            let room = limit.saturating_sub(reserve).saturating_sub(reopened);
+            for piece in cut_long_line(line, room) {
                 if len(&current) + len(&piece) + reserve > limit && !current.is_empty() {
                     flush(&mut parts, &mut current, fence.as_deref());
                 }
@@ -34,12 +52,6 @@ pub fn split_at(text: &str, limit: usize) -> Vec<String> {
             }
         } else {
             current.push_str(line);
-        }
-        if toggles {
-            fence = match fence {
-                Some(_) => None,
-                None => Some(trimmed.trim_start().to_string()),
-            };
         }
     }
     if !current.trim().is_empty() {
@@ -138,6 +150,31 @@ mod tests {
         assert!(parts[1..].iter().any(|p| p.starts_with("```rust\n")));
         let small = "a\n```\ncode\n```\nb";
         assert_eq!(split(small), vec![small]);
+    }
+
+    #[test]
+    fn a_fence_line_near_the_limit_cannot_underflow() {
+        // The fence line alone nearly fills a message; a long line inside the block
+        // must still be cut into parts that fit, with their fences balanced.
+        let fence = format!("```{}", "x".repeat(1995));
+        let text = format!("{fence}\n{}\n```\nafter", "y ".repeat(1500));
+        let parts = split(&text);
+        assert!(parts.len() >= 2, "{} parts", parts.len());
+        for p in &parts {
+            assert!(
+                p.chars().count() <= LIMIT,
+                "{} characters",
+                p.chars().count()
+            );
+            assert_eq!(p.matches("```").count() % 2, 0, "balanced fences");
+        }
+        let reopened = format!("```{}\n", "x".repeat(MAX_FENCE - 3));
+        assert!(parts[1].starts_with(&reopened), "{:?}", &parts[1][..40]);
+        assert!(parts.last().unwrap().ends_with("y \n```\nafter"));
+        // Limits smaller than the reopened fence do not underflow either.
+        for limit in [1, 5, 10] {
+            assert!(!split_at(&text, limit).is_empty());
+        }
     }
 
     #[test]

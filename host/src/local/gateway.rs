@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -76,6 +76,14 @@ async fn session(world: Arc<World>, mut socket: WebSocket) {
                         if !send(&mut socket, json!({"op": 11})).await { return; }
                     }
                     Some(2) => {
+                        let token = payload["d"]["token"].as_str().unwrap_or_default();
+                        if !world.token_accepted(token) {
+                            // As Discord: close 4004, authentication failed.
+                            let reason = "Authentication failed.".into();
+                            let close = CloseFrame { code: 4004, reason };
+                            let _ = socket.send(Message::Close(Some(close))).await;
+                            return;
+                        }
                         let session_id = world.open_session();
                         let ready = payloads::ready(&session_id, &world.gateway_url());
                         if !send(&mut socket, json!({"op": 0, "s": 1, "t": "READY", "d": ready})).await { return; }

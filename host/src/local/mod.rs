@@ -3,7 +3,8 @@
 //! tests and by `minstrel dev`; no Discord is reachable from either.
 //!
 //! - [`world`]: the guild, its channels and members, messages, registered commands,
-//!   every REST call received, and the "act as a user" API.
+//!   every REST call received, the "act as a user" API, and Discord's failures on
+//!   demand (a required token, refused command registrations).
 //! - [`payloads`]: Discord object shapes (users, members, messages, guilds, interactions).
 //! - [`rest`]: the REST routes.
 //! - [`gateway`]: the gateway websocket (HELLO, IDENTIFY/RESUME, heartbeats, dispatch,

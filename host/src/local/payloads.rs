@@ -9,15 +9,20 @@ pub const BOT_ID: u64 = 1000;
 pub const GUILD_ID: u64 = 2000;
 /// A role granting Manage Server.
 pub const ADMIN_ROLE: u64 = 2100;
+/// A role named "DJ", granting nothing (the player's default `dj_role`).
+pub const DJ_ROLE: u64 = 2101;
 pub const OWNER_ID: u64 = 3999;
 /// Users the local server knows: (id, name, roles).
 pub const USERS: &[(u64, &str, &[u64])] = &[
     (3000, "alice", &[ADMIN_ROLE]),
     (3001, "bob", &[]),
-    (3002, "carol", &[]),
+    (3002, "carol", &[DJ_ROLE]),
+    (3003, "dave", &[]),
 ];
 pub const ALICE: u64 = 3000;
 pub const BOB: u64 = 3001;
+pub const CAROL: u64 = 3002;
+pub const DAVE: u64 = 3003;
 pub const GENERAL: u64 = 4000;
 /// A voice channel (type 2) everyone, the bot included, may connect to and speak in.
 pub const MUSIC: u64 = 4001;
@@ -151,7 +156,8 @@ pub fn guild(voice_states: Vec<Value>) -> Value {
         "verification_level": 0, "default_message_notifications": 0,
         "explicit_content_filter": 0,
         "roles": [role(GUILD_ID, "@everyone", EVERYONE_PERMISSIONS, 0),
-                  role(ADMIN_ROLE, "Server Admin", MANAGE_GUILD, 1)],
+                  role(ADMIN_ROLE, "Server Admin", MANAGE_GUILD, 1),
+                  role(DJ_ROLE, "DJ", "0", 2)],
         "emojis": [], "features": [], "mfa_level": 0, "system_channel_flags": 0,
         "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0, "stickers": [],
         "premium_progress_bar_enabled": false,

@@ -79,7 +79,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Payload {
 }
 
 /// Middleware: reads and records every request (before its handler runs, so a test
-/// that sees an effect also sees the call), then records the answer.
+/// that sees an effect also sees the call), refuses API calls without the bot's token
+/// (see [`World::require_token`]), then records the answer.
 async fn record(State(world): W, req: Request, next: Next) -> Response {
     let at = std::time::Instant::now();
     let (parts, body) = req.into_parts();
@@ -87,6 +88,14 @@ async fn record(State(world): W, req: Request, next: Next) -> Response {
         Ok(payload) => payload,
         Err(response) => return response,
     };
+    let authorized = !parts.uri.path().starts_with("/api/")
+        || world.token_accepted(
+            parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default(),
+        );
     let index = world.record(RestCall {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
@@ -96,9 +105,14 @@ async fn record(State(world): W, req: Request, next: Next) -> Response {
         status: 0,
         response: Value::Null,
     });
-    let mut req = Request::from_parts(parts, Body::empty());
-    req.extensions_mut().insert(payload);
-    let (parts, body) = next.run(req).await.into_parts();
+    let answer = if authorized {
+        let mut req = Request::from_parts(parts, Body::empty());
+        req.extensions_mut().insert(payload);
+        next.run(req).await
+    } else {
+        error(401, 0, "401: Unauthorized")
+    };
+    let (parts, body) = answer.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 64 << 20).await else {
         return error(500, 0, "response body too large");
     };
@@ -279,7 +293,19 @@ async fn interaction_callback(
                 parse_id(msg["id"].as_str().unwrap_or("0")).unwrap_or(0),
             );
         }
-        Some(8) => world.set_original(&token, 0),
+        Some(8) => {
+            let choices = body["data"]["choices"]
+                .as_array()
+                .map_or(&[][..], Vec::as_slice);
+            if let Some(problem) = choices_problem(choices) {
+                return error(
+                    400,
+                    50035,
+                    &format!("Invalid Form Body (data.choices: {problem})"),
+                );
+            }
+            world.set_original(&token, 0);
+        }
         _ => return error(400, 50035, "unsupported interaction response type"),
     }
     StatusCode::NO_CONTENT.into_response()
@@ -342,26 +368,131 @@ async fn delete_webhook_message(
     }
 }
 
+/// A bulk overwrite: all commands are checked as Discord checks them, and one invalid
+/// command rejects the whole request (400), as on Discord.
 fn put_commands(world: &World, guild: bool, body: Value) -> Response {
+    if let Some(status) = world.take_registration_failure() {
+        let message = match status {
+            403 => "Missing Access",
+            429 => "You are being rate limited.",
+            _ => "Internal Server Error",
+        };
+        let code = if status == 403 { 50001 } else { 0 };
+        return error(status, code, message);
+    }
     let Some(commands) = body.as_array() else {
         return error(400, 50035, "expected an array of commands");
     };
-    for c in commands {
-        let name = c["name"].as_str().unwrap_or_default();
-        let valid = !name.is_empty()
-            && name.len() <= 32
-            && name
-                .chars()
-                .all(|ch| ch.is_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_');
-        if !valid
-            || c["description"]
-                .as_str()
-                .is_none_or(|d| d.is_empty() || d.chars().count() > 100)
-        {
-            return error(400, 50035, &format!("invalid command {c}"));
-        }
+    if let Some(problem) = commands_problem(commands) {
+        return error(400, 50035, &format!("Invalid Form Body ({problem})"));
     }
     Json(world.set_commands(guild, commands.clone())).into_response()
+}
+
+/// What Discord would reject in a bulk overwrite of chat-input commands, if anything:
+/// at most 100 commands with distinct names, each named and described within limits,
+/// with valid options (see [`options_problem`]).
+fn commands_problem(commands: &[Value]) -> Option<String> {
+    if commands.len() > 100 {
+        return Some(format!("{} commands; at most 100", commands.len()));
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, c) in commands.iter().enumerate() {
+        let name = c["name"].as_str().unwrap_or_default();
+        if !valid_name(name) {
+            return Some(format!("{i}.name: invalid name {name:?}"));
+        }
+        if !names.insert(name) {
+            return Some(format!("{i}.name: duplicate name {name:?}"));
+        }
+        if !valid_description(&c["description"]) {
+            return Some(format!("{i}.description: must be 1 to 100 characters"));
+        }
+        if let Some(problem) = options_problem(&c["options"], &format!("{i}.options")) {
+            return Some(problem);
+        }
+    }
+    None
+}
+
+/// `^[-_\p{L}\p{N}]{1,32}$`, lowercase where a letter has a lowercase form.
+fn valid_name(name: &str) -> bool {
+    (1..=32).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| (c.is_alphanumeric() || c == '-' || c == '_') && c.to_lowercase().eq([c]))
+}
+
+fn valid_description(description: &Value) -> bool {
+    description
+        .as_str()
+        .is_some_and(|d| (1..=100).contains(&d.chars().count()))
+}
+
+/// Options (absent or null is fine): at most 25, distinct valid names, descriptions,
+/// required before optional, autocomplete only on string, integer and number options
+/// and never with choices, at most 25 choices of 1-100 character names; subcommands'
+/// options checked the same way.
+fn options_problem(options: &Value, path: &str) -> Option<String> {
+    let options = options.as_array()?;
+    if options.len() > 25 {
+        return Some(format!("{path}: {} options; at most 25", options.len()));
+    }
+    let mut names = std::collections::HashSet::new();
+    let mut optional_seen = false;
+    for (i, o) in options.iter().enumerate() {
+        let at = format!("{path}.{i}");
+        let name = o["name"].as_str().unwrap_or_default();
+        if !valid_name(name) {
+            return Some(format!("{at}.name: invalid name {name:?}"));
+        }
+        if !names.insert(name) {
+            return Some(format!("{at}.name: duplicate name {name:?}"));
+        }
+        if !valid_description(&o["description"]) {
+            return Some(format!("{at}.description: must be 1 to 100 characters"));
+        }
+        let kind = o["type"].as_u64().unwrap_or(0);
+        // 1 and 2: subcommand and subcommand group.
+        if kind <= 2 {
+            if let Some(problem) = options_problem(&o["options"], &format!("{at}.options")) {
+                return Some(problem);
+            }
+            continue;
+        }
+        let required = o["required"].as_bool().unwrap_or(false);
+        if required && optional_seen {
+            return Some(format!(
+                "{at}.required: required options must be placed before non-required options"
+            ));
+        }
+        optional_seen |= !required;
+        let choices = o["choices"].as_array().map_or(&[][..], Vec::as_slice);
+        if o["autocomplete"].as_bool() == Some(true)
+            && (!matches!(kind, 3 | 4 | 10) || !choices.is_empty())
+        {
+            return Some(format!(
+                "{at}.autocomplete: only on string, integer and number options without choices"
+            ));
+        }
+        if let Some(problem) = choices_problem(choices) {
+            return Some(format!("{at}.choices: {problem}"));
+        }
+    }
+    None
+}
+
+/// At most 25 choices, names of 1-100 characters, string values of at most 100.
+fn choices_problem(choices: &[Value]) -> Option<String> {
+    if choices.len() > 25 {
+        return Some(format!("{} choices; at most 25", choices.len()));
+    }
+    choices.iter().enumerate().find_map(|(i, c)| {
+        let name = c["name"].as_str().map_or(0, |n| n.chars().count());
+        let value = c["value"].as_str().map_or(0, |v| v.chars().count());
+        (!(1..=100).contains(&name) || value > 100)
+            .then(|| format!("{i}: names must be 1 to 100 characters, values at most 100"))
+    })
 }
 
 async fn put_global_commands(State(world): W, Payload { body, .. }: Payload) -> Response {

@@ -99,6 +99,10 @@ struct State {
     /// sent while a session is disconnected reach it when it resumes.
     log: Vec<Dispatch>,
     sessions: HashMap<String, Session>,
+    /// See [`World::require_token`].
+    token: Option<String>,
+    /// See [`World::fail_command_registrations`]: answers still to give, in order.
+    registration_failures: VecDeque<u16>,
 }
 
 #[derive(Clone, Debug)]
@@ -164,6 +168,38 @@ impl World {
     /// received (Discord may replay events; the bot must not answer twice).
     pub fn set_resume_replay(&self, n: usize) {
         self.state().resume_replay = n;
+    }
+
+    /// From now on only `token` is accepted, as Discord accepts only the bot's token:
+    /// REST calls with another `Authorization` get 401, an IDENTIFY with another token
+    /// is closed with 4004 (authentication failed).
+    pub fn require_token(&self, token: &str) {
+        self.state().token = Some(token.to_string());
+    }
+
+    /// Whether `presented` (an `Authorization` header or an IDENTIFY's token, with or
+    /// without the `Bot ` prefix) is accepted.
+    pub(super) fn token_accepted(&self, presented: &str) -> bool {
+        let presented = presented.strip_prefix("Bot ").unwrap_or(presented);
+        self.state()
+            .token
+            .as_deref()
+            .is_none_or(|token| token == presented)
+    }
+
+    /// The next `times` command registrations (bulk overwrites, guild or global) are
+    /// answered with HTTP `status` and change nothing: a Discord outage (5xx), a rate
+    /// limit (429) or a refusal (403 Missing Access, when the bot was invited without
+    /// the `applications.commands` scope).
+    pub fn fail_command_registrations(&self, times: usize, status: u16) {
+        self.state()
+            .registration_failures
+            .extend(std::iter::repeat_n(status, times));
+    }
+
+    /// The failure to answer the current registration with, if one is due.
+    pub(super) fn take_registration_failure(&self) -> Option<u16> {
+        self.state().registration_failures.pop_front()
     }
 
     /// Tells every connected gateway session to reconnect (op 7); the client resumes.

@@ -13,7 +13,8 @@ pub enum MediaError {
     BadQuery(String),
     #[error("refused: {0}")]
     Refused(String),
-    #[error("yt-dlp is not installed at `{0}` (scripts/setup.sh installs it; or set media.yt_dlp)")]
+    /// The configured program; logged, not shown (a user never sees host paths).
+    #[error("yt-dlp is not installed (scripts/setup.sh installs it; or set media.yt_dlp)")]
     NotInstalled(PathBuf),
     #[error("yt-dlp failed: {0}")]
     Failed(String),

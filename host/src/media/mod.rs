@@ -5,7 +5,8 @@
 //! gets a shell. Everything a plugin passes is checked ([`target`]) and goes last, after
 //! `--`; configuration files are ignored; the child runs in its own process group and
 //! is killed, with its children, on timeout, stall, oversize, a refusing sink, or when
-//! the call is dropped ([`ytdlp::Run`]).
+//! the call is dropped ([`ytdlp::Run`]). It gets none of the host's secrets
+//! ([`crate::children`]).
 //!
 //! # Layout
 //! - [`target`]: checked URLs and searches (what may reach the command line).
@@ -25,6 +26,9 @@
 //!   the `http` interface. yt-dlp resolves names and follows redirects itself, so this
 //!   check is a first line, not a guarantee; run the bot where its network holds
 //!   nothing a plugin should reach, or leave `media` ungranted.
+//! - **Searches and downloads have their own slots** (`max_concurrent_searches`,
+//!   `max_processes`): a burst of `/play` suggestions never holds up a song's download,
+//!   and long downloads never starve the suggestions.
 
 pub mod error;
 pub mod info;
@@ -44,19 +48,21 @@ pub use target::{MediaUrl, Search, SearchSite};
 use crate::config::MediaConfig;
 use crate::plugins::AudioWriter;
 
-/// The media service. Cheap to clone; clones share the process limit.
+/// The media service. Cheap to clone; clones share the process limits.
 #[derive(Clone)]
 pub struct Media {
     config: Arc<MediaConfig>,
-    processes: Arc<Semaphore>,
+    downloads: Arc<Semaphore>,
+    searches: Arc<Semaphore>,
 }
 
 impl Media {
     pub fn new(config: MediaConfig) -> Self {
-        let processes = Arc::new(Semaphore::new(config.max_processes.max(1) as usize));
+        let slots = |n: u32| Arc::new(Semaphore::new(n.max(1) as usize));
         Self {
+            downloads: slots(config.max_processes),
+            searches: slots(config.max_concurrent_searches),
             config: Arc::new(config),
-            processes,
         }
     }
 
@@ -91,7 +97,7 @@ impl Media {
         let limit = self.config.download_timeout();
         let deadline = Instant::now() + limit;
         let work = async {
-            let _slot = self.slot().await?;
+            let _slot = slot(&self.downloads).await?;
             let args = ytdlp::download_args(self.config.stall(), url.as_str());
             let mut run = ytdlp::Run::spawn(&self.config.yt_dlp, &args)?;
             // Before the first byte yt-dlp extracts, which may take as long as a probe.
@@ -137,7 +143,7 @@ impl Media {
         let limit = self.config.probe_timeout();
         let deadline = Instant::now() + limit;
         let work = async {
-            let _slot = self.slot().await?;
+            let _slot = slot(&self.searches).await?;
             let args = ytdlp::probe_args(self.config.stall(), self.config.max_entries, target);
             let mut run = ytdlp::Run::spawn(&self.config.yt_dlp, &args)?;
             let json = run.read_all(ytdlp::MAX_JSON).await?;
@@ -152,13 +158,13 @@ impl Media {
         }
         result
     }
+}
 
-    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, MediaError> {
-        self.processes
-            .acquire()
-            .await
-            .map_err(|_| MediaError::Io("the media service is shutting down".into()))
-    }
+async fn slot(slots: &Semaphore) -> Result<tokio::sync::SemaphorePermit<'_>, MediaError> {
+    slots
+        .acquire()
+        .await
+        .map_err(|_| MediaError::Io("the media service is shutting down".into()))
 }
 
 impl MediaConfig {

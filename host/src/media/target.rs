@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use url::Url;
 
 use super::error::MediaError;
-use crate::plugins::host::http::is_public;
+use crate::address::is_public;
 
 /// Longest URL accepted, in bytes.
 pub const MAX_URL: usize = 2048;
@@ -51,7 +51,8 @@ impl MediaUrl {
         self.0.as_str()
     }
 
-    /// Refuses a host that resolves to a loopback, private or link-local address. yt-dlp
+    /// Refuses a host that resolves to an address that is not globally routable unicast
+    /// ([`is_public`]: loopback, private, link-local, IPv4-embedding IPv6, ...). yt-dlp
     /// resolves (and follows redirects) itself, so this is a first line against a
     /// plugin pointing the host at its own network, not a guarantee.
     pub async fn check_public(&self) -> Result<(), MediaError> {

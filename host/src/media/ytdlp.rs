@@ -15,6 +15,7 @@ use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 use super::error::MediaError;
+use crate::children;
 use crate::plugins::AudioWriter;
 
 /// Most bytes of JSON `probe` reads (a flat playlist of a few hundred entries is well
@@ -94,18 +95,21 @@ pub struct Run {
 impl Run {
     pub fn spawn(program: &Path, args: &[OsString]) -> Result<Self, MediaError> {
         let mut command = Command::new(program);
-        command
+        children::clean_env(&mut command)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0);
-        let mut child = command.spawn().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
-                MediaError::NotInstalled(program.to_path_buf())
+        let mut child = command.spawn().map_err(|e| {
+            tracing::warn!(program = %program.display(), error = %e, "could not start yt-dlp");
+            match e.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+                    MediaError::NotInstalled(program.to_path_buf())
+                }
+                _ => MediaError::Io(e.to_string()),
             }
-            _ => MediaError::Io(e.to_string()),
         })?;
         let stderr = child.stderr.take().expect("stderr is piped");
         let stderr = tokio::spawn(tail(stderr, STDERR_TAIL));
@@ -237,10 +241,12 @@ pub fn explain(stderr: &[u8], status: ExitStatus) -> String {
     if line.is_empty() {
         return format!("exited with {status}");
     }
+    // A crash names files of the host (its cache, its own source).
+    let line = children::redact_paths(line);
     const MAX: usize = 300;
     match line.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}...", &line[..cut]),
-        None => line.to_string(),
+        None => line,
     }
 }
 

@@ -17,8 +17,8 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::prepare::{self, Progress, Ready};
-use super::queue::{Queue, Song};
-use super::{Command, NowPlaying, Outcome, PlayerError, Shared};
+use super::queue::{Limits, Queue, Song};
+use super::{Command, NowPlaying, Outcome, PlayerError, Queued, Shared, control};
 
 /// How often the position of a playing song is saved (for resuming after a restart).
 const SAVE_POSITION_EVERY: Duration = Duration::from_secs(5);
@@ -31,7 +31,7 @@ pub(super) enum Request {
         /// The voice channel to play in; `None`: the one the player is in.
         voice: Option<u64>,
         text: Option<u64>,
-        reply: oneshot::Sender<Result<usize, PlayerError>>,
+        reply: oneshot::Sender<Result<Queued, PlayerError>>,
     },
     Command(Command, oneshot::Sender<Result<Outcome, PlayerError>>),
     NowPlaying(oneshot::Sender<Option<NowPlaying>>),
@@ -94,6 +94,8 @@ pub(super) struct GuildPlayer {
     resume_paused: bool,
     idle_since: Option<Instant>,
     alone_since: Option<Instant>,
+    /// Who voted to skip the current song, and its uid (a new song starts a new vote).
+    skip_votes: (u64, HashSet<u64>),
 }
 
 pub(super) fn spawn(
@@ -126,6 +128,7 @@ pub(super) fn spawn(
         resume_paused: resume && saved.paused,
         idle_since: Some(Instant::now()),
         alone_since: None,
+        skip_votes: (0, HashSet::new()),
     };
     tokio::spawn(
         player
@@ -223,11 +226,13 @@ impl GuildPlayer {
                         .await;
                 }
                 self.playing = None;
+                // Even when `loop track` plays the same song again: a new vote.
+                self.skip_votes.1.clear();
                 self.queue.advance();
                 self.after_change();
                 self.start_current().await;
                 if let Some(song) = &self.queue.current {
-                    let title = song.title.clone();
+                    let title = crate::discord::markdown::escape(&song.title);
                     self.announce(format!("Now playing **{title}**")).await;
                 }
                 self.save().await;
@@ -267,7 +272,7 @@ impl GuildPlayer {
         ready: Option<Ready>,
         voice: Option<u64>,
         text: Option<u64>,
-    ) -> Result<usize, PlayerError> {
+    ) -> Result<Queued, PlayerError> {
         if songs.is_empty() {
             return Err(PlayerError::Resolve("nothing to play".into()));
         }
@@ -275,6 +280,38 @@ impl GuildPlayer {
         if self.joined && self.voice != Some(voice) && self.playing.is_some() {
             return Err(PlayerError::OtherChannel(self.voice.unwrap_or_default()));
         }
+        let config = &self.shared.config;
+        let limits = Limits {
+            max_songs: config.max_queue,
+            max_per_user: config.max_queue_per_user,
+        };
+        let total = songs.len();
+        let mut first_position = None;
+        let mut added = 0;
+        let mut left_out = None;
+        let mut ready = ready;
+        for mut song in songs {
+            song.uid = self.next_uid;
+            self.next_uid += 1;
+            let uid = song.uid;
+            match self.queue.push(song, limits) {
+                Ok(position) => {
+                    first_position.get_or_insert(position);
+                    added += 1;
+                }
+                Err(full) => {
+                    left_out = Some((total - added, full));
+                    break;
+                }
+            }
+            if let Some(r) = ready.take() {
+                self.ready.insert(uid, r);
+            }
+        }
+        let Some(position) = first_position else {
+            let (_, full) = left_out.expect("a song was refused");
+            return Err(full.into());
+        };
         if text.is_some() {
             self.text = text;
         }
@@ -282,41 +319,42 @@ impl GuildPlayer {
             self.voice = Some(voice);
             self.joined = false;
         }
-        let mut first_position = None;
-        let mut ready = ready;
-        for mut song in songs {
-            song.uid = self.next_uid;
-            self.next_uid += 1;
-            let uid = song.uid;
-            let position = self.queue.push(song)?;
-            first_position.get_or_insert(position);
-            if let Some(r) = ready.take() {
-                self.ready.insert(uid, r);
-            }
-        }
         if self.playing.is_none() {
             self.start_current().await;
         } else {
             self.prefetch_next();
         }
         self.save().await;
-        Ok(first_position.unwrap_or(0))
+        Ok(Queued {
+            position,
+            added,
+            left_out,
+        })
     }
 
     async fn command(&mut self, command: Command) -> Result<Outcome, PlayerError> {
         match command {
-            Command::Skip => {
-                let skipped = self.queue.current.clone();
-                if skipped.is_none() {
-                    return Err(PlayerError::NothingPlaying);
+            Command::Skip => self.skip().await,
+            Command::VoteSkip { voter, listeners } => {
+                let uid = self.current_uid().ok_or(PlayerError::NothingPlaying)?;
+                let (voted_for, votes) = &mut self.skip_votes;
+                if *voted_for != uid {
+                    *voted_for = uid;
+                    votes.clear();
                 }
-                self.stop_track();
-                self.queue.skip();
-                self.after_change();
-                self.start_current().await;
-                Ok(Outcome::Skipped {
-                    skipped,
-                    now: self.queue.current.clone(),
+                let again = !votes.insert(voter);
+                // Votes of people who have left the channel no longer count.
+                votes.retain(|v| listeners.contains(v));
+                let votes = votes.len();
+                let needed =
+                    control::votes_needed(listeners.len(), self.shared.config.vote_skip_ratio);
+                if votes >= needed {
+                    return self.skip().await;
+                }
+                Ok(Outcome::Voted {
+                    votes,
+                    needed,
+                    again,
                 })
             }
             Command::Pause => {
@@ -390,6 +428,21 @@ impl GuildPlayer {
                 Ok(Outcome::AlwaysOn(on))
             }
         }
+    }
+
+    async fn skip(&mut self) -> Result<Outcome, PlayerError> {
+        let skipped = self.queue.current.clone();
+        if skipped.is_none() {
+            return Err(PlayerError::NothingPlaying);
+        }
+        self.stop_track();
+        self.queue.skip();
+        self.after_change();
+        self.start_current().await;
+        Ok(Outcome::Skipped {
+            skipped,
+            now: self.queue.current.clone(),
+        })
     }
 
     /// Plays the current song if it is ready, else starts preparing it.
@@ -542,6 +595,7 @@ impl GuildPlayer {
             .any(|s| s.uid == uid)
     }
 
+    /// The title of song `uid`, escaped to show as text in a message.
     fn title_of(&self, uid: u64) -> String {
         self.queue
             .current
@@ -549,7 +603,7 @@ impl GuildPlayer {
             .chain(&self.queue.upcoming)
             .chain(&self.queue.played)
             .find(|s| s.uid == uid)
-            .map(|s| s.title.clone())
+            .map(|s| crate::discord::markdown::escape(&s.title))
             .unwrap_or_else(|| "a song".into())
     }
 

@@ -1,6 +1,7 @@
 //! Playback: per-guild queues on songbird, playing leased renditions from the cache.
 //!
-//! - [`queue`]: a guild's queue as plain data (loop modes, shuffle, paging).
+//! - [`queue`]: a guild's queue as plain data (loop modes, shuffle, paging, limits).
+//! - [`control`]: who may change a guild's playback, and how many votes skip a song.
 //! - [`sources`]: what a user typed -> songs, through the source plugins.
 //! - [`rendition`]: loudness measurement and the Ogg Opus rendition (ffmpeg).
 //! - [`prepare`]: song -> its rendition cached and leased (download and render once).
@@ -10,6 +11,7 @@
 //! request. The only lock is the map from guild to task, held for a lookup; guilds never
 //! wait on each other.
 
+pub mod control;
 pub mod guild;
 pub mod prepare;
 pub mod queue;
@@ -29,7 +31,7 @@ use crate::plugins::PluginHost;
 use crate::store::Store;
 
 pub use prepare::{Progress, Ready, Stage};
-pub use queue::{LoopMode, Queue, QueueError, Song};
+pub use queue::{Limits, LoopMode, Queue, QueueError, Song};
 pub use sources::{Found, ResolveError};
 
 use guild::Request;
@@ -63,7 +65,15 @@ impl From<ResolveError> for PlayerError {
 /// Changes to a guild's playback.
 #[derive(Debug, Clone)]
 pub enum Command {
+    /// Skip now (a DJ, or the bot in no voice channel).
     Skip,
+    /// A listener's vote to skip the current song: it skips once the votes of people
+    /// still in `listeners` reach [`control::votes_needed`]. One vote per user per song.
+    VoteSkip {
+        voter: u64,
+        /// The people (not bots) in the bot's voice channel now.
+        listeners: Vec<u64>,
+    },
     Pause,
     Resume,
     Stop,
@@ -86,6 +96,12 @@ pub enum Outcome {
     Skipped {
         skipped: Option<Song>,
         now: Option<Song>,
+    },
+    /// A vote was counted (or was already counted: `again`); not enough yet.
+    Voted {
+        votes: usize,
+        needed: usize,
+        again: bool,
     },
     Paused,
     Resumed,
@@ -110,6 +126,17 @@ pub struct NowPlaying {
     pub preparing: bool,
     pub loop_mode: LoopMode,
     pub volume: u8,
+}
+
+/// What queueing songs did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    /// The first song's position (0: it plays now).
+    pub position: usize,
+    /// Songs queued.
+    pub added: usize,
+    /// Songs that did not fit, and the limit they hit.
+    pub left_out: Option<(usize, QueueError)>,
 }
 
 /// What every guild task shares.
@@ -193,15 +220,16 @@ impl Players {
 
     /// Queues `songs` in `guild`, joining voice channel `voice` (default: the one the
     /// player is in) if needed and starting playback if nothing plays. `ready` is the
-    /// first song, already prepared. Returns the first song's position (0: it plays now).
-    pub async fn enqueue(
+    /// first song, already prepared. Songs past the queue's limits (`[player]
+    /// max_queue`, `max_queue_per_user`) are left out; none fitting is an error.
+    pub async fn add(
         &self,
         guild: u64,
         voice: Option<u64>,
         text: Option<u64>,
         songs: Vec<Song>,
         ready: Option<Ready>,
-    ) -> Result<usize, PlayerError> {
+    ) -> Result<Queued, PlayerError> {
         self.ask(guild, |reply| Request::Enqueue {
             songs,
             ready,
@@ -210,6 +238,19 @@ impl Players {
             reply,
         })
         .await?
+    }
+
+    /// [`Players::add`], returning the first song's position (0: it plays now).
+    pub async fn enqueue(
+        &self,
+        guild: u64,
+        voice: Option<u64>,
+        text: Option<u64>,
+        songs: Vec<Song>,
+        ready: Option<Ready>,
+    ) -> Result<usize, PlayerError> {
+        let queued = self.add(guild, voice, text, songs, ready).await?;
+        Ok(queued.position)
     }
 
     pub async fn command(&self, guild: u64, command: Command) -> Result<Outcome, PlayerError> {

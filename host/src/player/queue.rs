@@ -58,6 +58,17 @@ pub enum QueueError {
     NoSuchPosition(usize),
     #[error("the queue is full ({0} songs)")]
     Full(usize),
+    #[error("one member may have at most {0} songs in the queue")]
+    FullForUser(usize),
+}
+
+/// How many songs a queue holds, counting the current song, the upcoming ones and the
+/// played ones kept for `loop queue` (they come round again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_songs: usize,
+    /// Songs one member (`requested_by`) may have in the queue.
+    pub max_per_user: usize,
 }
 
 /// The current song and the upcoming ones. Positions shown to users are 1-based over
@@ -72,9 +83,6 @@ pub struct Queue {
     pub loop_mode: LoopMode,
 }
 
-/// Most songs a queue holds (a playlist cannot grow it without bound).
-pub const MAX_SONGS: usize = 1_000;
-
 impl Queue {
     pub fn len(&self) -> usize {
         self.upcoming.len() + usize::from(self.current.is_some())
@@ -84,11 +92,23 @@ impl Queue {
         self.len() == 0
     }
 
-    /// Appends `song`; returns its 1-based position in `upcoming` (0 when it becomes
-    /// the current song because nothing was playing).
-    pub fn push(&mut self, song: Song) -> Result<usize, QueueError> {
-        if self.len() >= MAX_SONGS {
-            return Err(QueueError::Full(MAX_SONGS));
+    /// Every song held: current, upcoming and played (kept for `loop queue`).
+    fn held(&self) -> impl Iterator<Item = &Song> {
+        self.current
+            .iter()
+            .chain(&self.upcoming)
+            .chain(&self.played)
+    }
+
+    /// Appends `song` within `limits`; returns its 1-based position in `upcoming` (0
+    /// when it becomes the current song because nothing was playing).
+    pub fn push(&mut self, song: Song, limits: Limits) -> Result<usize, QueueError> {
+        if self.held().count() >= limits.max_songs {
+            return Err(QueueError::Full(limits.max_songs));
+        }
+        let user = song.requested_by;
+        if self.held().filter(|s| s.requested_by == user).count() >= limits.max_per_user {
+            return Err(QueueError::FullForUser(limits.max_per_user));
         }
         if self.current.is_none() {
             self.current = Some(song);
@@ -222,10 +242,15 @@ mod tests {
             .collect()
     }
 
+    const ROOMY: Limits = Limits {
+        max_songs: 1_000,
+        max_per_user: 1_000,
+    };
+
     fn queue(n: u32) -> Queue {
         let mut q = Queue::default();
         for i in 1..=n {
-            q.push(song(i)).unwrap();
+            q.push(song(i), ROOMY).unwrap();
         }
         q
     }
@@ -233,9 +258,9 @@ mod tests {
     #[test]
     fn push_sets_current_first_then_appends() {
         let mut q = Queue::default();
-        assert_eq!(q.push(song(1)), Ok(0));
-        assert_eq!(q.push(song(2)), Ok(1));
-        assert_eq!(q.push(song(3)), Ok(2));
+        assert_eq!(q.push(song(1), ROOMY), Ok(0));
+        assert_eq!(q.push(song(2), ROOMY), Ok(1));
+        assert_eq!(q.push(song(3), ROOMY), Ok(2));
         assert_eq!(ids(&q), ["1", "2", "3"]);
         assert_eq!(q.len(), 3);
     }
@@ -336,8 +361,58 @@ mod tests {
 
     #[test]
     fn full_queue_refuses() {
-        let mut q = queue(MAX_SONGS as u32);
-        assert_eq!(q.push(song(0)), Err(QueueError::Full(MAX_SONGS)));
+        let limits = Limits {
+            max_songs: 3,
+            ..ROOMY
+        };
+        let mut q = queue(3);
+        assert_eq!(q.push(song(4), limits), Err(QueueError::Full(3)));
+        assert_eq!(q.len(), 3, "a refused song is not queued");
+        q.remove(1).unwrap();
+        assert_eq!(
+            q.push(song(4), limits),
+            Ok(2),
+            "room again once a song left"
+        );
+    }
+
+    #[test]
+    fn songs_kept_for_loop_queue_count_against_the_cap() {
+        let limits = Limits {
+            max_songs: 3,
+            ..ROOMY
+        };
+        let mut q = queue(3);
+        q.loop_mode = LoopMode::Queue;
+        q.advance();
+        // Two songs are left to play, but the played one comes round again.
+        assert_eq!((q.len(), q.played.len()), (2, 1));
+        assert_eq!(q.push(song(4), limits), Err(QueueError::Full(3)));
+        // Without the loop, played songs are dropped and make room.
+        q.loop_mode = LoopMode::Off;
+        q.advance();
+        assert!(q.played.is_empty());
+        assert_eq!(q.push(song(4), limits), Ok(1));
+    }
+
+    #[test]
+    fn one_member_may_hold_only_their_share() {
+        let limits = Limits {
+            max_songs: 10,
+            max_per_user: 2,
+        };
+        let by = |n: u32, user: u64| Song {
+            requested_by: user,
+            ..song(n)
+        };
+        let mut q = Queue::default();
+        assert_eq!(q.push(by(1, 7), limits), Ok(0));
+        assert_eq!(q.push(by(2, 7), limits), Ok(1));
+        assert_eq!(q.push(by(3, 7), limits), Err(QueueError::FullForUser(2)));
+        assert_eq!(q.push(by(4, 8), limits), Ok(2), "others still may");
+        // Their current song counts; once it has played, they have room again.
+        q.advance();
+        assert_eq!(q.push(by(5, 7), limits), Ok(2));
     }
 
     #[test]

@@ -5,18 +5,52 @@
 //! Loudness (EBU R128) is measured once, on the download, and stored with the rendition.
 //! With normalisation on, the rendition carries the gain that brings it to the target
 //! loudness; with it off, an Opus download is copied as is and anything else re-encoded.
+//!
+//! A download is bytes a plugin chose, so ffmpeg and ffprobe read it as a local file in
+//! one of a few audio containers ([`FORMATS`]): an HLS playlist or a concat list that
+//! names other files or URLs is refused, never followed. They get no secrets
+//! ([`children`]), are killed when their caller gives up, and at most
+//! `max_concurrent_renders` renders run at once.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
+use crate::children;
 use crate::config::PlayerConfig;
 use crate::store::{Blob, BlobSink, Fetch, LoudnessRow, Result, Store, StoreError};
+
+/// The demuxers a download may be read with: audio containers (and MPEG-TS, which
+/// yt-dlp writes for HLS-only sites) that never open another file or URL.
+const FORMATS: &str = "aac,flac,matroska,webm,mov,mp4,m4a,mp3,mpegts,ogg,wav";
+
+/// The renders running at once in this process, at most `max_concurrent_renders`;
+/// shared by the clones of the [`PlayerConfig`] that holds it.
+#[derive(Clone, Default)]
+pub struct RenderSlots(Arc<OnceLock<Semaphore>>);
+
+impl RenderSlots {
+    async fn take(&self, limit: u32) -> SemaphorePermit<'_> {
+        self.0
+            .get_or_init(|| Semaphore::new(limit.max(1) as usize))
+            .acquire()
+            .await
+            .expect("render slots are never closed")
+    }
+}
+
+impl fmt::Debug for RenderSlots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RenderSlots")
+    }
+}
 
 /// Loudness of a track as EBU R128 measures it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,25 +85,83 @@ pub struct Probe {
     pub duration_ms: Option<u64>,
 }
 
-fn tool_error(tool: &str, path: &Path, stderr: &[u8]) -> StoreError {
-    // ffmpeg ends with a generic line ("Conversion failed!"); the cause is just above.
+/// ffmpeg or ffprobe: no stdin, no secrets, killed when its caller gives up.
+fn tool(program: &Path) -> Command {
+    let mut command = Command::new(program);
+    children::clean_env(&mut command);
+    command.stdin(Stdio::null()).kill_on_drop(true);
+    command
+}
+
+/// How ffmpeg and ffprobe open a download: through the file protocol only (`file:`, so
+/// no part of the path reads as another protocol), as one of [`FORMATS`].
+fn input_args(input: &Path) -> Vec<String> {
+    vec![
+        "-protocol_whitelist".into(),
+        "file".into(),
+        "-format_whitelist".into(),
+        FORMATS.into(),
+        "-i".into(),
+        format!("file:{}", input.display()),
+    ]
+}
+
+/// A tool's failure as one line for the user, without host paths; the whole of its
+/// stderr goes to the log.
+fn tool_error(tool: &str, input: &Path, stderr: &[u8]) -> StoreError {
     let text = String::from_utf8_lossy(stderr);
-    let mut last: Vec<&str> = text
+    tracing::warn!(
+        tool,
+        input = %input.display(),
+        stderr = %text.trim(),
+        "reading a download failed"
+    );
+    if let Some(format) = refused_format(&text) {
+        return StoreError::Fetch(format!(
+            "the download is `{format}`, not a supported audio file (playlists and lists \
+             naming other files are never followed)"
+        ));
+    }
+    // ffmpeg ends with a generic line ("Conversion failed!"); the cause is just above.
+    let path = input.display().to_string();
+    let url = format!("file:{path}");
+    let mut last: Vec<String> = text
         .lines()
-        .map(str::trim)
+        .map(|l| cause(l, &url, &path))
         .filter(|l| !l.is_empty())
         .rev()
         .take(3)
         .collect();
     last.reverse();
-    StoreError::Fetch(format!(
-        "{tool} could not read {}: {}",
-        path.display(),
-        last.join(" | ")
-    ))
+    let reason = children::redact_paths(&last.join(" | "));
+    StoreError::Fetch(format!("{tool} could not read the download: {reason}"))
 }
 
-fn spawn_error(tool: &str, e: std::io::Error) -> StoreError {
+/// The demuxer ffmpeg refused (`[hls @ 0x..] Format not on whitelist ..`).
+fn refused_format(stderr: &str) -> Option<&str> {
+    let line = stderr.lines().find(|l| l.contains("not on whitelist"))?;
+    let (name, _) = line.trim().strip_prefix('[')?.split_once(" @ ")?;
+    Some(name)
+}
+
+/// A line of ffmpeg's stderr without its `[component @ 0xADDR] ` or `INPUT: ` prefix,
+/// and calling the input "the download".
+fn cause(line: &str, url: &str, path: &str) -> String {
+    let line = line.trim();
+    let line = match line.split_once("] ") {
+        Some((head, rest)) if head.starts_with('[') && head.contains(" @ ") => rest,
+        _ => line,
+    };
+    let line = [url, path]
+        .iter()
+        .find_map(|input| line.strip_prefix(input)?.strip_prefix(": "))
+        .unwrap_or(line);
+    line.replace(url, "the download")
+        .replace(path, "the download")
+}
+
+fn spawn_error(tool: &str, program: &Path, e: std::io::Error) -> StoreError {
+    tracing::warn!(tool, program = %program.display(), error = %e, "could not start");
     StoreError::Fetch(format!(
         "could not run {tool} (is it installed? scripts/setup.sh installs it): {e}"
     ))
@@ -92,24 +184,22 @@ pub async fn probe(config: &PlayerConfig, path: &Path) -> Result<Probe> {
     struct Format {
         duration: Option<String>,
     }
-    let out = Command::new(&config.ffprobe)
+    let out = tool(&config.ffprobe)
         .args(["-v", "error", "-select_streams", "a:0", "-show_streams"])
         .args(["-show_format", "-of", "json"])
-        .arg(path)
-        .stdin(Stdio::null())
+        .args(input_args(path))
         .output()
         .await
-        .map_err(|e| spawn_error("ffprobe", e))?;
+        .map_err(|e| spawn_error("ffprobe", &config.ffprobe, e))?;
     if !out.status.success() {
         return Err(tool_error("ffprobe", path, &out.stderr));
     }
     let parsed: Out = serde_json::from_slice(&out.stdout)
-        .map_err(|e| StoreError::Fetch(format!("ffprobe output for {}: {e}", path.display())))?;
+        .map_err(|e| StoreError::Fetch(format!("unexpected ffprobe output: {e}")))?;
     let Some(stream) = parsed.streams.into_iter().next() else {
-        return Err(StoreError::Fetch(format!(
-            "{} has no audio stream (is it an audio file?)",
-            path.display()
-        )));
+        return Err(StoreError::Fetch(
+            "the download has no audio stream (is it an audio file?)".into(),
+        ));
     };
     let seconds = stream
         .duration
@@ -129,15 +219,14 @@ const MEASURE_FILTER: &str =
 
 /// Measures the loudness of `path` (decodes it once).
 pub async fn measure(config: &PlayerConfig, path: &Path) -> Result<Loudness> {
-    let out = Command::new(&config.ffmpeg)
-        .args(["-hide_banner", "-nostdin", "-nostats", "-i"])
-        .arg(path)
+    let out = tool(&config.ffmpeg)
+        .args(["-hide_banner", "-nostdin", "-nostats"])
+        .args(input_args(path))
         .args(["-vn", "-map", "0:a:0", "-af", MEASURE_FILTER])
         .args(["-f", "null", "-"])
-        .stdin(Stdio::null())
         .output()
         .await
-        .map_err(|e| spawn_error("ffmpeg", e))?;
+        .map_err(|e| spawn_error("ffmpeg", &config.ffmpeg, e))?;
     if !out.status.success() {
         return Err(tool_error("ffmpeg", path, &out.stderr));
     }
@@ -202,10 +291,10 @@ struct Encode<'a> {
 
 impl Encode<'_> {
     fn args(&self) -> Vec<String> {
-        let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-v", "error", "-i"]
+        let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-v", "error"]
             .map(String::from)
             .to_vec();
-        args.push(self.input.display().to_string());
+        args.extend(input_args(self.input));
         args.extend(["-vn", "-map", "0:a:0", "-map_metadata", "-1"].map(String::from));
         let gain = self.gain_db.filter(|g| g.abs() >= 0.05);
         match gain {
@@ -243,6 +332,10 @@ impl Encode<'_> {
 impl Fetch for Render {
     async fn fetch(&self, sink: &mut BlobSink) -> Result<()> {
         let config = &self.config;
+        let _slot = config
+            .render_slots
+            .take(config.max_concurrent_renders)
+            .await;
         let probe = probe(config, &self.input).await?;
         let loudness = measure(config, &self.input).await?;
         let gain_db = if config.normalize {
@@ -256,14 +349,12 @@ impl Fetch for Render {
             input_is_opus: probe.codec == "opus",
             bitrate_kbps: config.bitrate_kbps,
         };
-        let mut child = Command::new(&config.ffmpeg)
+        let mut child = tool(&config.ffmpeg)
             .args(encode.args())
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
             .spawn()
-            .map_err(|e| spawn_error("ffmpeg", e))?;
+            .map_err(|e| spawn_error("ffmpeg", &config.ffmpeg, e))?;
         let mut stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");
         // Drain stderr alongside stdout so a chatty ffmpeg never blocks on a full pipe.
@@ -355,6 +446,23 @@ mod tests {
             range_lu: None,
         };
         assert_eq!(silent_ish.gain_to(-14.0), 20.0, "clamped");
+    }
+
+    #[test]
+    fn tool_errors_name_no_paths() {
+        let input = Path::new("/data/blobs/ab/cd");
+        let stderr = b"[hls @ 0x5581] Format not on whitelist 'ogg'\nfile:/data/blobs/ab/cd: \
+            Invalid argument\n";
+        let error = tool_error("ffprobe", input, stderr).to_string();
+        assert!(error.contains("download is `hls`"), "{error}");
+        let stderr = b"[ogg @ 0x5581] Broken file\nfile:/data/blobs/ab/cd: Invalid data found \
+            when processing input\nError opening /tmp/x/y\n";
+        let error = tool_error("ffmpeg", input, stderr).to_string();
+        assert_eq!(
+            error,
+            "fetch failed: ffmpeg could not read the download: Broken file | Invalid data \
+             found when processing input | Error opening <path>"
+        );
     }
 
     #[test]

@@ -145,6 +145,8 @@ fn none_if_empty(text: &str) -> &str {
 async fn list(config: &PluginsConfig, data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let host = PluginHost::new(config.clone(), data_dir, Arc::new(NoServices))
         .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e}"))?;
+    // Plugin commands named like a built-in are refused, as the bot would.
+    host.reserve_commands(crate::discord::builtin_command_names());
     host.load_dir().await;
     let statuses = host.list();
     if json {
@@ -181,6 +183,12 @@ async fn list(config: &PluginsConfig, data_dir: &Path, json: bool) -> anyhow::Re
         }
         if let Some(error) = &status.last_error {
             println!("{:<20} error: {error}", "");
+        }
+        if !status.commands.is_empty() {
+            println!("{:<20} commands: /{}", "", status.commands.join(", /"));
+        }
+        for refused in &status.refused_commands {
+            println!("{:<20} refused {:?}: {}", "", refused.name, refused.reason);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -285,15 +293,15 @@ struct Plugin;
 impl Command for Plugin {
     fn commands() -> Vec<CommandSpec> {
         vec![CommandSpec {
-            name: "ping".into(),
-            description: "Answers pong".into(),
+            name: "hi".into(),
+            description: "Says hi".into(),
             options: Vec::new(),
         }]
     }
 
     fn run(invocation: Invocation) -> Result<Reply, String> {
         match invocation.command.as_str() {
-            "ping" => Ok(Reply::text("pong")),
+            "hi" => Ok(Reply::text("Hi!")),
             other => Err(format!("unknown command {other}")),
         }
     }

@@ -18,6 +18,7 @@
 //! [plugins.grants.radio]
 //! interfaces = ["kv", "http", "media"]
 //! http_hosts = ["radio.example.org"]
+//! http_ports = [8443]   # besides 80 and 443
 //! kv_quota = 1000
 //!
 //! [plugins.grants.local]
@@ -91,6 +92,9 @@ pub struct Grant {
     pub interfaces: Vec<String>,
     /// Hosts the plugin may reach over HTTP (exact names, or `*.example.org`).
     pub http_hosts: Vec<String>,
+    /// Ports HTTP may reach besides 80 and 443. Allowing private addresses does not
+    /// widen this.
+    pub http_ports: Vec<u16>,
     /// Allow HTTP to loopback and private addresses (for local services and tests).
     pub allow_private_addresses: bool,
     /// Most kv entries the plugin may keep.
@@ -113,6 +117,7 @@ pub const FILES_ROOT: &str = "/files";
 pub struct EffectiveGrant {
     pub interfaces: BTreeSet<String>,
     pub http_hosts: Vec<String>,
+    pub http_ports: BTreeSet<u16>,
     pub allow_private_addresses: bool,
     pub kv_quota: u32,
     pub memory_bytes: u64,
@@ -130,16 +135,19 @@ impl PluginsConfig {
         let parts = std::iter::once(&self.defaults).chain(own);
         let mut interfaces = BTreeSet::new();
         let mut http_hosts = Vec::new();
+        let mut http_ports = BTreeSet::new();
         let mut allow_private_addresses = false;
         for grant in parts {
             interfaces.extend(grant.interfaces.iter().cloned());
             http_hosts.extend(grant.http_hosts.iter().cloned());
+            http_ports.extend(grant.http_ports.iter().copied());
             allow_private_addresses |= grant.allow_private_addresses;
         }
         let pick = |f: fn(&Grant) -> Option<u64>| own.and_then(f).or_else(|| f(&self.defaults));
         EffectiveGrant {
             interfaces,
             http_hosts,
+            http_ports,
             allow_private_addresses,
             kv_quota: pick(|g| g.kv_quota.map(u64::from))
                 .map_or(DEFAULT_KV_QUOTA, |q| q.min(u64::from(u32::MAX)) as u32),
@@ -186,6 +194,11 @@ impl EffectiveGrant {
             }
         })
     }
+
+    /// Whether HTTP may reach `port`: 80 and 443, and the granted `http_ports`.
+    pub fn allows_port(&self, port: u16) -> bool {
+        matches!(port, 80 | 443) || self.http_ports.contains(&port)
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +215,7 @@ mod tests {
             [grants.radio]
             interfaces = ["http"]
             http_hosts = ["*.example.org", "api.test"]
+            http_ports = [8443]
             memory_bytes = 2000
         "#;
         let config: PluginsConfig = toml::from_str(text).unwrap();
@@ -210,9 +224,12 @@ mod tests {
         assert_eq!((radio.memory_bytes, radio.kv_quota), (2000, 5));
         assert!(radio.allows_host("a.example.org") && radio.allows_host("API.test"));
         assert!(!radio.allows_host("example.org") && !radio.allows_host("evil.test"));
+        assert!(radio.allows_port(80) && radio.allows_port(443) && radio.allows_port(8443));
+        assert!(!radio.allows_port(8080) && !radio.allows_port(22));
         let other = config.grant_for("other");
         assert!(!other.allows("http") && other.http_hosts.is_empty());
         assert_eq!(other.memory_bytes, 1000);
+        assert!(other.allows_port(443) && !other.allows_port(8443));
         assert_eq!((radio.files_dir.clone(), other.files_dir), (None, None));
     }
 

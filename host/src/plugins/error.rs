@@ -42,6 +42,8 @@ pub enum LoadError {
     UnknownImport(String),
     #[error("cannot be prepared for instantiation: {0}")]
     Link(String),
+    #[error("its `commands` export failed: {0}")]
+    Commands(String),
 }
 
 impl LoadError {

@@ -18,6 +18,8 @@
 //! - [`services`]: the seam to the host subsystems behind `llm`, `player`, `media`.
 //! - [`call`]: one call = fresh store + fresh instance, deadline, timeout, counters.
 //! - [`runtime`]: [`PluginHost`], the registry of loaded plugins and the call API.
+//! - [`commands`]: command plugins' commands checked against Discord's rules at load,
+//!   and which plugin serves a name.
 //! - [`watcher`]: the hot-reload task.
 //! - [`stats`]: per-plugin counters.
 //! - [`error`]: load and call errors, and the classification of traps.
@@ -44,6 +46,7 @@ pub mod api;
 pub mod cache;
 pub mod call;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -6,7 +6,7 @@
 //! the version they started on, and the old version is freed when the last one ends. A
 //! load that fails leaves the slot's version alone and records the error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
@@ -19,6 +19,7 @@ use super::api::v0_1_0::types::{CommandSpec, Context, Invocation, Message, Reply
 use super::api::v0_1_0::{command, mention, source};
 use super::cache::Origin;
 use super::call::{self, Finished};
+use super::commands::{self, Declared, Refused};
 use super::config::{EffectiveGrant, PluginsConfig};
 use super::engine::PluginEngine;
 use super::error::{CallError, LoadError, StartError};
@@ -44,6 +45,8 @@ struct Inner {
     /// Where plugins' kv entries live; in memory when `None`.
     kv_store: Option<crate::store::Store>,
     slots: RwLock<BTreeMap<String, Arc<Slot>>>,
+    /// Command names plugins may not take (the bot's built-ins).
+    reserved: RwLock<BTreeSet<String>>,
 }
 
 /// One plugin name.
@@ -63,6 +66,8 @@ struct Version {
     path: PathBuf,
     loaded_at: SystemTime,
     load_millis: u64,
+    /// A command plugin's commands, checked at load (empty for other worlds).
+    commands: Declared,
 }
 
 /// How a load went.
@@ -99,6 +104,11 @@ pub struct PluginStatus {
     /// How long loading the serving version took.
     pub load_millis: Option<u64>,
     pub counters: CounterSnapshot,
+    /// The commands this plugin serves (command plugins).
+    pub commands: Vec<String>,
+    /// Its commands that are not served, with the reason: Discord would reject them,
+    /// or their name is taken (see [`commands::resolve`]).
+    pub refused_commands: Vec<Refused>,
 }
 
 impl PluginHost {
@@ -148,6 +158,7 @@ impl PluginHost {
                 services,
                 kv_store,
                 slots: RwLock::new(BTreeMap::new()),
+                reserved: RwLock::default(),
             }),
         })
     }
@@ -280,13 +291,78 @@ impl PluginHost {
                 tracing::warn!(plugin = %report.name, interface = %ask, "plugin imports an interface that is not granted; its use will fail");
             }
         }
+        let commands = self.declared_commands(slot, &loaded).await?;
+        for refused in &commands.refused {
+            tracing::warn!(plugin = %report.name, command = %refused.name, reason = %refused.reason, "plugin command refused");
+        }
         slot.current.store(Some(Arc::new(Version {
             loaded,
             path: path.to_path_buf(),
             loaded_at: SystemTime::now(),
             load_millis: report.millis,
+            commands,
         })));
         Ok(report)
+    }
+
+    /// Asks a command plugin for its commands, once per load, and checks them against
+    /// Discord's rules. A plugin whose `commands` export fails does not load.
+    async fn declared_commands(
+        &self,
+        slot: &Arc<Slot>,
+        loaded: &Loaded,
+    ) -> Result<Declared, LoadError> {
+        let Some(pre) = CommandPre::of(&loaded.prepared) else {
+            return Ok(Declared::default());
+        };
+        let (specs, _) = call::run(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            "commands",
+            async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                Ok(Ok(bindings.call_commands(&mut *store).await?))
+            },
+        )
+        .await;
+        let specs = specs.map_err(|e| LoadError::Commands(e.to_string()))?;
+        Ok(commands::check(specs))
+    }
+
+    /// Command names no plugin may serve: the bot's built-in commands.
+    pub fn reserve_commands(&self, names: impl IntoIterator<Item = String>) {
+        self.inner
+            .reserved
+            .write()
+            .expect("reserved lock")
+            .extend(names);
+    }
+
+    /// Which plugin serves each command name, and what each plugin has refused (see
+    /// [`commands`] for the rules).
+    pub fn command_table(&self) -> (commands::Table, BTreeMap<String, Vec<Refused>>) {
+        let versions: Vec<(String, Arc<Version>)> = {
+            let slots = self.inner.slots.read().expect("slots lock");
+            slots
+                .iter()
+                .filter_map(|(name, slot)| Some((name.clone(), slot.current.load_full()?)))
+                .collect()
+        };
+        let reserved = self.inner.reserved.read().expect("reserved lock").clone();
+        let (table, mut refused) = commands::resolve(
+            versions.iter().map(|(n, v)| (n.as_str(), &v.commands)),
+            &reserved,
+        );
+        for (name, version) in &versions {
+            if !version.commands.refused.is_empty() {
+                let mut all = version.commands.refused.clone();
+                all.extend(refused.remove(name).unwrap_or_default());
+                refused.insert(name.clone(), all);
+            }
+        }
+        (table, refused)
     }
 
     /// Stops serving `name` (its file was removed). Calls in flight finish.
@@ -328,6 +404,7 @@ impl PluginHost {
 
     /// Status of every plugin the runtime knows, by name.
     pub fn list(&self) -> Vec<PluginStatus> {
+        let (table, mut refused) = self.command_table();
         let slots = self.inner.slots.read().expect("slots lock");
         slots
             .values()
@@ -374,6 +451,12 @@ impl PluginHost {
                     }),
                     load_millis: current.as_ref().map(|v| v.load_millis),
                     counters: slot.counters.snapshot(),
+                    commands: table
+                        .iter()
+                        .filter(|(_, (plugin, _))| *plugin == slot.context.name)
+                        .map(|(name, _)| name.clone())
+                        .collect(),
+                    refused_commands: refused.remove(&slot.context.name).unwrap_or_default(),
                 }
             })
             .collect()
@@ -464,14 +547,14 @@ impl PluginHost {
 
     // ---- command ----
 
-    /// The commands a command plugin offers.
+    /// The commands a command plugin offers that pass Discord's rules, as declared when
+    /// it was loaded (name collisions aside: see [`PluginHost::command_table`]).
     pub async fn commands(&self, name: &str) -> Result<Vec<CommandSpec>, CallError> {
-        self.call(name, "commands", async |pre: &CommandPre, store| {
-            let bindings = pre.instantiate_async(&mut *store).await?;
-            Ok(Ok(bindings.call_commands(&mut *store).await?))
-        })
-        .await
-        .0
+        let (_, version) = self.current(name)?;
+        match version.loaded.inspection.world {
+            World::Command => Ok(version.commands.specs.clone()),
+            actual => Err(Self::wrong_kind(name, World::Command, actual)),
+        }
     }
 
     /// Runs one command invocation.
@@ -481,7 +564,9 @@ impl PluginHost {
         invocation: &Invocation,
     ) -> Result<Reply, CallError> {
         self.call(name, "run", async |pre: &CommandPre, store| {
-            store.data_mut().user = Some(invocation.context.user_id);
+            let state = store.data_mut();
+            state.user = Some(invocation.context.user_id);
+            state.guild = invocation.context.guild_id;
             let bindings = pre.instantiate_async(&mut *store).await?;
             bindings.call_run(&mut *store, invocation).await
         })
@@ -499,7 +584,9 @@ impl PluginHost {
         context: &Context,
     ) -> Result<Vec<String>, CallError> {
         self.call(name, "autocomplete", async |pre: &CommandPre, store| {
-            store.data_mut().user = Some(context.user_id);
+            let state = store.data_mut();
+            state.user = Some(context.user_id);
+            state.guild = context.guild_id;
             let bindings = pre.instantiate_async(&mut *store).await?;
             Ok(Ok(bindings
                 .call_autocomplete(&mut *store, command, option, partial, context)

@@ -44,6 +44,8 @@ pub struct CallState {
     pub(crate) draft: tokio::sync::watch::Sender<String>,
     /// The Discord user the call serves (for per-user limits in host services).
     pub(crate) user: Option<u64>,
+    /// The guild the call serves: the only one whose player it may use.
+    pub(crate) guild: Option<u64>,
 }
 
 impl CallState {
@@ -79,6 +81,7 @@ impl CallState {
             log_dropped: 0,
             draft: tokio::sync::watch::Sender::new(String::new()),
             user: None,
+            guild: None,
         }
     }
 

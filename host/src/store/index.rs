@@ -79,8 +79,9 @@ pub trait Index: Send + Sync + 'static {
     async fn meta_get(&self, key: &str) -> Result<Option<(Vec<u8>, i64)>>;
     async fn meta_put(&self, key: &str, value: &[u8], expires_at: i64) -> Result<()>;
 
-    /// Removes expired leases and claims.
-    async fn purge_expired(&self, now: i64) -> Result<()>;
+    /// Removes expired leases, claims and kv entries, and metadata cache entries that
+    /// expired before `meta_before`.
+    async fn purge_expired(&self, now: i64, meta_before: i64) -> Result<()>;
 
     /// Stores the loudness of blob `hash` (a no-op if the blob left the index).
     async fn loudness_put(&self, hash: &str, row: &LoudnessRow) -> Result<()>;

@@ -80,8 +80,8 @@ impl Drop for Lease {
     }
 }
 
-/// Renews this store's leases, purges expired leases and claims, and sweeps idle
-/// scratch folders, until the store is dropped.
+/// Renews this store's leases, purges expired rows (leases, claims, kv, old metadata)
+/// and sweeps idle scratch folders, until the store is dropped.
 pub(super) fn spawn_keeper(store: &Store) {
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         return;
@@ -99,8 +99,9 @@ pub(super) fn spawn_keeper(store: &Store) {
             if let Err(e) = inner.index.renew_leases(&inner.holder, expires).await {
                 tracing::warn!(error = %e, "renewing leases failed");
             }
-            if let Err(e) = inner.index.purge_expired(now).await {
-                tracing::warn!(error = %e, "purging expired leases and claims failed");
+            let meta_before = now - inner.config.meta_keep_stale().as_millis() as i64;
+            if let Err(e) = inner.index.purge_expired(now, meta_before).await {
+                tracing::warn!(error = %e, "purging expired rows failed");
             }
             let store = Store { inner };
             if let Err(e) = store.sweep_scratch(store.config().scratch_idle()).await {

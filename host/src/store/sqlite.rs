@@ -273,7 +273,7 @@ impl Index for SqliteIndex {
         Ok(())
     }
 
-    async fn purge_expired(&self, now: i64) -> Result<()> {
+    async fn purge_expired(&self, now: i64, meta_before: i64) -> Result<()> {
         sqlx::query("DELETE FROM leases WHERE expires_at <= ?1")
             .bind(now)
             .execute(&self.pool)
@@ -284,6 +284,10 @@ impl Index for SqliteIndex {
             .await?;
         sqlx::query("DELETE FROM kv WHERE expires_at <= ?1")
             .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM meta_cache WHERE expires_at <= ?1")
+            .bind(meta_before)
             .execute(&self.pool)
             .await?;
         Ok(())

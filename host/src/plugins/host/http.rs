@@ -1,16 +1,19 @@
 //! `minstrel:plugin/http`: outgoing requests to granted hosts only.
 //!
 //! Checks, in order: the interface is granted; the URL is http(s); its host matches a
-//! granted host; every address it resolves to is public (loopback, private, link-local
-//! and similar ranges are refused unless the operator set `allow_private_addresses`).
-//! The request then goes to the address that was checked (the client is pinned to it, so
-//! a second DNS answer cannot swap in a private address), redirects are not followed
-//! (each hop would need the same checks; the plugin sees the 3xx and may ask again), and
-//! the body is capped.
+//! granted host; its port is 80, 443 or a granted `http_ports` entry; no header steers
+//! the connection ([`FORBIDDEN_HEADERS`]); every address it resolves to is globally
+//! routable unicast ([`is_public`]; refused unless the operator set
+//! `allow_private_addresses`). The request then goes to the address that was checked
+//! (the client is pinned to it, so a second DNS answer cannot swap in a private address,
+//! and ignores proxy environment variables, since a proxy would connect wherever it
+//! likes), redirects are not followed (each hop would need the same checks; the plugin
+//! sees the 3xx and may ask again), and the body is capped.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::address::is_public;
 use crate::plugins::api::v0_1_0::http::{Host, Request, Response};
 use crate::plugins::state::CallState;
 
@@ -18,6 +21,9 @@ use crate::plugins::state::CallState;
 pub const MAX_BODY: usize = 8 << 20;
 /// Longest a request may take (the call's own timeout usually ends it sooner).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Headers a plugin may not set (case-insensitive; `proxy-` is a prefix): they would
+/// aim the request at another host than the checked one, or change its framing.
+const FORBIDDEN_HEADERS: &[&str] = &["host", "connection", "transfer-encoding", "proxy-"];
 
 impl Host for CallState {
     async fn fetch(&mut self, request: Request) -> wasmtime::Result<Result<Response, String>> {
@@ -46,6 +52,14 @@ async fn fetch(
         return Err(format!("host `{bare}` is not granted to this plugin"));
     }
     let port = url.port_or_known_default().ok_or("URL has no port")?;
+    if !grant.allows_port(port) {
+        return Err(format!(
+            "port {port} is not granted to this plugin (80 and 443 are, others need `http_ports`)"
+        ));
+    }
+    if let Some((name, _)) = request.headers.iter().find(|(name, _)| forbidden(name)) {
+        return Err(format!("header `{name}` may not be set by a plugin"));
+    }
     let addresses: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((bare, port))
@@ -73,6 +87,7 @@ async fn fetch(
         return Err(format!("method `{method}` is not allowed"));
     }
     let client = reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .resolve(bare, first)
         .timeout(REQUEST_TIMEOUT)
@@ -113,61 +128,99 @@ async fn fetch(
     })
 }
 
-/// Whether `ip` is a public unicast address.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 198 && (b == 18 || b == 19))
-                || a >= 240)
+/// Whether a plugin may not set header `name` (see [`FORBIDDEN_HEADERS`]).
+fn forbidden(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    FORBIDDEN_HEADERS.iter().any(|f| {
+        if f.ends_with('-') {
+            name.starts_with(f)
+        } else {
+            name == *f
         }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
-        }
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::localhttp::{LocalHttp, Route};
+    use crate::plugins::config::{EffectiveGrant, Grant, PluginsConfig};
 
-    #[test]
-    fn private_ranges_are_not_public() {
-        for bad in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
+    fn grant(http_ports: &[u16], allow_private_addresses: bool) -> EffectiveGrant {
+        let mut config = PluginsConfig::default();
+        let grant = Grant {
+            interfaces: vec!["http".into()],
+            http_hosts: vec!["127.0.0.1".into()],
+            http_ports: http_ports.to_vec(),
+            allow_private_addresses,
+            ..Grant::default()
+        };
+        config.grants.insert("p".into(), grant);
+        config.grant_for("p")
+    }
+
+    fn get(url: &str, headers: &[(&str, &str)]) -> Request {
+        Request {
+            method: "GET".into(),
+            url: url.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: None,
+        }
+    }
+
+    /// A loopback server answering `/a`, its URL and its port.
+    async fn server() -> (LocalHttp, String, u16) {
+        let server = LocalHttp::start().await.unwrap();
+        server.route("/a", Route::ok("hello"));
+        let (url, port) = (server.url("/a"), server.port());
+        (server, url, port)
+    }
+
+    #[tokio::test]
+    async fn only_ports_80_and_443_unless_granted() {
+        let (server, url, port) = server().await;
+        // Private addresses allowed does not open other ports.
+        let error = fetch(&grant(&[], true), get(&url, &[])).await.unwrap_err();
+        assert_eq!(
+            error,
+            format!(
+                "port {port} is not granted to this plugin (80 and 443 are, others need `http_ports`)"
+            )
+        );
+        assert_eq!(server.hits("/a"), 0);
+        let response = fetch(&grant(&[port], true), get(&url, &[])).await.unwrap();
+        assert_eq!((response.status, response.body), (200, b"hello".to_vec()));
+        // 80 and 443 pass the port check and reach the address check.
+        for url in ["http://127.0.0.1/a", "https://127.0.0.1/a"] {
+            let error = fetch(&grant(&[], false), get(url, &[])).await.unwrap_err();
+            assert!(error.contains("non-public address"), "{url}: {error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn headers_that_steer_the_connection_are_refused() {
+        let (server, url, port) = server().await;
+        let grant = grant(&[port], true);
+        for name in [
+            "Host",
+            "host",
+            "CONNECTION",
+            "Transfer-Encoding",
+            "Proxy-Authorization",
+            "proxy-connection",
         ] {
-            assert!(!is_public(bad.parse().unwrap()), "{bad}");
+            let error = fetch(&grant, get(&url, &[(name, "example.org")]))
+                .await
+                .unwrap_err();
+            assert_eq!(error, format!("header `{name}` may not be set by a plugin"));
         }
-        for good in ["1.1.1.1", "93.184.216.34", "2606:4700::1111"] {
-            assert!(is_public(good.parse().unwrap()), "{good}");
-        }
+        assert_eq!(server.hits("/a"), 0);
+        let headers = [("user-agent", "test"), ("range", "bytes=0-1")];
+        let response = fetch(&grant, get(&url, &headers)).await.unwrap();
+        assert_eq!((response.status, response.body), (206, b"he".to_vec()));
+        assert_eq!(server.hits("/a"), 1);
     }
 }
