@@ -33,18 +33,7 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
 /// `seconds` of a sine tone at `hz`, encoded by the real ffmpeg with `codec` into `path`
 /// (whose extension picks the container).
 fn tone(path: &Path, hz: u32, seconds: u32, codec: &[&str]) -> Vec<u8> {
-    let out = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency={hz}:duration={seconds}"))
-        .args(codec)
-        .arg(path)
-        .output()
-        .expect("ffmpeg runs (scripts/setup.sh installs it)");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    minstrel_tests::voice::sine(path, hz, seconds, codec);
     std::fs::read(path).unwrap()
 }
 

@@ -24,7 +24,7 @@ use minstrel_tests::bot::{self, WAIT, bot_options, caught_up, host_config, insta
 use minstrel_tests::test_config;
 use minstrel_tests::voice::{run, sine_ogg};
 use serde_json::{Value, json};
-use sources_support::{Recorded, media_config};
+use sources_support::{Recorded, grant, media_config, start_bot_on_recorded};
 
 /// The config of a test: the tone source, and a source asked before it that finds
 /// something for any words (`tone:440` must still go to `tone`, the source that claims it).
@@ -511,13 +511,10 @@ async fn youtube_source(dir: &Path) -> (LocalHttp, Config, Arc<Recorded>) {
         youtube.audio.insert(watch, remote.url("/video.ogg"));
     }
     let mut config = config_with(dir, &[("tone", "tone"), ("youtube", "youtube")]);
-    config.plugins.grants.insert(
-        "youtube".into(),
-        Grant {
-            interfaces: vec!["media".into()],
-            ..Grant::default()
-        },
-    );
+    config
+        .plugins
+        .grants
+        .insert("youtube".into(), grant(&["media"]));
     (remote, config, Arc::new(youtube))
 }
 
@@ -528,13 +525,7 @@ fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
         let (remote, config, youtube) = youtube_source(tmp.path()).await;
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
-        let stand_in = youtube.clone();
-        let options = bot_options(&server);
-        let host = bot::start_bot_with(&server, &config, options, "play", move |real| {
-            let _ = stand_in.rest.set(real);
-            stand_in
-        })
-        .await;
+        let host = start_bot_on_recorded(&server, &config, youtube.clone()).await;
 
         // Typing into /play: too short for a search, then search results whose values
         // are the videos' pages.
@@ -773,13 +764,7 @@ fn a_slow_search_is_answered_in_time_and_cached_for_the_next_keystroke() {
         let youtube = Arc::new(youtube);
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
-        let stand_in = youtube.clone();
-        let options = bot_options(&server);
-        let host = bot::start_bot_with(&server, &config, options, "play", move |real| {
-            let _ = stand_in.rest.set(real);
-            stand_in
-        })
-        .await;
+        let host = start_bot_on_recorded(&server, &config, youtube.clone()).await;
 
         // Discord drops an autocomplete answer after 3 s: this one is answered without
         // waiting for the 4 s search, so with no choices (how soon: the front benchmark).

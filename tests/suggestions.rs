@@ -11,11 +11,10 @@ use minstrel::local::LocalDiscord;
 use minstrel::local::World;
 use minstrel::local::payloads::{ALICE, BOB};
 use minstrel::media::Media;
-use minstrel::plugins::Grant;
-use minstrel_tests::bot::{self, WAIT, bot_options, host_config, install};
+use minstrel_tests::bot::{self, WAIT, host_config, install};
 use minstrel_tests::voice::run;
 use serde_json::{Value, json};
-use sources_support::{Recorded, media_config};
+use sources_support::{Recorded, grant, media_config, start_bot_on_recorded};
 
 fn typed(world: &World, user: u64, text: &str) -> String {
     world.autocomplete(
@@ -38,13 +37,10 @@ fn a_burst_of_keystrokes_searches_once_and_each_user_has_a_budget() {
         let mut config = host_config(tmp.path());
         config.plugins.call_timeout_ms = 30_000;
         install(&config, "youtube", "youtube");
-        config.plugins.grants.insert(
-            "youtube".into(),
-            Grant {
-                interfaces: vec!["media".into()],
-                ..Grant::default()
-            },
-        );
+        config
+            .plugins
+            .grants
+            .insert("youtube".into(), grant(&["media"]));
         config.player.suggestions_per_minute = 3;
         // Far longer than the gaps inside a burst sent at once, so the test does not
         // depend on the machine's speed.
@@ -52,13 +48,7 @@ fn a_burst_of_keystrokes_searches_once_and_each_user_has_a_budget() {
         let youtube = Arc::new(Recorded::new(Media::new(media_config())));
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
-        let stand_in = youtube.clone();
-        let options = bot_options(&server);
-        let host = bot::start_bot_with(&server, &config, options, "play", move |real| {
-            let _ = stand_in.rest.set(real);
-            stand_in
-        })
-        .await;
+        let host = start_bot_on_recorded(&server, &config, youtube.clone()).await;
 
         // Alice types "never gonna" one key at a time, faster than the debounce.
         let burst = [

@@ -33,17 +33,28 @@ pub fn run<F: Future<Output = ()>>(body: F) {
 /// (libopus, 20 ms frames).
 pub fn sine_ogg(dir: &Path, frequency: u32, secs: u32) -> PathBuf {
     let path = dir.join(format!("sine-{frequency}-{secs}.ogg"));
+    sine(
+        &path,
+        frequency,
+        secs,
+        &["-ac", "2", "-c:a", "libopus", "-b:a", "96k"],
+    );
+    path
+}
+
+/// A sine of `frequency` Hz and `secs` seconds written to `path` by the real ffmpeg
+/// with the encoder arguments `codec` (the extension picks the container).
+pub fn sine(path: &Path, frequency: u32, secs: u32, codec: &[&str]) {
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("sine=frequency={frequency}:duration={secs}"))
-        .args(["-ac", "2", "-c:a", "libopus", "-b:a", "96k"])
-        .arg(&path)
+        .args(codec)
+        .arg(path)
         .output()
-        .expect("run ffmpeg");
+        .expect("ffmpeg runs (scripts/setup.sh installs it)");
     assert!(
         out.status.success(),
-        "{}",
+        "ffmpeg: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    path
 }

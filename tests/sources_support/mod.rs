@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -21,18 +20,8 @@ use minstrel::plugins::{
 pub fn ogg_opus(seconds: u32) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tone.ogg");
-    let out = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency=440:duration={seconds}"))
-        .args(["-c:a", "libopus", "-b:a", "48k"])
-        .arg(&path)
-        .output()
-        .expect("ffmpeg runs (scripts/setup.sh installs it)");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let opus = ["-c:a", "libopus", "-b:a", "48k"];
+    minstrel_tests::voice::sine(&path, 440, seconds, &opus);
     let bytes = std::fs::read(&path).unwrap();
     assert!(bytes.starts_with(b"OggS"));
     bytes
@@ -257,4 +246,19 @@ pub fn grant(interfaces: &[&str]) -> Grant {
         interfaces: interfaces.iter().map(|s| s.to_string()).collect(),
         ..Grant::default()
     }
+}
+
+/// The bot on `config`, its plugins' host services answered by `youtube` (which passes
+/// what it does not stand in for to the real ones).
+pub async fn start_bot_on_recorded(
+    server: &minstrel::local::LocalDiscord,
+    config: &minstrel::config::Config,
+    youtube: Arc<Recorded>,
+) -> minstrel::app::Host {
+    let options = minstrel_tests::bot::bot_options(server);
+    minstrel_tests::bot::start_bot_with(server, config, options, "play", move |real| {
+        let _ = youtube.rest.set(real);
+        youtube
+    })
+    .await
 }
