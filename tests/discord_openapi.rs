@@ -314,6 +314,12 @@ async fn every_rest_call_matches_discords_openapi_description() {
         "{:?}",
         world.replies_to(stream)
     );
+    assert!(
+        world
+            .wait_for(WAIT, |w| !w.replies_to(chart).is_empty())
+            .await,
+        "the chart was never posted"
+    );
     let uploaded = &world.replies_to(chart)[0]["attachments"];
     assert_eq!(uploaded[0]["filename"], "chart.png", "{uploaded}");
     assert!(

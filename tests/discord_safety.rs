@@ -299,6 +299,9 @@ async fn plugin_commands_discord_would_reject_are_refused_and_the_rest_registere
             .iter()
             .all(|c| c["name"].as_str().unwrap().len() <= 100)
     );
+    // A call is recorded as it arrives (status 0) and answered after.
+    let answered = |w: &World| w.interaction_calls(&token)[0].status != 0;
+    assert!(world.wait_for(WAIT, answered).await, "never answered");
     assert_eq!(world.interaction_calls(&token)[0].status, 204);
     caught_up(world).await;
     host.shutdown().await;
@@ -432,4 +435,58 @@ async fn minstrel_run_exits_with_a_clear_error_when_start_up_cannot_succeed() {
         "{stderr}"
     );
     assert!(world.identifies() >= 1, "the second run connected first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_command_discord_rejects_leaves_the_built_ins_registered_and_the_bot_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plugins = tmp.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        minstrel_tests::component("hello_command"),
+        plugins.join("hello.wasm"),
+    )
+    .unwrap();
+    let server = LocalDiscord::start().await.unwrap();
+    let world = server.world();
+    // The load-time check passed /hello; Discord's rules do not (as for a name with a
+    // combining mark).
+    world.reject_command_named("hello");
+
+    let mut child = minstrel_run(&server, tmp.path(), "test-token");
+    let builtins_registered = |w: &World| registrations(w).iter().any(|c| c.status == 200);
+    if !world.wait_for(WAIT, builtins_registered).await {
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "the commands were never registered: {:?}; {}",
+            registrations(world)
+                .iter()
+                .map(|c| c.status)
+                .collect::<Vec<_>>(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(child.try_wait().unwrap().is_none(), "the bot stopped");
+    let mut expected = minstrel::discord::builtin_command_names();
+    expected.sort();
+    assert_eq!(command_names(world), expected);
+
+    // The bot serves the built-ins, and says the plugin's commands were refused.
+    caught_up(world).await;
+    let id = world.send_message(ALICE, "!plugins", 1);
+    let listed = minstrel_tests::bot::reply_to(world, id).await["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(listed.contains("2 commands refused"), "{listed}");
+    assert!(child.try_wait().unwrap().is_none(), "the bot stopped");
+
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Discord refused the plugin commands: 400 Bad Request"),
+        "{stderr}"
+    );
 }

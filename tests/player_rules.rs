@@ -396,3 +396,65 @@ fn a_plugin_uses_the_player_of_its_own_guild_only() {
         );
     });
 }
+
+#[test]
+fn a_play_with_no_room_in_the_queue_is_refused_before_anything_is_downloaded() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = config(tmp.path());
+        config.player.max_queue = 2;
+        config.player.max_queue_per_user = 1;
+        // A loopback "remote" host with a song for each member, through the `http` source.
+        let song = std::fs::read(minstrel_tests::voice::sine_ogg(tmp.path(), 440, 2)).unwrap();
+        let remote = minstrel::localhttp::LocalHttp::start().await.unwrap();
+        for path in ["/bob.ogg", "/dave.ogg", "/carol.ogg"] {
+            remote.route(
+                path,
+                minstrel::localhttp::Route::ok(song.clone()).typed("audio/ogg"),
+            );
+        }
+        install(&config, "http", "http");
+        config.plugins.grants.insert(
+            "http".into(),
+            Grant {
+                interfaces: vec!["http".into()],
+                http_hosts: vec!["127.0.0.1".into()],
+                http_ports: vec![remote.port()],
+                allow_private_addresses: true,
+                ..Grant::default()
+            },
+        );
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let host = start_bot(&server, &config).await;
+        for member in [BOB, DAVE, CAROL] {
+            world.join_voice(member, MUSIC).unwrap();
+        }
+
+        play(world, BOB, "!play tone:440:20", "Playing").await;
+        // Paused, so no song ends and makes room while the test runs.
+        assert_eq!(answer(world, CAROL, "!pause").await, "Paused.");
+
+        // bob is at his cap: refused, and his URL is neither looked up nor downloaded.
+        let url = remote.url("/bob.ogg");
+        assert_eq!(
+            play(world, BOB, &format!("!play {url}"), "Sorry").await,
+            "Sorry, that failed: one member may have at most 1 songs in the queue"
+        );
+        assert_eq!(remote.hits("/bob.ogg"), 0);
+
+        // dave has room: his URL is fetched and queued.
+        let url = remote.url("/dave.ogg");
+        play(world, DAVE, &format!("!play {url}"), "Queued").await;
+        assert!(remote.hits("/dave.ogg") > 0);
+
+        // The queue is full now: carol is refused without a download too.
+        let url = remote.url("/carol.ogg");
+        assert_eq!(
+            play(world, CAROL, &format!("!play {url}"), "Sorry").await,
+            "Sorry, that failed: the queue is full (2 songs)"
+        );
+        assert_eq!(remote.hits("/carol.ogg"), 0);
+        host.shutdown().await;
+    });
+}

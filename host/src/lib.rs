@@ -26,6 +26,8 @@
 //! - [`services`]: the host subsystems behind the plugins' `llm`, `player` and `media`.
 //! - [`children`]: what yt-dlp and ffmpeg inherit, and what of their errors users see.
 //! - [`address`]: which addresses plugin traffic may reach (globally routable unicast).
+//! - [`markdown`]: escaping text shown as data (song titles, plugin names and errors) in
+//!   the bot's messages; used by the Discord front and the player's announcements.
 //!
 //! Read `ARCHITECTURE.md` at the repository root first.
 
@@ -42,6 +44,7 @@ pub mod llm;
 pub mod local;
 pub mod localhttp;
 pub mod localllm;
+pub mod markdown;
 pub mod media;
 pub mod player;
 pub mod plugins;

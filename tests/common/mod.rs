@@ -50,6 +50,7 @@ fn newest_source() -> Option<(PathBuf, std::time::SystemTime)> {
         .expect("the repository root");
     let mut newest = None;
     for part in [
+        "Cargo.toml",
         "host/src",
         "host/Cargo.toml",
         "host/migrations",

@@ -150,8 +150,9 @@ pub async fn start(
             command_check: Some(|ctx| Box::pin(claim_command(ctx))),
             on_error: |error| Box::pin(on_error(error)),
             event_handler: |framework, event| Box::pin(on_event(framework, event)),
-            // None: the HTTP client's default applies (see `allowed_mentions`).
-            allowed_mentions: None,
+            // Also the HTTP client's default (see `allowed_mentions`); set here as well
+            // because serenity skips that default when editing an interaction response.
+            allowed_mentions: Some(allowed_mentions()),
             ..Default::default()
         })
         .setup(move |ctx, _ready, framework| {
@@ -248,7 +249,7 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         poise::FrameworkError::Command { error, ctx, .. } => {
             tracing::warn!(command = %ctx.command().qualified_name, error = %format!("{error:#}"), "command failed");
             let reply = poise::CreateReply::default()
-                .content(format!("Sorry, that failed: {error}"))
+                .content(plugin_commands::failed(&error))
                 .ephemeral(true)
                 .reply(true);
             if let Err(e) = ctx.send(reply).await {

@@ -2,8 +2,8 @@
 
 use poise::CreateReply;
 
-use super::markdown::escape;
 use super::{Context, Error};
+use crate::markdown::escape;
 
 /// Show what Minstrel can do.
 #[poise::command(slash_command, prefix_command)]

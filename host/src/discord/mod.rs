@@ -11,7 +11,6 @@
 //! - [`mentions`]: messages that mention the bot: which plugin answers, and the call.
 //! - [`live`]: a reply shown while it is written (posted, edited at most once a second).
 //! - [`split`]: splitting replies at 2,000 characters.
-//! - [`markdown`]: escaping text shown as data (song titles, plugin-provided names).
 //!
 //! **Mentions.** Everything the bot sends or edits goes out with the allowed mentions
 //! of [`bot::allowed_mentions`], set once as the HTTP client's default: no `@everyone`,
@@ -28,7 +27,6 @@ pub mod bot;
 pub mod commands;
 pub mod keystrokes;
 pub mod live;
-pub mod markdown;
 pub mod mentions;
 pub mod music;
 pub mod plugin_commands;

@@ -8,8 +8,8 @@ use poise::CreateReply;
 use poise::serenity_prelude as serenity;
 
 use super::keystrokes::Verdict;
-use super::markdown::escape;
 use super::{Context, Error};
+use crate::markdown::escape;
 use crate::player::{
     Command, LoopMode, Outcome, PlayerError, Players, Progress, Stage, clock, control, parse_clock,
     progress_bar,
@@ -301,6 +301,8 @@ pub async fn play(
         app.defer().await?;
     }
     let players = players(&ctx)?;
+    // Refused before anything is looked up or downloaded.
+    players.room(guild, ctx.author().id.get()).await?;
     let songs = players
         .resolve(&query, ctx.author().id.get())
         .await?

@@ -58,6 +58,13 @@ impl Registry {
         // Serve the new commands before Discord shows them, so an invocation that
         // follows the registration at once finds its plugin.
         *self.table.lock().expect("commands") = table;
+        self.put(http, commands).await?;
+        self.plugins.set_commands_unregistered(None);
+        Ok(count)
+    }
+
+    /// One bulk overwrite of the commands, per guild in dev, globally in production.
+    async fn put(&self, http: &serenity::Http, commands: Vec<CreateCommand>) -> Result<(), Error> {
         match self.dev_guild {
             Some(guild) => {
                 serenity::GuildId::new(guild)
@@ -68,25 +75,37 @@ impl Registry {
                 serenity::Command::set_global_commands(http, commands).await?;
             }
         }
-        Ok(count)
+        Ok(())
     }
 
-    /// [`Registry::register`] until Discord accepts. A failure that may pass (no
-    /// connection, 429, 5xx) is retried after [`RETRY_FIRST`], doubled after each
-    /// further failure up to [`RETRY_CAP`]; a refusal (any other 4xx) is returned, since
-    /// sending the same request again cannot change the answer.
+    /// [`Registry::register`] until Discord accepts (see [`retrying`]).
     pub async fn register_retrying(&self, http: &serenity::Http) -> Result<usize, Error> {
-        let mut delay = RETRY_FIRST;
-        loop {
-            match self.register(http).await {
-                Err(e) if retryable(&e) => {
-                    tracing::warn!(error = %e, retry_in_secs = delay.as_secs(), "registering commands failed; will retry");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(RETRY_CAP);
-                }
-                result => return result,
+        retrying(|| self.register(http)).await
+    }
+
+    /// The first registration. The load-time check only approximates Discord's rules,
+    /// so when Discord answers 400 to the commands with plugin commands among them, the
+    /// built-ins are registered alone and the plugin commands are marked as not
+    /// registered: one bad spec does not keep the bot from serving. Any other refusal,
+    /// or a 400 for the built-ins alone, is returned.
+    async fn register_first(&self, http: &serenity::Http) -> Result<usize, Error> {
+        let error = match self.register_retrying(http).await {
+            Err(e)
+                if status(&e) == Some(400) && !self.table.lock().expect("commands").is_empty() =>
+            {
+                e
             }
-        }
+            result => return result,
+        };
+        let reason = format!(
+            "Discord refused the plugin commands: {}",
+            super::bot::describe(&error)
+        );
+        tracing::error!(%reason, "registering the built-in commands alone");
+        self.table.lock().expect("commands").clear();
+        retrying(|| self.put(http, self.builtins.clone())).await?;
+        self.plugins.set_commands_unregistered(Some(reason));
+        Ok(0)
     }
 
     /// Changes when a command plugin is added, replaced or removed.
@@ -101,8 +120,9 @@ impl Registry {
     }
 
     /// Registers the commands, then re-registers whenever the fingerprint changes,
-    /// until the bot's data is gone. If Discord refuses the first registration, the
-    /// bot cannot work as configured: the refusal goes to `fatal`, which stops it.
+    /// until the bot's data is gone. If Discord refuses the first registration of the
+    /// built-ins (see [`Registry::register_first`]), the bot cannot work as configured:
+    /// the refusal goes to `fatal`, which stops it.
     pub fn spawn(
         self,
         http: Arc<serenity::Http>,
@@ -110,7 +130,7 @@ impl Registry {
     ) {
         tokio::spawn(async move {
             let mut seen = self.fingerprint();
-            match self.register_retrying(&http).await {
+            match self.register_first(&http).await {
                 Ok(count) => tracing::info!(plugin_commands = count, "commands registered"),
                 Err(e) => {
                     let reason = format!(
@@ -143,15 +163,40 @@ impl Registry {
     }
 }
 
-/// Whether sending the same request again may succeed.
-fn retryable(error: &Error) -> bool {
+/// Runs `attempt` until Discord accepts. A failure that may pass (no connection, 429,
+/// 5xx) is retried after [`RETRY_FIRST`], doubled after each further failure up to
+/// [`RETRY_CAP`]; a refusal (any other 4xx) is returned, since sending the same request
+/// again cannot change the answer.
+async fn retrying<T, F>(mut attempt: impl FnMut() -> F) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    let mut delay = RETRY_FIRST;
+    loop {
+        match attempt().await {
+            Err(e) if retryable(&e) => {
+                tracing::warn!(error = %e, retry_in_secs = delay.as_secs(), "registering commands failed; will retry");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RETRY_CAP);
+            }
+            result => return result,
+        }
+    }
+}
+
+/// The HTTP status Discord answered with, if it answered.
+fn status(error: &Error) -> Option<u16> {
     match error.downcast_ref::<serenity::Error>() {
         Some(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(answer))) => {
-            let status = answer.status_code;
-            status.as_u16() == 429 || status.is_server_error()
+            Some(answer.status_code.as_u16())
         }
-        _ => true,
+        _ => None,
     }
+}
+
+/// Whether sending the same request again may succeed.
+fn retryable(error: &Error) -> bool {
+    status(error).is_none_or(|s| s == 429 || s >= 500)
 }
 
 /// How often the registry looks for changed command plugins.
@@ -251,7 +296,7 @@ pub(super) fn attachments(reply: &Reply) -> Vec<CreateAttachment> {
 pub fn failed(error: &impl std::fmt::Display) -> String {
     format!(
         "Sorry, that failed: {}",
-        super::markdown::escape(&error.to_string())
+        crate::markdown::escape(&error.to_string())
     )
 }
 

@@ -386,6 +386,18 @@ fn put_commands(world: &World, guild: bool, body: Value) -> Response {
     if let Some(problem) = commands_problem(commands) {
         return error(400, 50035, &format!("Invalid Form Body ({problem})"));
     }
+    let rejected = commands.iter().position(|c| {
+        c["name"]
+            .as_str()
+            .is_some_and(|name| world.rejects_command_named(name))
+    });
+    if let Some(i) = rejected {
+        return error(
+            400,
+            50035,
+            &format!("Invalid Form Body ({i}.name: rejected)"),
+        );
+    }
     Json(world.set_commands(guild, commands.clone())).into_response()
 }
 

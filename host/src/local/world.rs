@@ -3,7 +3,7 @@
 //! autocomplete, join and leave voice channels, have any event delivered twice, and
 //! read back what the bot did (and, through [`World::voice`], what it played).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -103,6 +103,8 @@ struct State {
     token: Option<String>,
     /// See [`World::fail_command_registrations`]: answers still to give, in order.
     registration_failures: VecDeque<u16>,
+    /// See [`World::reject_command_named`].
+    rejected_command_names: HashSet<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -195,6 +197,18 @@ impl World {
         self.state()
             .registration_failures
             .extend(std::iter::repeat_n(status, times));
+    }
+
+    /// Command registrations that include a command called `name` are answered 400
+    /// Invalid Form Body and change nothing, as when Discord's rules reject a name that
+    /// the bot's own check let through.
+    pub fn reject_command_named(&self, name: &str) {
+        self.state().rejected_command_names.insert(name.to_string());
+    }
+
+    /// Whether [`World::reject_command_named`] named `name`.
+    pub(super) fn rejects_command_named(&self, name: &str) -> bool {
+        self.state().rejected_command_names.contains(name)
     }
 
     /// The failure to answer the current registration with, if one is due.

@@ -94,10 +94,12 @@ impl Media {
         into: &mut dyn AudioWriter,
     ) -> Result<u64, MediaError> {
         let url = self.checked(url).await?;
+        // The limit counts yt-dlp's time, not the wait for a slot (the caller's own
+        // deadline bounds that).
+        let _slot = slot(&self.downloads).await?;
         let limit = self.config.download_timeout();
         let deadline = Instant::now() + limit;
         let work = async {
-            let _slot = slot(&self.downloads).await?;
             let args = ytdlp::download_args(self.config.stall(), url.as_str());
             let mut run = ytdlp::Run::spawn(&self.config.yt_dlp, &args)?;
             // Before the first byte yt-dlp extracts, which may take as long as a probe.
@@ -140,10 +142,10 @@ impl Media {
 
     /// `yt-dlp -J` on a checked target.
     async fn describe(&self, target: &str) -> Result<Info, MediaError> {
+        let _slot = slot(&self.searches).await?;
         let limit = self.config.probe_timeout();
         let deadline = Instant::now() + limit;
         let work = async {
-            let _slot = slot(&self.searches).await?;
             let args = ytdlp::probe_args(self.config.stall(), self.config.max_entries, target);
             let mut run = ytdlp::Run::spawn(&self.config.yt_dlp, &args)?;
             let json = run.read_all(ytdlp::MAX_JSON).await?;

@@ -36,6 +36,11 @@ pub(super) enum Request {
     Command(Command, oneshot::Sender<Result<Outcome, PlayerError>>),
     NowPlaying(oneshot::Sender<Option<NowPlaying>>),
     Queue(oneshot::Sender<Queue>),
+    /// Whether the queue has room for one more song requested by `user`.
+    Room {
+        user: u64,
+        reply: oneshot::Sender<Result<(), PlayerError>>,
+    },
     /// Whether the bot is alone in its voice channel now.
     Alone(bool),
     /// A track stopped (finished, failed, or was stopped).
@@ -208,6 +213,10 @@ impl GuildPlayer {
             Request::Queue(reply) => {
                 let _ = reply.send(self.queue.clone());
             }
+            Request::Room { user, reply } => {
+                let room = self.queue.room(user, self.limits());
+                let _ = reply.send(room.map_err(PlayerError::from));
+            }
             Request::Alone(alone) => {
                 self.alone_since = match (alone, self.alone_since) {
                     (false, _) => None,
@@ -222,6 +231,7 @@ impl GuildPlayer {
                 }
                 if let Some(error) = error {
                     let title = self.title_of(playing.uid);
+                    let error = crate::markdown::escape(&error);
                     self.announce(format!("Could not play **{title}**: {error}"))
                         .await;
                 }
@@ -232,7 +242,7 @@ impl GuildPlayer {
                 self.after_change();
                 self.start_current().await;
                 if let Some(song) = &self.queue.current {
-                    let title = crate::discord::markdown::escape(&song.title);
+                    let title = crate::markdown::escape(&song.title);
                     self.announce(format!("Now playing **{title}**")).await;
                 }
                 self.save().await;
@@ -250,6 +260,7 @@ impl GuildPlayer {
                     Ok(_) => {} // removed meanwhile; dropping it releases the lease
                     Err(error) => {
                         let title = self.title_of(uid);
+                        let error = crate::markdown::escape(&error.to_string());
                         self.announce(format!("Skipped **{title}**: {error}")).await;
                         if self.current_uid() == Some(uid) {
                             self.queue.skip();
@@ -280,11 +291,7 @@ impl GuildPlayer {
         if self.joined && self.voice != Some(voice) && self.playing.is_some() {
             return Err(PlayerError::OtherChannel(self.voice.unwrap_or_default()));
         }
-        let config = &self.shared.config;
-        let limits = Limits {
-            max_songs: config.max_queue,
-            max_per_user: config.max_queue_per_user,
-        };
+        let limits = self.limits();
         let total = songs.len();
         let mut first_position = None;
         let mut added = 0;
@@ -330,6 +337,14 @@ impl GuildPlayer {
             added,
             left_out,
         })
+    }
+
+    /// The queue's limits (`[player] max_queue`, `max_queue_per_user`).
+    fn limits(&self) -> Limits {
+        Limits {
+            max_songs: self.shared.config.max_queue,
+            max_per_user: self.shared.config.max_queue_per_user,
+        }
     }
 
     async fn command(&mut self, command: Command) -> Result<Outcome, PlayerError> {
@@ -436,6 +451,8 @@ impl GuildPlayer {
             return Err(PlayerError::NothingPlaying);
         }
         self.stop_track();
+        // Votes are for the song that was playing, even if the queue brings it back.
+        self.skip_votes.1.clear();
         self.queue.skip();
         self.after_change();
         self.start_current().await;
@@ -603,7 +620,7 @@ impl GuildPlayer {
             .chain(&self.queue.upcoming)
             .chain(&self.queue.played)
             .find(|s| s.uid == uid)
-            .map(|s| crate::discord::markdown::escape(&s.title))
+            .map(|s| crate::markdown::escape(&s.title))
             .unwrap_or_else(|| "a song".into())
     }
 

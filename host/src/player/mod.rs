@@ -240,6 +240,14 @@ impl Players {
         .await?
     }
 
+    /// Whether `guild`'s queue has room for one more song requested by `user`: a cheap
+    /// check before fetching a song that [`Players::add`] would refuse. `add` still has
+    /// the final word (the queue may fill meanwhile).
+    pub async fn room(&self, guild: u64, user: u64) -> Result<(), PlayerError> {
+        self.ask(guild, |reply| Request::Room { user, reply })
+            .await?
+    }
+
     /// [`Players::add`], returning the first song's position (0: it plays now).
     pub async fn enqueue(
         &self,

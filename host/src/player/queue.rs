@@ -100,16 +100,21 @@ impl Queue {
             .chain(&self.played)
     }
 
-    /// Appends `song` within `limits`; returns its 1-based position in `upcoming` (0
-    /// when it becomes the current song because nothing was playing).
-    pub fn push(&mut self, song: Song, limits: Limits) -> Result<usize, QueueError> {
+    /// Whether `limits` leave room for one more song requested by `user`.
+    pub fn room(&self, user: u64, limits: Limits) -> Result<(), QueueError> {
         if self.held().count() >= limits.max_songs {
             return Err(QueueError::Full(limits.max_songs));
         }
-        let user = song.requested_by;
         if self.held().filter(|s| s.requested_by == user).count() >= limits.max_per_user {
             return Err(QueueError::FullForUser(limits.max_per_user));
         }
+        Ok(())
+    }
+
+    /// Appends `song` within `limits`; returns its 1-based position in `upcoming` (0
+    /// when it becomes the current song because nothing was playing).
+    pub fn push(&mut self, song: Song, limits: Limits) -> Result<usize, QueueError> {
+        self.room(song.requested_by, limits)?;
         if self.current.is_none() {
             self.current = Some(song);
             return Ok(0);

@@ -19,6 +19,9 @@
 //! no choices or localizations, and 26 names and descriptions make at most 3,432.)
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use super::api::v0_1_0::types::{CommandSpec, OptionKind};
 
@@ -175,9 +178,13 @@ fn name_problem(name: &str) -> Option<String> {
     if n == 0 || n > MAX_NAME {
         return Some(format!("{n} characters; Discord wants 1 to {MAX_NAME}"));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || *c == '-' || *c == '_'))
+    // Not `char::is_alphanumeric`: that also accepts marks (such as U+064E, an Arabic
+    // vowel sign), which Discord rejects.
+    static NOT_ALLOWED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[^-_\p{L}\p{N}]").expect("valid pattern"));
+    if let Some(c) = NOT_ALLOWED
+        .find(name)
+        .and_then(|m| m.as_str().chars().next())
     {
         return Some(format!(
             "{c:?} is not allowed (letters, digits, '-' and '_' only)"
@@ -230,6 +237,7 @@ mod tests {
             spec("Hello", "upper case", vec![]),
             spec("two words", "a space", vec![]),
             spec("dot.ted", "a dot", vec![]),
+            spec("ba\u{064E}", "a combining mark", vec![]),
             spec("nodesc", "", vec![]),
             spec("longdesc", &"d".repeat(101), vec![]),
             spec(

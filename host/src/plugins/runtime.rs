@@ -47,6 +47,8 @@ struct Inner {
     slots: RwLock<BTreeMap<String, Arc<Slot>>>,
     /// Command names plugins may not take (the bot's built-ins).
     reserved: RwLock<BTreeSet<String>>,
+    /// Why Discord has none of the plugin commands, when it refused them.
+    unregistered: RwLock<Option<String>>,
 }
 
 /// One plugin name.
@@ -159,6 +161,7 @@ impl PluginHost {
                 kv_store,
                 slots: RwLock::new(BTreeMap::new()),
                 reserved: RwLock::default(),
+                unregistered: RwLock::default(),
             }),
         })
     }
@@ -340,6 +343,12 @@ impl PluginHost {
             .extend(names);
     }
 
+    /// Marks the plugin commands as not registered with Discord (`Some(reason)`), or as
+    /// registered again (`None`); [`PluginHost::list`] shows them as refused meanwhile.
+    pub fn set_commands_unregistered(&self, reason: Option<String>) {
+        *self.inner.unregistered.write().expect("unregistered lock") = reason;
+    }
+
     /// Which plugin serves each command name, and what each plugin has refused (see
     /// [`commands`] for the rules).
     pub fn command_table(&self) -> (commands::Table, BTreeMap<String, Vec<Refused>>) {
@@ -405,6 +414,12 @@ impl PluginHost {
     /// Status of every plugin the runtime knows, by name.
     pub fn list(&self) -> Vec<PluginStatus> {
         let (table, mut refused) = self.command_table();
+        let unregistered = self
+            .inner
+            .unregistered
+            .read()
+            .expect("unregistered lock")
+            .clone();
         let slots = self.inner.slots.read().expect("slots lock");
         slots
             .values()
@@ -419,6 +434,18 @@ impl PluginHost {
                     (None, _) => "failed",
                 };
                 let grant = slot.context.grant.clone();
+                let mut commands: Vec<String> = table
+                    .iter()
+                    .filter(|(_, (plugin, _))| *plugin == slot.context.name)
+                    .map(|(name, _)| name.clone())
+                    .collect();
+                let mut refused_commands = refused.remove(&slot.context.name).unwrap_or_default();
+                if let Some(reason) = &unregistered {
+                    refused_commands.extend(commands.drain(..).map(|name| Refused {
+                        name,
+                        reason: reason.clone(),
+                    }));
+                }
                 PluginStatus {
                     name: slot.context.name.clone(),
                     state,
@@ -451,12 +478,8 @@ impl PluginHost {
                     }),
                     load_millis: current.as_ref().map(|v| v.load_millis),
                     counters: slot.counters.snapshot(),
-                    commands: table
-                        .iter()
-                        .filter(|(_, (plugin, _))| *plugin == slot.context.name)
-                        .map(|(name, _)| name.clone())
-                        .collect(),
-                    refused_commands: refused.remove(&slot.context.name).unwrap_or_default(),
+                    commands,
+                    refused_commands,
                 }
             })
             .collect()
@@ -586,7 +609,8 @@ impl PluginHost {
         self.call(name, "autocomplete", async |pre: &CommandPre, store| {
             let state = store.data_mut();
             state.user = Some(context.user_id);
-            state.guild = context.guild_id;
+            // No guild: a keystroke is not a command, so it may not drive the player.
+            state.guild = None;
             let bindings = pre.instantiate_async(&mut *store).await?;
             Ok(Ok(bindings
                 .call_autocomplete(&mut *store, command, option, partial, context)

@@ -23,7 +23,18 @@ pub const MAX_BODY: usize = 8 << 20;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Headers a plugin may not set (case-insensitive; `proxy-` is a prefix): they would
 /// aim the request at another host than the checked one, or change its framing.
-const FORBIDDEN_HEADERS: &[&str] = &["host", "connection", "transfer-encoding", "proxy-"];
+const FORBIDDEN_HEADERS: &[&str] = &[
+    "host",
+    "connection",
+    "transfer-encoding",
+    "content-length",
+    "te",
+    "trailer",
+    "upgrade",
+    "keep-alive",
+    "expect",
+    "proxy-",
+];
 
 impl Host for CallState {
     async fn fetch(&mut self, request: Request) -> wasmtime::Result<Result<Response, String>> {
@@ -211,6 +222,10 @@ mod tests {
             "Transfer-Encoding",
             "Proxy-Authorization",
             "proxy-connection",
+            "Content-Length",
+            "TE",
+            "Upgrade",
+            "Expect",
         ] {
             let error = fetch(&grant, get(&url, &[(name, "example.org")]))
                 .await
