@@ -5,7 +5,7 @@
 # With DISCORD_TOKEN set, connects to Discord instead (`minstrel run`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/minstrel/target}"
+. scripts/env.sh
 scripts/setup.sh
 scripts/build-plugins.sh >/dev/null
 mkdir -p minstrel-data/plugins
