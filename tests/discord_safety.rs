@@ -65,19 +65,9 @@ fn message_body(call: &RestCall) -> Option<&Value> {
 fn evil_config(dir: &Path, remote: &LocalHttp, llm: &LocalLlm) -> Config {
     let mut config = host_config(dir);
     config.plugins.call_timeout_ms = 30_000;
-    install(&config, "http", "http");
+    install_http_source(&mut config, remote.port());
     install(&config, "ask_mention", "ask");
     install(&config, "hello_command", "hello");
-    config.plugins.grants.insert(
-        "http".into(),
-        Grant {
-            interfaces: vec!["http".into()],
-            http_hosts: vec!["127.0.0.1".into()],
-            http_ports: vec![remote.port()],
-            allow_private_addresses: true,
-            ..Grant::default()
-        },
-    );
     config.plugins.grants.insert(
         "ask".into(),
         Grant {

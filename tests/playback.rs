@@ -364,17 +364,7 @@ async fn http_source(dir: &Path, frequency: u32) -> (minstrel::localhttp::LocalH
         minstrel::localhttp::Route::ok(std::fs::read(&song).unwrap()).typed("audio/ogg"),
     );
     let mut config = config(dir);
-    install(&config, "http", "http");
-    config.plugins.grants.insert(
-        "http".into(),
-        minstrel::plugins::Grant {
-            interfaces: vec!["http".into()],
-            http_hosts: vec!["127.0.0.1".into()],
-            http_ports: vec![remote.port()],
-            allow_private_addresses: true,
-            ..minstrel::plugins::Grant::default()
-        },
-    );
+    bot::install_http_source(&mut config, remote.port());
     (remote, config)
 }
 

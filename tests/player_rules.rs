@@ -413,17 +413,7 @@ fn a_play_with_no_room_in_the_queue_is_refused_before_anything_is_downloaded() {
                 minstrel::localhttp::Route::ok(song.clone()).typed("audio/ogg"),
             );
         }
-        install(&config, "http", "http");
-        config.plugins.grants.insert(
-            "http".into(),
-            Grant {
-                interfaces: vec!["http".into()],
-                http_hosts: vec!["127.0.0.1".into()],
-                http_ports: vec![remote.port()],
-                allow_private_addresses: true,
-                ..Grant::default()
-            },
-        );
+        minstrel_tests::bot::install_http_source(&mut config, remote.port());
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
         let host = start_bot(&server, &config).await;

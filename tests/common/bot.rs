@@ -35,6 +35,19 @@ pub fn install(config: &Config, krate: &str, name: &str) {
     std::fs::copy(crate::component(krate), to).unwrap();
 }
 
+/// Installs the `http` source plugin, granted the loopback test server on `port`.
+pub fn install_http_source(config: &mut Config, port: u16) {
+    install(config, "http", "http");
+    let grant = minstrel::plugins::Grant {
+        interfaces: vec!["http".into()],
+        http_hosts: vec!["127.0.0.1".into()],
+        http_ports: vec![port],
+        allow_private_addresses: true,
+        ..minstrel::plugins::Grant::default()
+    };
+    config.plugins.grants.insert("http".into(), grant);
+}
+
 /// The bot on `server`, serving the dev guild, with the prefix `!`.
 pub fn bot_options(server: &LocalDiscord) -> BotOptions {
     BotOptions {
