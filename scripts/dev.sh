@@ -31,7 +31,7 @@ export MINSTREL_PLUGINS__GRANTS__HTTP__CALL_TIMEOUT_MS="${MINSTREL_PLUGINS__GRAN
 # Charts first (they claim only messages with a table), then the LLM plugin for the rest.
 export MINSTREL_DISCORD__MENTION_ORDER="${MINSTREL_DISCORD__MENTION_ORDER:-[\"chart\"]}"
 export MINSTREL_PLUGINS__DIR="${MINSTREL_PLUGINS__DIR:-minstrel-data/plugins}"
-cargo build --locked -p minstrel
+cargo build --locked -p minstrel --features dev
 if [ -n "${DISCORD_TOKEN:-}" ]; then
   exec "$CARGO_TARGET_DIR/debug/minstrel" run "$@"
 fi

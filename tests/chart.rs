@@ -6,9 +6,9 @@ use std::path::Path;
 
 use minstrel::app::Host;
 use minstrel::discord::BotOptions;
-use minstrel::local::payloads::{ALICE, BOB, BOT_ID};
-use minstrel::local::{LocalDiscord, World};
 use minstrel::plugins::Grant;
+use minstrel_local::discord::payloads::{ALICE, BOB, BOT_ID};
+use minstrel_local::discord::{LocalDiscord, World};
 use minstrel_tests::bot::*;
 use serde_json::{Value, json};
 

@@ -10,14 +10,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use minstrel::config::{MediaConfig, PlayerConfig};
-use minstrel::localhttp::{LocalHttp, Route};
+use minstrel::media::AudioWriter;
 use minstrel::media::{Media, MediaError, SearchSite};
-use minstrel::player::rendition::{self, Render};
-use minstrel::plugins::AudioWriter;
+use minstrel::player::rendition::{self, Render, Renderer};
 use minstrel::store::{Store, StoreError, TrackKey};
-use minstrel_tests::{
-    CountingFetcher, child_results, child_role, hash_hex, open_store, spawn_child, test_config,
-};
+use minstrel_local::http::{LocalHttp, Route};
+use minstrel_tests::process::{child_results, child_role, spawn_child};
+use minstrel_tests::{CountingFetcher, hash_hex, open_store, test_config, wait_for};
 
 /// Longest wait for anything a test waits on.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -52,12 +51,14 @@ async fn downloaded(store: &Store, id: &str, body: Vec<u8>) -> PathBuf {
 /// Renders `input` into the store as `prepare` does.
 async fn render(
     store: &Store,
-    config: &PlayerConfig,
+    renderer: &Renderer,
     id: &str,
     input: PathBuf,
 ) -> Result<PathBuf, StoreError> {
     let key = TrackKey::new("rendition", id);
-    let fetched = store.get_or_fetch(&key, Render::new(config, input)).await?;
+    let fetched = store
+        .get_or_fetch(&key, Render::new(renderer, input))
+        .await?;
     Ok(fetched.blob.path)
 }
 
@@ -69,18 +70,6 @@ fn processes_mentioning(needle: &str) -> usize {
         .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
         .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(needle))
         .count()
-}
-
-/// Polls `check` until it holds; false after [`DEADLINE`].
-async fn eventually(mut check: impl FnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + DEADLINE;
-    while tokio::time::Instant::now() < end {
-        if check() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    check()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +106,7 @@ async fn downloads_naming_other_files_are_refused_not_followed() {
         ("concat-blob", concat, "concat"),
     ] {
         let input = downloaded(&store, id, body.into_bytes()).await;
-        let error = render(&store, &config, id, input)
+        let error = render(&store, &Renderer::new(config.clone()), id, input)
             .await
             .expect_err(&format!("{id}: rendered what the list names"))
             .to_string();
@@ -145,7 +134,7 @@ async fn downloads_naming_other_files_are_refused_not_followed() {
     ] {
         let input = downloaded(&store, name, tone(&tmp.path().join(name), 440, 1, codec)).await;
         let probe = rendition::probe(&config, &input).await;
-        render(&store, &config, name, input)
+        render(&store, &Renderer::new(config.clone()), name, input)
             .await
             .unwrap_or_else(|e| panic!("{name} ({probe:?}): {e}"));
     }
@@ -162,7 +151,7 @@ fn fifo(path: &Path) {
 /// closes at once gives it end of file) so a failing test leaves nothing running.
 async fn reader_gone(pipe: &Path) -> bool {
     let needle = pipe.display().to_string();
-    if eventually(|| processes_mentioning(&needle) == 0).await {
+    if wait_for(DEADLINE, async || processes_mentioning(&needle) == 0).await {
         return true;
     }
     // Opening blocks until a reader comes, so it runs aside, awaited with a deadline.
@@ -196,7 +185,7 @@ async fn children_are_killed_when_their_caller_gives_up() {
         });
         let needle = pipe.display().to_string();
         assert!(
-            eventually(|| processes_mentioning(&needle) == 1).await,
+            wait_for(DEADLINE, async || processes_mentioning(&needle) == 1).await,
             "{step}: the child started"
         );
         task.abort();
@@ -215,9 +204,14 @@ async fn children_are_killed_when_their_caller_gives_up() {
     .await;
     let pipe = tmp.path().join("render-input");
     fifo(&pipe);
-    let error = render(&store, &config, "stuck", pipe.clone())
-        .await
-        .unwrap_err();
+    let error = render(
+        &store,
+        &Renderer::new(config.clone()),
+        "stuck",
+        pipe.clone(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(error, StoreError::Timeout(_)), "{error}");
     assert!(reader_gone(&pipe).await, "render: the child was killed");
 }
@@ -250,9 +244,11 @@ async fn renders_beyond_the_limit_wait_their_turn() {
         let body = tone(&tmp.path().join(&name), 300 + 100 * i, 8, OPUS);
         inputs.push((name.clone(), downloaded(&store, &name, body).await));
     }
+    // One renderer, as the players have: its clones share the slots.
+    let renderer = Renderer::new(config);
     let renders = inputs.into_iter().map(|(name, input)| {
-        let (store, config) = (store.clone(), config.clone());
-        tokio::spawn(async move { render(&store, &config, &name, input).await })
+        let (store, renderer) = (store.clone(), renderer.clone());
+        tokio::spawn(async move { render(&store, &renderer, &name, input).await })
     });
     for result in futures::future::join_all(renders).await {
         result.unwrap().expect("every render completes");
@@ -299,7 +295,9 @@ async fn children_get_none_of_the_hosts_secrets() {
             ..PlayerConfig::default()
         };
         let input = downloaded(&store, "song", tone(&dir.join("song.ogg"), 440, 1, OPUS)).await;
-        render(&store, &config, "song", input).await.unwrap();
+        render(&store, &Renderer::new(config.clone()), "song", input)
+            .await
+            .unwrap();
         let media = Media::new(MediaConfig {
             yt_dlp: program("YT_DLP"),
             allow_private_addresses: true,
@@ -362,10 +360,15 @@ async fn errors_show_no_host_paths() {
         ..PlayerConfig::default()
     };
     let errors = [
-        render(&store, &config, "text", garbage.clone())
-            .await
-            .unwrap_err()
-            .to_string(),
+        render(
+            &store,
+            &Renderer::new(config.clone()),
+            "text",
+            garbage.clone(),
+        )
+        .await
+        .unwrap_err()
+        .to_string(),
         rendition::measure(&config, &garbage)
             .await
             .unwrap_err()
@@ -465,7 +468,7 @@ async fn searches_and_downloads_have_their_own_slots() {
         async move { media.search(SearchSite::Youtube, "never gonna", 3).await }
     });
     assert!(
-        eventually(|| started("search") == 1).await,
+        wait_for(DEADLINE, async || started("search") == 1).await,
         "the search started"
     );
     let downloaded = tokio::time::timeout(DEADLINE, media.download_audio(&url, &mut Discard))
@@ -483,7 +486,7 @@ async fn searches_and_downloads_have_their_own_slots() {
         async move { media.download_audio(&url, &mut Discard).await }
     });
     assert!(
-        eventually(|| started("download") == 2).await,
+        wait_for(DEADLINE, async || started("download") == 2).await,
         "the download started"
     );
     let found = tokio::time::timeout(

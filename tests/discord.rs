@@ -2,18 +2,16 @@
 //! over loopback to the local Discord-compatible server, real SQLite, real plugins.
 
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use minstrel::app::Host;
 use minstrel::config::Config;
 use minstrel::discord::BotOptions;
-use minstrel::local::payloads::{ALICE, BOB, BOT_ID, GUILD_ID};
-use minstrel::local::{LocalDiscord, World};
-use minstrel::localllm::{LocalLlm, Script};
 use minstrel::plugins::Grant;
+use minstrel_local::discord::payloads::{ALICE, BOB, BOT_ID, GUILD_ID};
+use minstrel_local::discord::{LocalDiscord, World};
+use minstrel_local::llm::{LocalLlm, Script};
 use minstrel_tests::bot::*;
 use minstrel_tests::*;
 use serde_json::json;
@@ -38,7 +36,7 @@ async fn start_with(config: Config, mention_order: Vec<String>) -> (LocalDiscord
     (server, host)
 }
 
-fn posts(world: &World) -> Vec<minstrel::local::RestCall> {
+fn posts(world: &World) -> Vec<minstrel_local::discord::RestCall> {
     world
         .calls()
         .into_iter()
@@ -276,66 +274,17 @@ async fn a_thousand_messages_delivered_twice_get_a_thousand_replies() {
     host.shutdown().await;
 }
 
-/// A child process, killed when dropped (also when the test fails).
-struct Process(std::process::Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A `minstrel run` process on `data_dir` against `server`, serving built plugin
-/// `krate` as `version`, once it has registered its commands (so it is connected and
-/// serving).
-async fn bot_process(server: &LocalDiscord, data_dir: &Path, krate: &str) -> Process {
+/// `krate` as `version`, once it is connected and serving.
+async fn bot_process(server: &LocalDiscord, data_dir: &Path, krate: &str) -> BotProcess {
     let plugins = data_dir.with_file_name(format!("plugins-{krate}"));
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(component(krate), plugins.join("version.wasm")).unwrap();
-    let mut child = minstrel_command()
-        .args(["--data-dir"])
-        .arg(data_dir)
-        .arg("run")
-        .env("DISCORD_TOKEN", "test-token")
-        .env("MINSTREL_DISCORD__API_BASE", server.base_url())
-        .env("MINSTREL_DISCORD__DEV_GUILD", GUILD_ID.to_string())
-        .env("MINSTREL_PLUGINS__DIR", &plugins)
-        .env("RUST_LOG", "warn,minstrel=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let process = Process(child);
-    logged(stderr, krate, "commands registered").await;
-    process
-}
-
-/// Waits up to [`WAIT`] for a line containing `text` on a child's stderr, passing every
-/// line on to this process's stderr, marked `name`.
-async fn logged(stderr: std::process::ChildStderr, name: &str, text: &str) {
-    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
-    let name = name.to_string();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            eprintln!("[{name}] {line}");
-            let _ = tx.send(line);
-        }
-    });
-    let found = tokio::time::timeout(WAIT, async {
-        while let Some(line) = lines.recv().await {
-            if line.contains(text) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(found, Ok(true), "the bot process never logged {text:?}");
+    BotProcess::start(
+        &mut run_command(server, data_dir, &plugins, "test-token"),
+        krate,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -10,10 +10,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use minstrel::discord::BotOptions;
-use minstrel::local::payloads::{ALICE, BOT_ID};
-use minstrel::local::{LocalDiscord, RestCall, World};
-use minstrel::localllm::{LocalLlm, Script};
 use minstrel::plugins::Grant;
+use minstrel_local::discord::payloads::{ALICE, BOT_ID};
+use minstrel_local::discord::{LocalDiscord, RestCall, World};
+use minstrel_local::llm::{LocalLlm, Script};
 use minstrel_tests::bot::*;
 use serde_json::{Value, json};
 

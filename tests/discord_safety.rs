@@ -4,19 +4,19 @@
 //! run` with a clear error. The real bot against the local Discord-compatible server.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use minstrel::config::Config;
-use minstrel::discord::plugin_commands::RETRY_FIRST;
-use minstrel::local::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC};
-use minstrel::local::{LocalDiscord, RestCall, World};
-use minstrel::localhttp::{LocalHttp, Route};
-use minstrel::localllm::{LocalLlm, Script};
+use minstrel::discord::registry::RETRY_FIRST;
 use minstrel::plugins::Grant;
+use minstrel_local::discord::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC};
+use minstrel_local::discord::{LocalDiscord, RestCall, World};
+use minstrel_local::http::{LocalHttp, Route};
+use minstrel_local::llm::{LocalLlm, Script};
 use minstrel_tests::bot::*;
+use minstrel_tests::process::spawn;
 use minstrel_tests::voice::{run, sine_ogg};
-use minstrel_tests::{json_output, minstrel, minstrel_bin};
+use minstrel_tests::{json_output, minstrel, wait_for};
 use serde_json::{Value, json};
 
 /// A song title that would ping everyone and show a masked link, as the `http` source
@@ -354,44 +354,26 @@ async fn registration_backs_off_while_discord_fails_and_the_bot_serves_meanwhile
     host.shutdown().await;
 }
 
-/// `minstrel run` against `server`, with the token `token`.
+/// `minstrel run` against `server` on `dir` (data in `dir/data`, plugins in
+/// `dir/plugins`), with the token `token`.
 fn minstrel_run(server: &LocalDiscord, dir: &Path, token: &str) -> std::process::Child {
-    Command::new(minstrel_bin())
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("run")
-        // The config reads every MINSTREL_ variable; this one names the binary.
-        .env_remove("MINSTREL_BIN")
-        .env("DISCORD_TOKEN", token)
-        .env("MINSTREL_DISCORD__API_BASE", server.base_url())
-        .env("MINSTREL_DISCORD__DEV_GUILD", GUILD_ID.to_string())
-        .env("MINSTREL_PLUGINS__DIR", dir.join("plugins"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    let data = dir.join("data");
+    spawn(&mut run_command(server, &data, &dir.join("plugins"), token))
 }
 
 /// Waits for `child` to exit within a minute; returns its status and standard error.
-fn exited(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stderr = String::new();
-            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-            return (status, stderr);
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "still running after a minute: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
+async fn exited(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
+    let ended = async || child.try_wait().unwrap().is_some();
+    if !wait_for(Duration::from_secs(60), ended).await {
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "still running after a minute: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
+    let out = child.wait_with_output().unwrap();
+    (out.status, String::from_utf8(out.stderr).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,9 +385,7 @@ async fn minstrel_run_exits_with_a_clear_error_when_start_up_cannot_succeed() {
 
     // A wrong token: Discord answers 401.
     let child = minstrel_run(&server, tmp.path(), "wrong-token");
-    let (status, stderr) = tokio::task::spawn_blocking(move || exited(child))
-        .await
-        .unwrap();
+    let (status, stderr) = exited(child).await;
     assert!(!status.success(), "{stderr}");
     assert!(
         stderr.contains("Discord rejected the bot token (401 Unauthorized)"),
@@ -416,9 +396,7 @@ async fn minstrel_run_exits_with_a_clear_error_when_start_up_cannot_succeed() {
     // applications.commands scope): retrying cannot help, so the process ends.
     world.fail_command_registrations(1, 403);
     let child = minstrel_run(&server, tmp.path(), "test-token");
-    let (status, stderr) = tokio::task::spawn_blocking(move || exited(child))
-        .await
-        .unwrap();
+    let (status, stderr) = exited(child).await;
     assert!(!status.success(), "{stderr}");
     assert!(
         stderr.contains("Discord refused to register the bot's commands: 403 Forbidden"),

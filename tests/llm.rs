@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use minstrel::config::LlmConfig;
+use minstrel::llm::{ChatMessage, ChatRequest, Role};
 use minstrel::llm::{LlmClient, LlmError};
-use minstrel::localllm::{LocalLlm, Script};
-use minstrel::plugins::HostServices;
-use minstrel::plugins::types::{ChatMessage, ChatRequest, Role};
+use minstrel::plugins::{HostServices, ServiceError};
 use minstrel::services::Services;
+use minstrel_local::llm::{LocalLlm, Script};
 
 const KEY: &str = "sk-secret-test-key";
 
@@ -176,15 +176,15 @@ async fn failures_are_clear_and_never_show_the_key() {
 #[tokio::test]
 async fn requests_are_limited_per_user_and_trimmed_to_the_context_limits() {
     let llm = LocalLlm::start("local-model", Some(KEY)).await.unwrap();
-    let services = Services {
-        llm: Some(client(&LlmConfig {
+    let services = Services::new(
+        Some(client(&LlmConfig {
             requests_per_minute: 2,
             max_context_messages: 2,
             max_context_chars: 40,
             ..config(&llm)
         })),
-        ..Services::default()
-    };
+        None,
+    );
     let mut long = request("the newest question");
     for i in 0..5 {
         long.messages.insert(
@@ -207,7 +207,15 @@ async fn requests_are_limited_per_user_and_trimmed_to_the_context_limits() {
     let refused = services
         .chat("ask", Some(1), request("more"))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
+    assert!(
+        matches!(
+            services.chat("ask", Some(1), request("more")).await,
+            Err(ServiceError::Llm(LlmError::RateLimited { .. }))
+        ),
+        "a refusal the caller can tell apart"
+    );
     assert!(
         refused.contains("at most 2 LLM requests per minute"),
         "{refused}"
@@ -232,5 +240,9 @@ async fn requests_are_limited_per_user_and_trimmed_to_the_context_limits() {
         .chat("ask", Some(1), request("hi"))
         .await
         .unwrap_err();
-    assert_eq!(error, "no LLM endpoint is configured on this bot");
+    assert!(matches!(error, ServiceError::NoLlm), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "no LLM endpoint is configured on this bot"
+    );
 }

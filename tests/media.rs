@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use minstrel::config::MediaConfig;
 use minstrel::fetch::PluginFetch;
-use minstrel::localhttp::{LocalHttp, Route};
 use minstrel::media::{Media, MediaError, SearchSite};
 use minstrel::services::Services;
 use minstrel::store::StoreError;
+use minstrel_local::http::{LocalHttp, Route};
 use minstrel_tests::{open_store, temp_files, test_config};
 use support::*;
 
@@ -177,7 +177,7 @@ async fn failures_are_clear_errors() {
     // A sink that refuses stops the download.
     struct Refuse;
     #[async_trait::async_trait]
-    impl minstrel::plugins::AudioWriter for Refuse {
+    impl minstrel::media::AudioWriter for Refuse {
         async fn write(&mut self, _: &[u8]) -> Result<(), String> {
             Err("disk full".into())
         }
@@ -197,7 +197,7 @@ async fn through_a_plugin_into_the_store() {
     server.route("/song.ogg", Route::ok(audio.clone()).typed("audio/ogg"));
     server.route("/big.ogg", Route::ok(ogg_opus(30)).typed("audio/ogg"));
     let tmp = tempfile::tempdir().unwrap();
-    let services = Services::default().with_media(Media::new(media_config()));
+    let services = Services::new(None, Some(Media::new(media_config())));
     let host = source_host(
         tmp.path(),
         "echo_source",
@@ -309,13 +309,8 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 
 /// Waits (up to a generous bound) until no process mentions `needle`.
 async fn gone(needle: &str) -> bool {
-    for _ in 0..100 {
-        if processes_mentioning(needle).is_empty() {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    false
+    let limit = std::time::Duration::from_secs(10);
+    minstrel_tests::wait_for(limit, async || processes_mentioning(needle).is_empty()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,7 +326,7 @@ async fn yt_dlp_is_killed_when_the_call_is_dropped_or_fails() {
     // Dropped: the first bytes arrive, then the caller gives up.
     struct Signal(Option<tokio::sync::oneshot::Sender<()>>);
     #[async_trait::async_trait]
-    impl minstrel::plugins::AudioWriter for Signal {
+    impl minstrel::media::AudioWriter for Signal {
         async fn write(&mut self, _: &[u8]) -> Result<(), String> {
             if let Some(tx) = self.0.take() {
                 let _ = tx.send(());

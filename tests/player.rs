@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use minstrel::config::PlayerConfig;
+use minstrel::player::rendition::Renderer;
 use minstrel::player::{Progress, Song, prepare};
 use minstrel::plugins::PluginHost;
 use minstrel::store::Store;
-use minstrel_tests::{child_results, child_role, open_store, spawn_child, test_config};
+use minstrel_tests::process::{child_results, child_role, spawn_child};
+use minstrel_tests::{open_store, test_config};
 
 /// An ffmpeg that logs each run's arguments to `log`, then runs the real one.
 fn counting_ffmpeg(dir: &Path, log: &Path) -> PathBuf {
@@ -126,7 +128,14 @@ async fn twelve_guilds_get_one_download_one_measurement_one_render() {
             let (store, host, config, song) =
                 (store.clone(), host.clone(), config.clone(), song.clone());
             tokio::spawn(async move {
-                prepare::prepare(&store, &host, &config, &song, &Progress::default()).await
+                prepare::prepare(
+                    &store,
+                    &host,
+                    &Renderer::new(config.clone()),
+                    &song,
+                    &Progress::default(),
+                )
+                .await
             })
         })
         .collect();
@@ -155,9 +164,15 @@ async fn twelve_guilds_get_one_download_one_measurement_one_render() {
     );
 
     // Cached now: no new download, measurement or render.
-    let again = prepare::prepare(&store, &host, &config, &song, &Progress::default())
-        .await
-        .unwrap();
+    let again = prepare::prepare(
+        &store,
+        &host,
+        &Renderer::new(config.clone()),
+        &song,
+        &Progress::default(),
+    )
+    .await
+    .unwrap();
     assert!(again.hit);
     assert_eq!(again.loudness, ready.loudness, "stored with the blob");
     assert_eq!(runs(&log, "-f ogg"), 1);
@@ -174,12 +189,24 @@ async fn normalisation_off_keeps_the_level_in_a_separate_rendition() {
         ..PlayerConfig::default()
     };
     let song = song("tone", "440:2");
-    let a = prepare::prepare(&store, &host, &on, &song, &Progress::default())
-        .await
-        .unwrap();
-    let b = prepare::prepare(&store, &host, &off, &song, &Progress::default())
-        .await
-        .unwrap();
+    let a = prepare::prepare(
+        &store,
+        &host,
+        &Renderer::new(on.clone()),
+        &song,
+        &Progress::default(),
+    )
+    .await
+    .unwrap();
+    let b = prepare::prepare(
+        &store,
+        &host,
+        &Renderer::new(off.clone()),
+        &song,
+        &Progress::default(),
+    )
+    .await
+    .unwrap();
     assert_ne!(a.hash, b.hash);
     assert_eq!(fetch_calls(&host, "tone"), 1, "both made from one download");
     let source = b.loudness.unwrap().integrated_lufs.unwrap();
@@ -196,7 +223,7 @@ async fn a_queued_songs_rendition_survives_eviction_until_released() {
     let ready = prepare::prepare(
         &store,
         &host,
-        &config,
+        &Renderer::new(config.clone()),
         &song("tone", "330:2"),
         &Progress::default(),
     )
@@ -212,7 +239,7 @@ async fn a_queued_songs_rendition_survives_eviction_until_released() {
     let again = prepare::prepare(
         &store,
         &host,
-        &config,
+        &Renderer::new(config.clone()),
         &song("tone", "330:2"),
         &Progress::default(),
     )
@@ -229,7 +256,7 @@ async fn failing_and_garbage_sources_give_clear_errors_and_leave_nothing() {
     let err = prepare::prepare(
         &store,
         &host,
-        &config,
+        &Renderer::new(config.clone()),
         &song("tone", "nope"),
         &Progress::default(),
     )
@@ -244,7 +271,7 @@ async fn failing_and_garbage_sources_give_clear_errors_and_leave_nothing() {
     let err = prepare::prepare(
         &store,
         &host,
-        &config,
+        &Renderer::new(config.clone()),
         &song("echo", "echo:hi"),
         &Progress::default(),
     )
@@ -278,7 +305,7 @@ async fn processes_share_one_download_and_render() {
         let ready = prepare::prepare(
             &store,
             &host,
-            &player,
+            &Renderer::new(player.clone()),
             &song("tone", "550:2"),
             &Progress::default(),
         )

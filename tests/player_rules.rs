@@ -12,27 +12,18 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use minstrel::app::Host;
 use minstrel::config::Config;
-use minstrel::local::payloads::{ALICE, BOB, BOT_ID, CAROL, DAVE, LOUNGE, MUSIC};
-use minstrel::local::{LocalDiscord, World};
-use minstrel::plugins::types::{Context, Invocation, OptionValue, Track};
-use minstrel::plugins::{CallError, Grant, HostServices};
-use minstrel_tests::bot::{self, WAIT, bot_options, host_config, install};
+use minstrel::plugins::types::{Context, Invocation, OptionValue};
+use minstrel::plugins::{CallError, Grant, HostServices, ServiceError, Track};
+use minstrel_local::discord::payloads::{ALICE, BOB, BOT_ID, CAROL, DAVE, LOUNGE, MUSIC};
+use minstrel_local::discord::{LocalDiscord, World};
+use minstrel_tests::bot::{self, WAIT};
+use minstrel_tests::playback::{config_with, start_bot};
 use minstrel_tests::voice::run;
 use serde_json::{Value, json};
 
 fn config(dir: &Path) -> Config {
-    let mut config = host_config(dir);
-    config.plugins.call_timeout_ms = 30_000;
-    config.plugins.host_calls_per_call = 100_000;
-    install(&config, "tone", "tone");
-    install(&config, "tone_playlist", "tones");
-    config
-}
-
-async fn start_bot(server: &LocalDiscord, config: &Config) -> Host {
-    bot::start_bot(server, config, bot_options(server), "play").await
+    config_with(dir, &[("tone", "tone"), ("tone_playlist", "tones")])
 }
 
 /// `user` sends `text`; returns the content of the bot's first reply.
@@ -275,14 +266,18 @@ fn track(title: &str) -> Track {
         id: title.into(),
         title: title.into(),
         duration_ms: None,
-        artwork_url: None,
         page_url: None,
     }
 }
 
 #[async_trait]
 impl HostServices for Recording {
-    async fn enqueue(&self, _plugin: &str, guild_id: u64, query: String) -> Result<Track, String> {
+    async fn enqueue(
+        &self,
+        _plugin: &str,
+        guild_id: u64,
+        query: String,
+    ) -> Result<Track, ServiceError> {
         self.0
             .lock()
             .unwrap()
@@ -290,12 +285,12 @@ impl HostServices for Recording {
         Ok(track(&query))
     }
 
-    async fn skip(&self, _plugin: &str, guild_id: u64) -> Result<Option<Track>, String> {
+    async fn skip(&self, _plugin: &str, guild_id: u64) -> Result<Option<Track>, ServiceError> {
         self.0.lock().unwrap().push(format!("skip {guild_id}"));
         Ok(None)
     }
 
-    async fn queue(&self, _plugin: &str, guild_id: u64) -> Result<Vec<Track>, String> {
+    async fn queue(&self, _plugin: &str, guild_id: u64) -> Result<Vec<Track>, ServiceError> {
         self.0.lock().unwrap().push(format!("queue {guild_id}"));
         Ok(vec![track("a song")])
     }
@@ -406,11 +401,11 @@ fn a_play_with_no_room_in_the_queue_is_refused_before_anything_is_downloaded() {
         config.player.max_queue_per_user = 1;
         // A loopback "remote" host with a song for each member, through the `http` source.
         let song = std::fs::read(minstrel_tests::voice::sine_ogg(tmp.path(), 440, 2)).unwrap();
-        let remote = minstrel::localhttp::LocalHttp::start().await.unwrap();
+        let remote = minstrel_local::http::LocalHttp::start().await.unwrap();
         for path in ["/bob.ogg", "/dave.ogg", "/carol.ogg"] {
             remote.route(
                 path,
-                minstrel::localhttp::Route::ok(song.clone()).typed("audio/ogg"),
+                minstrel_local::http::Route::ok(song.clone()).typed("audio/ogg"),
             );
         }
         minstrel_tests::bot::install_http_source(&mut config, remote.port());

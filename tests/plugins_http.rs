@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use minstrel::localhttp::{LocalHttp, Route};
+use minstrel_local::http::{LocalHttp, Route};
 use minstrel_tests::component;
 
 const PROXY_VARS: &[&str] = &[

@@ -8,24 +8,20 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use minstrel::plugins::cache::Origin;
 use minstrel::plugins::{CallError, PluginHost};
+use minstrel_tests::wait_for;
 use support::*;
+
+/// How long a test waits for the watcher to act on a change.
+const WAIT: Duration = Duration::from_secs(30);
 
 async fn version(host: &PluginHost) -> Result<String, CallError> {
     host.run_command("probe", &invocation("version", &[]))
         .await
         .map(|reply| reply.content)
-}
-
-async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,23 +72,26 @@ async fn fifty_replacements_under_a_steady_call_stream() {
             std::fs::write(&file, bytes).unwrap();
             // `fs::write` is not atomic: the watcher may first see a partial file (a
             // failed load) and then the whole one, so wait for the state to settle.
-            wait_for(&format!("version {next} (replacement {i})"), async || {
+            let serving = async || {
                 version(&host).await.ok().as_deref() == Some(next)
                     && host.status("probe").unwrap().state == "loaded"
-            })
-            .await;
+            };
+            assert!(
+                wait_for(WAIT, serving).await,
+                "timed out waiting for version {next} (replacement {i})"
+            );
             expected = next;
         } else {
             let before = host.status("probe").unwrap().load_attempts;
             std::fs::write(&file, &broken).unwrap();
-            wait_for(
-                &format!("broken file reported (replacement {i})"),
-                async || {
-                    let status = host.status("probe").unwrap();
-                    status.load_attempts > before && status.last_error.is_some()
-                },
-            )
-            .await;
+            let reported = async || {
+                let status = host.status("probe").unwrap();
+                status.load_attempts > before && status.last_error.is_some()
+            };
+            assert!(
+                wait_for(WAIT, reported).await,
+                "timed out waiting for broken file reported (replacement {i})"
+            );
             let status = host.status("probe").unwrap();
             assert_eq!(status.state, "degraded");
             assert!(status.last_error.unwrap().contains("malformed"));
@@ -134,14 +133,18 @@ async fn removing_the_file_unloads_and_adding_one_loads() {
     let temp = dir.join("probe.wasm.part");
     std::fs::copy(component("reload_b"), &temp).unwrap();
     std::fs::rename(&temp, dir.join("probe.wasm")).unwrap();
-    wait_for("the new plugin", async || version(&host).await.is_ok()).await;
+    assert!(
+        wait_for(WAIT, async || version(&host).await.is_ok()).await,
+        "timed out waiting for the new plugin"
+    );
     assert_eq!(version(&host).await.unwrap(), "b");
 
     std::fs::remove_file(dir.join("probe.wasm")).unwrap();
-    wait_for("the unload", async || {
-        matches!(version(&host).await, Err(CallError::NotLoaded(_)))
-    })
-    .await;
+    let unloaded = async || matches!(version(&host).await, Err(CallError::NotLoaded(_)));
+    assert!(
+        wait_for(WAIT, unloaded).await,
+        "timed out waiting for the unload"
+    );
     assert!(host.status("probe").is_none());
     watch.shutdown().await;
 }
@@ -227,8 +230,10 @@ async fn start_loads_the_folder_and_watches_only_when_asked() {
     .unwrap();
     assert!(watch.is_some());
     std::fs::copy(component("reload_b"), dir.join("probe.wasm")).unwrap();
-    wait_for("version b", async || {
-        version(&host).await.ok().as_deref() == Some("b")
-    })
-    .await;
+    assert!(
+        wait_for(WAIT, async || version(&host).await.ok().as_deref()
+            == Some("b"))
+        .await,
+        "timed out waiting for version b"
+    );
 }

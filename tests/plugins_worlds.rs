@@ -9,9 +9,11 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use minstrel::plugins::types::{ChatRequest, MediaInfo, Message};
+use minstrel::llm::ChatRequest;
+use minstrel::media::{AudioWriter, Info};
+use minstrel::plugins::types::Message;
 use minstrel::plugins::{
-    AudioWriter, CallError, ChatStream, Grant, HostServices, PluginHost, PluginsConfig, World,
+    CallError, ChatStream, Grant, HostServices, PluginHost, PluginsConfig, ServiceError, World,
 };
 use support::*;
 
@@ -22,7 +24,7 @@ struct Pieces(Vec<String>);
 
 #[async_trait]
 impl ChatStream for Pieces {
-    async fn next(&mut self) -> Result<Option<String>, String> {
+    async fn next(&mut self) -> Result<Option<String>, ServiceError> {
         Ok(if self.0.is_empty() {
             None
         } else {
@@ -38,15 +40,19 @@ impl HostServices for Fake {
         plugin: &str,
         _user: Option<u64>,
         request: ChatRequest,
-    ) -> Result<Box<dyn ChatStream>, String> {
-        let question = &request.messages.last().ok_or("no messages")?.content;
+    ) -> Result<Box<dyn ChatStream>, ServiceError> {
+        let question = &request
+            .messages
+            .last()
+            .ok_or(ServiceError::Llm(minstrel::llm::LlmError::NoMessages))?
+            .content;
         let answer = format!("{plugin} heard: {question}");
         let pieces = answer.split_inclusive(' ').map(str::to_string).collect();
         Ok(Box::new(Pieces(pieces)))
     }
 
-    async fn probe(&self, _plugin: &str, url: String) -> Result<MediaInfo, String> {
-        Ok(MediaInfo {
+    async fn probe(&self, _plugin: &str, url: String) -> Result<Info, ServiceError> {
+        Ok(Info {
             title: "A song".into(),
             duration_ms: Some(3_000),
             artwork_url: None,
@@ -60,8 +66,10 @@ impl HostServices for Fake {
         _plugin: &str,
         url: String,
         into: &mut dyn AudioWriter,
-    ) -> Result<(), String> {
-        into.write(format!("audio of {url}").as_bytes()).await
+    ) -> Result<(), ServiceError> {
+        into.write(format!("audio of {url}").as_bytes())
+            .await
+            .map_err(|e| ServiceError::Media(minstrel::media::MediaError::Sink(e)))
     }
 }
 
@@ -230,7 +238,7 @@ async fn mention_plugin_streams_an_llm_answer_into_the_draft() {
 /// here fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_host_interface_is_gated() {
-    use minstrel::plugins::config::INTERFACES;
+    use minstrel::config::plugins::INTERFACES;
 
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("plugins");

@@ -10,10 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use minstrel::fetch::PluginFetch;
-use minstrel::localhttp::{LocalHttp, Route};
 use minstrel::media::Media;
 use minstrel::plugins::{CallError, Grant, PluginHost};
 use minstrel::store::{StoreError, TrackKey};
+use minstrel_local::http::{LocalHttp, Route};
 use minstrel_tests::{bytes, component, open_store, temp_files, test_config};
 use support::*;
 

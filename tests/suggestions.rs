@@ -7,10 +7,10 @@ mod sources_support;
 
 use std::sync::Arc;
 
-use minstrel::local::LocalDiscord;
-use minstrel::local::World;
-use minstrel::local::payloads::{ALICE, BOB};
 use minstrel::media::Media;
+use minstrel_local::discord::LocalDiscord;
+use minstrel_local::discord::World;
+use minstrel_local::discord::payloads::{ALICE, BOB};
 use minstrel_tests::bot::{self, WAIT, host_config, install};
 use minstrel_tests::voice::run;
 use serde_json::{Value, json};

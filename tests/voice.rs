@@ -4,7 +4,7 @@
 //!
 //! songbird trusts the endpoint's self-signed certificate through `SSL_CERT_FILE`, which
 //! every test sets through [`run`] before it starts its runtime (see
-//! `minstrel::local::voice::trust_in_this_process` for why that is sound).
+//! `minstrel_local::discord::voice::trust_in_this_process` for why that is sound).
 
 use std::num::{NonZeroU8, NonZeroU64};
 use std::path::Path;
@@ -12,10 +12,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use minstrel::local::payloads::{ALICE, BOB, BOT_ID, GUILD_ID, LOUNGE, MUSIC};
-use minstrel::local::voice::rtp::SILENCE;
-use minstrel::local::{LocalDiscord, VoiceGrant, VoiceStats};
+use minstrel_local::discord::payloads::{ALICE, BOB, BOT_ID, GUILD_ID, LOUNGE, MUSIC};
+use minstrel_local::discord::voice::rtp::SILENCE;
+use minstrel_local::discord::{LocalDiscord, VoiceGrant, VoiceStats};
 use minstrel_tests::voice::{run, sine_ogg};
+use minstrel_tests::wait_for;
 use serde_json::{Value, json};
 use songbird::Config;
 use songbird::ConnectionInfo;
@@ -106,16 +107,11 @@ async fn wait(server: &LocalDiscord, what: &str, cond: impl FnMut(&VoiceStats) -
 }
 
 async fn wait_ended(track: &TrackHandle) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match track.get_info().await {
-            Ok(info) if info.playing == PlayMode::End || info.playing == PlayMode::Stop => return,
-            Err(_) => return, // the track is gone: it ended
-            _ => {}
-        }
-        assert!(tokio::time::Instant::now() < deadline, "track never ended");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ended = async || match track.get_info().await {
+        Ok(info) => info.playing == PlayMode::End || info.playing == PlayMode::Stop,
+        Err(_) => true, // the track is gone: it ended
+    };
+    assert!(wait_for(WAIT, ended).await, "track never ended");
 }
 
 #[test]

@@ -13,7 +13,7 @@
 //!    probing a loopback file), the least a real search costs.
 //! 4. `/play` typed while a search takes 4 s (the `youtube` plugin, its site stood in
 //!    for): how soon the bot answers, with no choices. Discord drops an answer after
-//!    3 s; tests/playback.rs checks only that the answer comes empty.
+//!    3 s; tests/playback_youtube.rs checks only that the answer comes empty.
 
 #[path = "../../tests/common/built.rs"]
 mod built;
@@ -24,11 +24,12 @@ use std::time::{Duration, Instant};
 use minstrel::config::{Config, StoreConfig};
 use minstrel::discord::keystrokes::Keystrokes;
 use minstrel::discord::{BotOptions, Data, claim, plugin_commands};
-use minstrel::local::LocalDiscord;
-use minstrel::local::payloads::{ALICE, GUILD_ID};
-use minstrel::plugins::types::{Context, Invocation, MediaEntry, SearchSite};
-use minstrel::plugins::{Grant, HostServices, NoServices, PluginHost, PluginsConfig};
+use minstrel::media::{Entry, SearchSite};
+use minstrel::plugins::types::{Context, Invocation};
+use minstrel::plugins::{Grant, HostServices, NoServices, PluginHost, PluginsConfig, ServiceError};
 use minstrel::store::Store;
+use minstrel_local::discord::LocalDiscord;
+use minstrel_local::discord::payloads::{ALICE, GUILD_ID};
 
 use built::component;
 
@@ -75,8 +76,9 @@ async fn start_bot(
     let host = minstrel::app::start(&config, options(&server))
         .await
         .unwrap();
-    let registered =
-        |w: &minstrel::local::World| w.guild_commands().iter().any(|c| c["name"] == command);
+    let registered = |w: &minstrel_local::discord::World| {
+        w.guild_commands().iter().any(|c| c["name"] == command)
+    };
     assert!(
         server
             .world()
@@ -136,13 +138,21 @@ async fn claim_overhead() {
         table.insert(spec.name.clone(), ("probe".to_string(), spec));
     }
     let server = LocalDiscord::start().await.unwrap();
+    // Never used by a plugin command; `Data` holds them for the music commands.
+    let players = minstrel::player::Players::new(
+        store.clone(),
+        plugins.clone(),
+        Default::default(),
+        songbird::Songbird::serenity(),
+        Arc::new(poise::serenity_prelude::Http::new("")),
+    );
     let data = Data {
         store,
         plugins,
         options: options(&server),
         plugin_commands: Arc::new(Mutex::new(table)),
-        players: Default::default(),
-        keystrokes: Keystrokes::new(&Default::default()),
+        keystrokes: Keystrokes::new(players.config()),
+        players,
     };
     let invocation = Invocation {
         command: "version".into(),
@@ -193,7 +203,7 @@ async fn claim_overhead() {
 
 /// Sends an autocomplete for `/play` with `text` and waits for the answer, which must
 /// offer one choice.
-async fn suggest(world: &minstrel::local::World, text: &str) -> Duration {
+async fn suggest(world: &minstrel_local::discord::World, text: &str) -> Duration {
     let (elapsed, choices) = answer(world, text).await;
     assert_eq!(choices.as_array().map(Vec::len), Some(1), "{choices}");
     elapsed
@@ -201,7 +211,10 @@ async fn suggest(world: &minstrel::local::World, text: &str) -> Duration {
 
 /// Sends an autocomplete for `/play` with `text`; how long the answer took, and its
 /// choices.
-async fn answer(world: &minstrel::local::World, text: &str) -> (Duration, serde_json::Value) {
+async fn answer(
+    world: &minstrel_local::discord::World,
+    text: &str,
+) -> (Duration, serde_json::Value) {
     let started = Instant::now();
     let token = world.autocomplete(
         ALICE,
@@ -230,9 +243,9 @@ impl HostServices for SlowSearch {
         _site: SearchSite,
         query: String,
         _limit: u32,
-    ) -> Result<Vec<MediaEntry>, String> {
+    ) -> Result<Vec<Entry>, ServiceError> {
         tokio::time::sleep(self.0).await;
-        Ok(vec![MediaEntry {
+        Ok(vec![Entry {
             title: query,
             duration_ms: Some(60_000),
             artwork_url: None,
@@ -268,7 +281,7 @@ async fn slow_suggestions() {
         .unwrap();
     let world = server.world();
     let registered =
-        |w: &minstrel::local::World| w.guild_commands().iter().any(|c| c["name"] == "play");
+        |w: &minstrel_local::discord::World| w.guild_commands().iter().any(|c| c["name"] == "play");
     assert!(world.wait_for(Duration::from_secs(30), registered).await);
     let mut samples = Vec::new();
     for i in 0..5 {
@@ -308,10 +321,10 @@ async fn suggestions() {
     host.shutdown().await;
 
     // The least a real search costs: one yt-dlp run, probing a loopback file.
-    let remote = minstrel::localhttp::LocalHttp::start().await.unwrap();
+    let remote = minstrel_local::http::LocalHttp::start().await.unwrap();
     remote.route(
         "/song.ogg",
-        minstrel::localhttp::Route::ok(std::fs::read(sample_audio()).unwrap()).typed("audio/ogg"),
+        minstrel_local::http::Route::ok(std::fs::read(sample_audio()).unwrap()).typed("audio/ogg"),
     );
     let media = minstrel::media::Media::new(minstrel::config::MediaConfig {
         allow_private_addresses: true,

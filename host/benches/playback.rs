@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use minstrel::app;
 use minstrel::config::Config;
 use minstrel::discord::BotOptions;
-use minstrel::local::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC};
-use minstrel::local::{LocalDiscord, World};
 use minstrel::player::{Command, Players, Progress, Song};
+use minstrel_local::discord::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC};
+use minstrel_local::discord::{LocalDiscord, World};
 use songbird::ConnectionInfo;
 use songbird::driver::Driver;
 use songbird::input::File;
@@ -31,7 +31,7 @@ const RUNS: usize = 5;
 
 fn main() {
     // SAFETY: one thread: the runtime starts below.
-    unsafe { minstrel::local::voice::trust_in_this_process() }.expect("voice trust bundle");
+    unsafe { minstrel_local::discord::voice::trust_in_this_process() }.expect("voice trust bundle");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(run());
 }
@@ -140,7 +140,7 @@ async fn start_minstrel(players: &Players, guilds: &[u64]) {
             .await
             .unwrap();
         players
-            .enqueue(*g, Some(MUSIC), None, vec![song()], Some(ready))
+            .add(*g, Some(MUSIC), None, vec![song()], Some(ready))
             .await
             .unwrap();
     });
@@ -223,7 +223,7 @@ async fn run() {
 
     // 2. Guilds in real time: Minstrel's players vs bare songbird, same file, same run.
     // Each side ramps up, keeping the guilds already playing.
-    let players = host.services.player.get().expect("players").clone();
+    let players = host.players.clone();
     let rendition = players
         .prepare(&song(), &Progress::default())
         .await

@@ -1,26 +1,62 @@
-//! Starting the whole host: the store (reconciled at startup), the plugin runtime
-//! (loaded, and watched for hot reload), and the bot. Shared by `minstrel run` and
-//! `minstrel dev`.
+//! Starting and stopping the whole host, in one place: the store (reconciled at
+//! start-up), the host services, the plugin runtime (loaded, and watched for hot
+//! reload), the guild players and the bot. Shared by `minstrel run` and `minstrel dev`.
+//!
+//! The one cycle is broken here, once: plugins reach the players (the `player`
+//! interface) and the players reach the plugins (source plugins find and fetch songs).
+//! The players are attached to the services before any plugin is loaded.
+//!
+//! Every background task the host starts stops on [`Host::shutdown`]: the players save
+//! their queues and leave voice, the bot disconnects, the shutdown token stops the
+//! command registry and the plugin watcher, and the store stops its keeper.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::discord::{self, BotOptions, RunningBot};
 use crate::media::Media;
+use crate::player::Players;
 use crate::plugins::{HostServices, PluginHost};
 use crate::services::Services;
 use crate::store::Store;
 
-/// A running host. Dropping it stops the plugin watcher; call [`Host::shutdown`] to
-/// stop the bot cleanly.
+/// A running host. Call [`Host::shutdown`] to stop it cleanly (dropping it stops the
+/// plugin watcher and the registry, but saves nothing).
 pub struct Host {
     pub store: Store,
     pub plugins: PluginHost,
-    pub bot: RunningBot,
+    pub players: Players,
     pub services: Arc<Services>,
-    _watch: Option<crate::plugins::watcher::WatchHandle>,
+    pub bot: RunningBot,
+    shutdown: CancellationToken,
+    _stop_on_drop: tokio_util::sync::DropGuard,
+    watch: Option<crate::plugins::watcher::WatchHandle>,
+}
+
+/// Runs the bot until `shutdown` completes (then saves the queues, leaves voice and
+/// stops every task) or the bot stops on its own (a refused token, a lost connection).
+pub async fn run(
+    config: &Config,
+    bot: BotOptions,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let mut host = start(config, bot).await?;
+    tokio::select! {
+        () = shutdown => {
+            tracing::info!("shutting down: saving queues and leaving voice");
+            host.shutdown().await;
+            Ok(())
+        }
+        result = host.bot.wait() => {
+            host.shutdown.cancel();
+            host.store.close();
+            result
+        }
+    }
 }
 
 pub async fn start(config: &Config, bot: BotOptions) -> anyhow::Result<Host> {
@@ -47,13 +83,7 @@ pub async fn start_with(
     if llm.is_none() {
         tracing::info!("no [llm] base_url: plugins asking for an LLM get \"not configured\"");
     }
-    let services = Arc::new(
-        Services {
-            llm,
-            ..Services::default()
-        }
-        .with_media(Media::new(config.media.clone())),
-    );
+    let services = Arc::new(Services::new(llm, Some(Media::new(config.media.clone()))));
     let plugins = PluginHost::with_store(
         config.plugins.clone(),
         &config.data_dir,
@@ -61,6 +91,16 @@ pub async fn start_with(
         store.clone(),
     )
     .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e:#}"))?;
+    let connection = discord::Connection::new(&bot);
+    let players = Players::new(
+        store.clone(),
+        plugins.clone(),
+        config.player.clone(),
+        connection.voice(),
+        connection.http(),
+    );
+    services.attach_players(players.clone());
+
     std::fs::create_dir_all(&config.plugins.dir).with_context(|| {
         format!(
             "creating the plugins folder {}",
@@ -78,30 +118,60 @@ pub async fn start_with(
     } else {
         None
     };
+    let shutdown = CancellationToken::new();
     let running = discord::start(
         bot,
+        connection,
         store.clone(),
         plugins.clone(),
-        config.player.clone(),
-        Arc::clone(&services),
+        players.clone(),
+        shutdown.clone(),
     )
     .await?;
     Ok(Host {
         store,
         plugins,
-        bot: running,
+        players,
         services,
-        _watch: watch,
+        bot: running,
+        _stop_on_drop: shutdown.clone().drop_guard(),
+        shutdown,
+        watch,
     })
 }
 
 impl Host {
-    /// Saves and stops the players (their queues resume at the next start), then stops
-    /// the bot.
-    pub async fn shutdown(self) {
-        if let Some(players) = self.services.player.get() {
-            players.shutdown().await;
+    /// Saves and stops the players (their queues resume at the next start, mid-song),
+    /// disconnects the bot, then stops every background task.
+    pub async fn shutdown(mut self) {
+        self.players.shutdown().await;
+        self.shutdown.cancel();
+        if let Some(watch) = self.watch.take() {
+            watch.shutdown().await;
         }
         self.bot.shutdown().await;
+        self.store.close();
     }
+}
+
+/// Completes on Ctrl-C or SIGTERM (what `systemctl stop` and `docker stop` send).
+pub async fn signals() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; Ctrl-C still stops the bot");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,49 +1,56 @@
 //! The host subsystems behind the plugin interfaces `llm`, `player` and `media`, wired
 //! into one [`HostServices`] implementation.
 //!
-//! Each subsystem is optional: one that is not configured (or not started yet) answers
-//! with the "not configured" error of [`HostServices`]'s default methods. The player is
-//! set once the bot is connected, because it needs the plugin host, which needs these
-//! services.
+//! Each subsystem is optional: one that is not configured answers with the "not
+//! configured" error of [`HostServices`]'s default methods. The players are attached
+//! once, by `app`, right after they are built: they need the plugin host, which needs
+//! these services (the one cycle between plugins and playback).
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use async_trait::async_trait;
 
-use crate::llm::{Completion, LlmClient};
-use crate::media::{self, Media};
+use crate::llm::{ChatRequest, Completion, LlmClient};
+use crate::media::{self, AudioWriter, Media};
 use crate::player::{Command, Outcome, Players, Song};
-use crate::plugins::types::{ChatRequest, MediaEntry, MediaInfo, SearchSite, Track};
-use crate::plugins::{AudioWriter, ChatStream, HostServices};
+use crate::plugins::{ChatStream, HostServices, ServiceError, Track};
 
 /// The host's services, shared by every plugin call.
 #[derive(Default)]
 pub struct Services {
     /// The operator's LLM endpoint (`[llm]`), if configured.
-    pub llm: Option<LlmClient>,
+    llm: Option<LlmClient>,
     /// yt-dlp for `media`.
-    pub media: Option<Media>,
-    /// Guild players; set once the bot is connected.
-    pub player: OnceLock<Players>,
+    media: Option<Media>,
+    /// Guild players (see [`Services::attach_players`]).
+    player: OnceLock<Players>,
 }
 
 impl Services {
-    pub fn with_media(mut self, media: Media) -> Self {
-        self.media = Some(media);
-        self
+    pub fn new(llm: Option<LlmClient>, media: Option<Media>) -> Self {
+        Self {
+            llm,
+            media,
+            player: OnceLock::new(),
+        }
     }
 
-    fn llm(&self) -> Result<&LlmClient, String> {
-        self.llm
-            .as_ref()
-            .ok_or_else(|| crate::llm::LlmError::NotConfigured.to_string())
+    /// Gives plugins the players (once; later calls are ignored).
+    pub fn attach_players(&self, players: Players) {
+        let _ = self.player.set(players);
     }
 
-    fn players(&self) -> Result<&Players, String> {
-        self.player
-            .get()
-            .ok_or_else(|| "no player is running on this bot".to_string())
+    fn llm(&self) -> Result<&LlmClient, ServiceError> {
+        self.llm.as_ref().ok_or(ServiceError::NoLlm)
+    }
+
+    fn players(&self) -> Result<&Players, ServiceError> {
+        self.player.get().ok_or(ServiceError::NoPlayer)
+    }
+
+    fn media(&self) -> Result<&Media, ServiceError> {
+        self.media.as_ref().ok_or(ServiceError::NoMedia)
     }
 }
 
@@ -52,9 +59,12 @@ fn track(song: Song) -> Track {
         id: song.id,
         title: song.title,
         duration_ms: song.duration_ms,
-        artwork_url: None,
         page_url: song.page_url,
     }
+}
+
+fn player_error(error: crate::player::PlayerError) -> ServiceError {
+    ServiceError::Player(Box::new(error))
 }
 
 /// The rate-limit key: the user a call serves, else the plugin itself.
@@ -72,7 +82,7 @@ impl HostServices for Services {
         plugin: &str,
         user: Option<u64>,
         request: ChatRequest,
-    ) -> Result<String, String> {
+    ) -> Result<String, ServiceError> {
         let started = Instant::now();
         let result = self.llm()?.chat(&who(plugin, user), request).await;
         match &result {
@@ -81,7 +91,7 @@ impl HostServices for Services {
             }
             Err(error) => tracing::warn!(%plugin, ?user, %error, "llm chat failed"),
         }
-        result.map_err(|e| e.to_string())
+        Ok(result?)
     }
 
     async fn chat_stream(
@@ -89,7 +99,7 @@ impl HostServices for Services {
         plugin: &str,
         user: Option<u64>,
         request: ChatRequest,
-    ) -> Result<Box<dyn ChatStream>, String> {
+    ) -> Result<Box<dyn ChatStream>, ServiceError> {
         match self.llm()?.chat_stream(&who(plugin, user), request).await {
             Ok(completion) => {
                 tracing::info!(%plugin, ?user, "llm stream started");
@@ -97,42 +107,47 @@ impl HostServices for Services {
             }
             Err(error) => {
                 tracing::warn!(%plugin, ?user, %error, "llm stream failed");
-                Err(error.to_string())
+                Err(error.into())
             }
         }
     }
 
-    async fn enqueue(&self, plugin: &str, guild_id: u64, query: String) -> Result<Track, String> {
+    async fn enqueue(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+        query: String,
+    ) -> Result<Track, ServiceError> {
         let players = self.players()?;
         let mut songs = players
             .resolve(&query, 0)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(player_error)?
             .songs;
         songs.truncate(1);
         let song = songs[0].clone();
         tracing::info!(%plugin, guild_id, title = %song.title, "plugin queued a song");
         players
-            .enqueue(guild_id, None, None, songs, None)
+            .add(guild_id, None, None, songs, None)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(player_error)?;
         Ok(track(song))
     }
 
-    async fn skip(&self, _plugin: &str, guild_id: u64) -> Result<Option<Track>, String> {
+    async fn skip(&self, _plugin: &str, guild_id: u64) -> Result<Option<Track>, ServiceError> {
         match self.players()?.command(guild_id, Command::Skip).await {
             Ok(Outcome::Skipped { now, .. }) => Ok(now.map(track)),
             Ok(_) => Ok(None),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(player_error(e)),
         }
     }
 
-    async fn queue(&self, _plugin: &str, guild_id: u64) -> Result<Vec<Track>, String> {
+    async fn queue(&self, _plugin: &str, guild_id: u64) -> Result<Vec<Track>, ServiceError> {
         let queue = self
             .players()?
             .queue(guild_id)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(player_error)?;
         Ok(queue
             .current
             .into_iter()
@@ -141,39 +156,18 @@ impl HostServices for Services {
             .collect())
     }
 
-    async fn probe(&self, plugin: &str, url: String) -> Result<MediaInfo, String> {
-        let Some(media) = &self.media else {
-            return NoMedia.probe(plugin, url).await;
-        };
-        let info = media.probe(&url).await.map_err(|e| e.to_string())?;
-        Ok(MediaInfo {
-            title: info.title,
-            duration_ms: info.duration_ms,
-            artwork_url: info.artwork_url,
-            page_url: info.page_url,
-            entries: info.entries.into_iter().map(entry).collect(),
-        })
+    async fn probe(&self, _plugin: &str, url: String) -> Result<media::Info, ServiceError> {
+        Ok(self.media()?.probe(&url).await?)
     }
 
     async fn search(
         &self,
-        plugin: &str,
-        site: SearchSite,
+        _plugin: &str,
+        site: media::SearchSite,
         query: String,
         limit: u32,
-    ) -> Result<Vec<MediaEntry>, String> {
-        let Some(media) = &self.media else {
-            return NoMedia.search(plugin, site, query, limit).await;
-        };
-        let site = match site {
-            SearchSite::Youtube => media::SearchSite::Youtube,
-            SearchSite::Soundcloud => media::SearchSite::Soundcloud,
-        };
-        let entries = media
-            .search(site, &query, limit)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(entries.into_iter().map(entry).collect())
+    ) -> Result<Vec<media::Entry>, ServiceError> {
+        Ok(self.media()?.search(site, &query, limit).await?)
     }
 
     async fn download_audio(
@@ -181,30 +175,11 @@ impl HostServices for Services {
         plugin: &str,
         url: String,
         into: &mut dyn AudioWriter,
-    ) -> Result<(), String> {
-        let Some(media) = &self.media else {
-            return NoMedia.download_audio(plugin, url, into).await;
-        };
+    ) -> Result<(), ServiceError> {
+        let media = self.media()?;
         tracing::debug!(plugin, %url, "media download for a plugin");
-        media
-            .download_audio(&url, into)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// The defaults' "not available" answers.
-struct NoMedia;
-
-impl HostServices for NoMedia {}
-
-fn entry(entry: media::Entry) -> MediaEntry {
-    MediaEntry {
-        title: entry.title,
-        duration_ms: entry.duration_ms,
-        artwork_url: entry.artwork_url,
-        page_url: entry.page_url,
+        media.download_audio(&url, into).await?;
+        Ok(())
     }
 }
 
@@ -212,10 +187,10 @@ struct Streamed(Completion);
 
 #[async_trait]
 impl ChatStream for Streamed {
-    async fn next(&mut self) -> Result<Option<String>, String> {
+    async fn next(&mut self) -> Result<Option<String>, ServiceError> {
         self.0.next().await.map_err(|error| {
             tracing::warn!(%error, "llm stream broke off");
-            error.to_string()
+            error.into()
         })
     }
 }

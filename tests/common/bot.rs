@@ -2,15 +2,16 @@
 //! and waiting for its answers. Shared by the tests that talk to the bot.
 
 use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use minstrel::app::{self, Host};
 use minstrel::config::Config;
 use minstrel::discord::BotOptions;
-use minstrel::local::payloads::GUILD_ID;
-use minstrel::local::{LocalDiscord, World};
 use minstrel::plugins::HostServices;
+use minstrel_local::discord::payloads::GUILD_ID;
+use minstrel_local::discord::{LocalDiscord, World};
 use serde_json::Value;
 
 /// How long a test waits for the bot before failing.
@@ -93,6 +94,19 @@ pub async fn start_bot_with(
     host
 }
 
+/// The bot as its own process: `minstrel run` on `data_dir` against `server`, serving
+/// the dev guild with the plugins in `plugins` and the bot token `token`, logging
+/// warnings. Start it with [`crate::process::spawn`].
+pub fn run_command(server: &LocalDiscord, data_dir: &Path, plugins: &Path, token: &str) -> Command {
+    let mut cmd = crate::minstrel(data_dir);
+    cmd.arg("run")
+        .env("DISCORD_TOKEN", token)
+        .env("MINSTREL_DISCORD__API_BASE", server.base_url())
+        .env("MINSTREL_DISCORD__DEV_GUILD", GUILD_ID.to_string())
+        .env("MINSTREL_PLUGINS__DIR", plugins);
+    cmd
+}
+
 /// Guild command registrations (bulk overwrites) the server has answered.
 fn registrations(world: &World) -> usize {
     world
@@ -129,7 +143,7 @@ pub async fn interaction_reply(world: &World, token: &str) -> Value {
 /// has received every event delivered before it (a voice state, a duplicate of an
 /// earlier message) and answered a later one.
 pub async fn caught_up(world: &World) {
-    let id = world.send_message(minstrel::local::payloads::ALICE, "!ping", 1);
+    let id = world.send_message(minstrel_local::discord::payloads::ALICE, "!ping", 1);
     assert!(
         world
             .wait_for(WAIT, |w| w
@@ -140,4 +154,71 @@ pub async fn caught_up(world: &World) {
         "the bot did not answer !ping: {:?}",
         world.replies_to(id)
     );
+}
+
+/// A bot process (see [`run_command`]) whose log is passed on to this process's stderr,
+/// each line marked with its name, and watched; killed when dropped (also when the test
+/// fails).
+pub struct BotProcess {
+    child: std::process::Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl BotProcess {
+    /// Starts `cmd` and waits until the bot has registered its commands (so it is
+    /// connected and serving).
+    pub async fn start(cmd: &mut Command, name: &str) -> Self {
+        let mut child = crate::process::spawn(cmd.env("RUST_LOG", "warn,minstrel=info"));
+        let stderr = child.stderr.take().expect("stderr is captured");
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        let name = name.to_string();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                eprintln!("[{name}] {line}");
+                let _ = tx.send(line);
+            }
+        });
+        let mut bot = Self { child, lines };
+        bot.logged("commands registered").await;
+        bot
+    }
+
+    /// Waits up to [`WAIT`] for a log line containing `text`.
+    pub async fn logged(&mut self, text: &str) {
+        let found = tokio::time::timeout(WAIT, async {
+            while let Some(line) = self.lines.recv().await {
+                if line.contains(text) {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(found, Ok(true), "the bot process never logged {text:?}");
+    }
+
+    /// Sends SIGTERM (what `systemctl stop` and `docker stop` send) and waits up to
+    /// [`WAIT`] for the process to exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let child = &mut self.child;
+        let exited = crate::wait_for(WAIT, async || child.try_wait().unwrap().is_some()).await;
+        assert!(exited, "still running {WAIT:?} after SIGTERM");
+        self.child.try_wait().unwrap().expect("exited")
+    }
+}
+
+impl Drop for BotProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,7 +1,14 @@
-//! Shared helpers for the end-to-end tests.
+//! Shared helpers for the end-to-end tests: the `minstrel` binary and its commands, the
+//! store on test limits, and [`wait_for`], the one way a test polls for something with a
+//! deadline. By topic: [`bot`] (the bot against the local Discord server), [`playback`]
+//! (what the `playback_*` tests share), [`process`] (processes, and copies of the test
+//! binary as children), [`voice`] (the shared runtime, audio made by ffmpeg), [`built`]
+//! (the built plugins).
 
 pub mod bot;
 pub mod built;
+pub mod playback;
+pub mod process;
 pub mod voice;
 pub use built::{component, components_dir};
 
@@ -13,7 +20,24 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use minstrel::config::StoreConfig;
-use minstrel::store::{BlobSink, Fetch, Store, StoreError};
+use minstrel::store::{BlobSink, Fetch, Store, StoreError, TrackKey};
+
+/// Checks `check` every 10 ms until it holds: whether it did within `limit` (the last
+/// check comes at or after the deadline). What `World::wait_for` is for the local
+/// Discord server, this is for anything else a test waits on: a file, a process, a
+/// server's hit count, the store.
+pub async fn wait_for(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 /// How to build the `minstrel` binary the tests run.
 const REBUILD: &str = "rebuild it: cargo build --workspace --bins --tests";
@@ -139,6 +163,11 @@ pub async fn open_store(dir: &Path, config: StoreConfig) -> Store {
     Store::open(dir, config).await.expect("open store")
 }
 
+/// Track `n` of the source `test`.
+pub fn key(n: u64) -> TrackKey {
+    TrackKey::new("test", format!("track-{n}"))
+}
+
 /// A fetcher that counts its runs, waits, then writes `body` (or fails).
 #[derive(Clone)]
 pub struct CountingFetcher {
@@ -201,130 +230,4 @@ pub fn temp_files(data_dir: &Path) -> usize {
     std::fs::read_dir(data_dir.join("tmp"))
         .map(|d| d.count())
         .unwrap_or(0)
-}
-
-/// Child processes: a test re-runs its own test binary, filtered to one `#[test]`
-/// function, with `MINSTREL_CHILD` set; that function then acts as the child.
-pub fn child_role() -> Option<String> {
-    std::env::var("MINSTREL_CHILD").ok()
-}
-
-pub fn spawn_child(test_fn: &str, role: &str, envs: &[(&str, String)]) -> std::process::Child {
-    let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
-    cmd.args([test_fn, "--exact", "--nocapture", "--test-threads=1"])
-        .env("MINSTREL_CHILD", role)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.spawn().expect("spawn child test process")
-}
-
-/// The payload of a child's `RESULT ...` line (the test harness may print its own
-/// text in front of it on the same line).
-pub fn result_of(line: &str) -> Option<String> {
-    line.split_once("RESULT ")
-        .map(|(_, r)| r.trim().to_string())
-}
-
-/// Waits for a child and returns the payloads of its `RESULT ` lines.
-pub fn child_results(child: std::process::Child) -> Vec<String> {
-    child_output(child).0
-}
-
-/// Waits for a child and returns the payloads of its `RESULT ` lines and the [`Span`]
-/// it printed.
-pub fn child_results_and_span(child: std::process::Child) -> (Vec<String>, Span) {
-    let (results, span) = child_output(child);
-    (results, span.expect("the child printed no SPAN line"))
-}
-
-fn child_output(child: std::process::Child) -> (Vec<String>, Option<Span>) {
-    let out = child.wait_with_output().expect("wait child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let results = stdout.lines().filter_map(result_of).collect();
-    let span = stdout.lines().find_map(Span::parse);
-    (results, span)
-}
-
-/// Several processes meet at folder `dir`: each arrives by creating a file named after
-/// itself and waits until `parties` have arrived, so that what follows runs in all of
-/// them at once.
-pub async fn rendezvous(dir: &Path, parties: usize) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(std::process::id().to_string()), b"").unwrap();
-    let arrived = || std::fs::read_dir(dir).unwrap().count();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while arrived() < parties {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "only {} of {parties} processes arrived at {}",
-            arrived(),
-            dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// When a process did its part of a multi-process test, in microseconds of wall-clock
-/// time (the same clock for every process of the machine).
-#[derive(Debug, Clone, Copy)]
-pub struct Span {
-    pub start: u128,
-    pub end: u128,
-}
-
-impl Span {
-    /// Runs `work`, timing it.
-    pub async fn of<T>(work: impl Future<Output = T>) -> (T, Span) {
-        let start = wall_clock_us();
-        let out = work.await;
-        (
-            out,
-            Span {
-                start,
-                end: wall_clock_us(),
-            },
-        )
-    }
-
-    /// The line a child prints for its parent.
-    pub fn line(&self) -> String {
-        format!("SPAN {} {}", self.start, self.end)
-    }
-
-    fn parse(line: &str) -> Option<Span> {
-        let (_, rest) = line.split_once("SPAN ")?;
-        let (start, end) = rest.trim().split_once(' ')?;
-        Some(Span {
-            start: start.parse().ok()?,
-            end: end.parse().ok()?,
-        })
-    }
-}
-
-fn wall_clock_us() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros()
-}
-
-/// Fails unless every span overlaps every other: some instant lies inside all of them,
-/// so the processes really ran at the same time.
-pub fn assert_overlap(spans: &[Span]) {
-    let latest_start = spans.iter().map(|s| s.start).max().unwrap();
-    let earliest_end = spans.iter().map(|s| s.end).min().unwrap();
-    assert!(
-        latest_start < earliest_end,
-        "the processes did not all run at the same time: the last started {} us after the \
-         first finished ({spans:?})",
-        latest_start - earliest_end
-    );
 }

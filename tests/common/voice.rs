@@ -20,7 +20,7 @@ pub fn run<F: Future<Output = ()>>(body: F) {
     // SAFETY: every test of a binary using this calls `run` before anything else, so no
     // test thread reads the environment while the first caller sets SSL_CERT_FILE (the
     // others wait in the same `Once`), and the harness's main thread only waits.
-    unsafe { minstrel::local::voice::trust_in_this_process() }.expect("voice trust bundle");
+    unsafe { minstrel_local::discord::voice::trust_in_this_process() }.expect("voice trust bundle");
     // RUST_LOG=songbird=debug shows the client's side of a failure.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())

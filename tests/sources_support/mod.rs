@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use minstrel::config::MediaConfig;
+use minstrel::llm::ChatRequest;
+use minstrel::media::{AudioWriter, Entry, MediaError, SearchSite};
 use minstrel::media::{Media, info};
-use minstrel::plugins::types::{ChatRequest, MediaEntry, MediaInfo, SearchSite, Track};
 use minstrel::plugins::{
-    AudioWriter, ChatStream, Grant, HostServices, NoServices, PluginHost, PluginsConfig,
+    ChatStream, Grant, HostServices, NoServices, PluginHost, PluginsConfig, ServiceError, Track,
 };
 
 /// An Ogg Opus file of `seconds` of a sine tone, made by the real ffmpeg.
@@ -45,15 +46,6 @@ pub fn recorded(name: &str, asked: &str) -> info::Info {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/ytdlp/{name}.json"));
     let json = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     info::parse(&json, asked, 50).unwrap()
-}
-
-fn entry(e: info::Entry) -> MediaEntry {
-    MediaEntry {
-        title: e.title,
-        duration_ms: e.duration_ms,
-        artwork_url: e.artwork_url,
-        page_url: e.page_url,
-    }
 }
 
 /// Host services standing in for YouTube: probes and searches are answered from the
@@ -118,7 +110,7 @@ impl HostServices for Recorded {
         plugin: &str,
         user: Option<u64>,
         request: ChatRequest,
-    ) -> Result<String, String> {
+    ) -> Result<String, ServiceError> {
         self.rest().chat(plugin, user, request).await
     }
 
@@ -127,36 +119,34 @@ impl HostServices for Recorded {
         plugin: &str,
         user: Option<u64>,
         request: ChatRequest,
-    ) -> Result<Box<dyn ChatStream>, String> {
+    ) -> Result<Box<dyn ChatStream>, ServiceError> {
         self.rest().chat_stream(plugin, user, request).await
     }
 
-    async fn enqueue(&self, plugin: &str, guild_id: u64, query: String) -> Result<Track, String> {
+    async fn enqueue(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+        query: String,
+    ) -> Result<Track, ServiceError> {
         self.rest().enqueue(plugin, guild_id, query).await
     }
 
-    async fn skip(&self, plugin: &str, guild_id: u64) -> Result<Option<Track>, String> {
+    async fn skip(&self, plugin: &str, guild_id: u64) -> Result<Option<Track>, ServiceError> {
         self.rest().skip(plugin, guild_id).await
     }
 
-    async fn queue(&self, plugin: &str, guild_id: u64) -> Result<Vec<Track>, String> {
+    async fn queue(&self, plugin: &str, guild_id: u64) -> Result<Vec<Track>, ServiceError> {
         self.rest().queue(plugin, guild_id).await
     }
 
-    async fn probe(&self, _plugin: &str, url: String) -> Result<MediaInfo, String> {
+    async fn probe(&self, _plugin: &str, url: String) -> Result<info::Info, ServiceError> {
         self.asked.lock().unwrap().push(format!("probe {url}"));
         let name = self
             .probes
             .get(&url)
-            .ok_or(format!("no recording for {url}"))?;
-        let info = recorded(name, &url);
-        Ok(MediaInfo {
-            title: info.title,
-            duration_ms: info.duration_ms,
-            artwork_url: info.artwork_url,
-            page_url: info.page_url,
-            entries: info.entries.into_iter().map(entry).collect(),
-        })
+            .ok_or_else(|| MediaError::BadUrl(format!("no recording for {url}")))?;
+        Ok(recorded(name, &url))
     }
 
     async fn search(
@@ -165,14 +155,14 @@ impl HostServices for Recorded {
         site: SearchSite,
         query: String,
         limit: u32,
-    ) -> Result<Vec<MediaEntry>, String> {
+    ) -> Result<Vec<Entry>, ServiceError> {
         self.asked
             .lock()
             .unwrap()
-            .push(format!("search {site:?} {query} {limit}"));
+            .push(format!("search SearchSite::{site:?} {query} {limit}"));
         tokio::time::sleep(self.search_delay).await;
         let info = recorded("search", &query);
-        Ok(info.entries.into_iter().map(entry).collect())
+        Ok(info.entries)
     }
 
     async fn download_audio(
@@ -180,15 +170,15 @@ impl HostServices for Recorded {
         _plugin: &str,
         url: String,
         into: &mut dyn AudioWriter,
-    ) -> Result<(), String> {
+    ) -> Result<(), ServiceError> {
         self.asked.lock().unwrap().push(format!("download {url}"));
-        let local = self.audio.get(&url).ok_or(format!("no audio for {url}"))?;
+        let local = self
+            .audio
+            .get(&url)
+            .ok_or_else(|| MediaError::BadUrl(format!("no audio for {url}")))?;
         self.downloads.fetch_add(1, Ordering::SeqCst);
-        self.media
-            .download_audio(local, into)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+        self.media.download_audio(local, into).await?;
+        Ok(())
     }
 }
 
@@ -251,7 +241,7 @@ pub fn grant(interfaces: &[&str]) -> Grant {
 /// The bot on `config`, its plugins' host services answered by `youtube` (which passes
 /// what it does not stand in for to the real ones).
 pub async fn start_bot_on_recorded(
-    server: &minstrel::local::LocalDiscord,
+    server: &minstrel_local::discord::LocalDiscord,
     config: &minstrel::config::Config,
     youtube: Arc<Recorded>,
 ) -> minstrel::app::Host {

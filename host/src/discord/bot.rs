@@ -9,10 +9,10 @@ use poise::serenity_prelude as serenity;
 use songbird::SerenityInit;
 
 use super::{Data, Error, claim, mentions, music, plugin_commands};
-use crate::config::PlayerConfig;
+use tokio_util::sync::CancellationToken;
+
 use crate::player::Players;
 use crate::plugins::PluginHost;
-use crate::services::Services;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
@@ -104,13 +104,8 @@ fn client_failure(error: &serenity::Error) -> String {
     }
 }
 
-pub async fn start(
-    options: BotOptions,
-    store: Store,
-    plugins: PluginHost,
-    player: PlayerConfig,
-    services: Arc<Services>,
-) -> Result<RunningBot, Error> {
+/// The REST client for `options`, with the allowed mentions of [`allowed_mentions`].
+fn http_client(options: &BotOptions) -> serenity::Http {
     let mut http =
         serenity::HttpBuilder::new(&options.token).default_allowed_mentions(allowed_mentions());
     if let Some(base) = &options.api_base {
@@ -119,21 +114,59 @@ pub async fn start(
             .proxy(base.trim_end_matches('/'))
             .ratelimiter_disabled(true);
     }
-    let http = http.build();
+    http.build()
+}
+
+/// The players' handles on Discord, made before the client connects so that the
+/// players are built beside the rest of the host: songbird (registered with the client
+/// in [`start`]) and a REST client for their announcements (serenity's client makes
+/// its own from the same options).
+pub struct Connection {
+    http: Arc<serenity::Http>,
+    voice: Arc<songbird::Songbird>,
+}
+
+impl Connection {
+    pub fn new(options: &BotOptions) -> Self {
+        // Many guilds joining at once (queues resumed after a restart) can take longer
+        // than songbird's default 10 s for the gateway's answer; a slow join beats a lost
+        // queue.
+        let voice = songbird::Songbird::serenity_from_config(
+            songbird::Config::default().gateway_timeout(Some(Duration::from_secs(120))),
+        );
+        Self {
+            http: Arc::new(http_client(options)),
+            voice,
+        }
+    }
+
+    pub fn http(&self) -> Arc<serenity::Http> {
+        Arc::clone(&self.http)
+    }
+
+    pub fn voice(&self) -> Arc<songbird::Songbird> {
+        Arc::clone(&self.voice)
+    }
+}
+
+/// Connects the bot. Once connected it resumes the saved queues and registers its
+/// commands; the registry stops on `shutdown`.
+pub async fn start(
+    options: BotOptions,
+    connection: Connection,
+    store: Store,
+    plugins: PluginHost,
+    players: Players,
+    shutdown: CancellationToken,
+) -> Result<RunningBot, Error> {
     let data = Data {
         store,
         plugins,
         options: options.clone(),
         plugin_commands: Default::default(),
-        players: Default::default(),
-        keystrokes: super::keystrokes::Keystrokes::new(&player),
+        keystrokes: super::keystrokes::Keystrokes::new(players.config()),
+        players,
     };
-    // Many guilds joining at once (queues resumed after a restart) can take longer than
-    // songbird's default 10 s for the gateway's answer; a slow join beats a lost queue.
-    let songbird = songbird::Songbird::serenity_from_config(
-        songbird::Config::default().gateway_timeout(Some(Duration::from_secs(120))),
-    );
-    let voice = Arc::clone(&songbird);
     data.plugins
         .reserve_commands(super::builtin_command_names());
     let (fatal, _) = tokio::sync::watch::channel(None);
@@ -157,8 +190,7 @@ pub async fn start(
         })
         .setup(move |ctx, _ready, framework| {
             Box::pin(async move {
-                let result =
-                    setup(ctx, framework, data, player, voice, services, stop.clone()).await;
+                let result = setup(ctx, framework, data, shutdown, stop.clone()).await;
                 if let Err(e) = &result {
                     stop.send_replace(Some(format!("start-up failed: {e:#}")));
                 }
@@ -168,9 +200,9 @@ pub async fn start(
         .build();
     let intents =
         serenity::GatewayIntents::non_privileged() | serenity::GatewayIntents::MESSAGE_CONTENT;
-    let mut client = serenity::ClientBuilder::new_with_http(http, intents)
+    let mut client = serenity::ClientBuilder::new_with_http(http_client(&options), intents)
         .framework(framework)
-        .register_songbird_with(songbird)
+        .register_songbird_with(connection.voice)
         .await?;
     let shard_manager = client.shard_manager.clone();
     let task = tokio::spawn(async move { client.start().await });
@@ -188,32 +220,21 @@ async fn setup(
     ctx: &serenity::Context,
     framework: &poise::Framework<Data, Error>,
     data: Data,
-    player: PlayerConfig,
-    voice: Arc<songbird::Songbird>,
-    services: Arc<Services>,
+    shutdown: CancellationToken,
     fatal: tokio::sync::watch::Sender<Option<String>>,
 ) -> Result<Data, Error> {
-    // Players first: by the time the commands are visible, they can play.
-    let players = Players::new(
-        data.store.clone(),
-        data.plugins.clone(),
-        player,
-        voice,
-        ctx.http.clone(),
-    );
-    let resumed = players.resume_saved().await?;
+    // Queues first: by the time the commands are visible, they can play.
+    let resumed = data.players.resume_saved().await?;
     if resumed > 0 {
         tracing::info!(guilds = resumed, "resumed saved queues");
     }
-    let _ = services.player.set(players.clone());
-    let _ = data.players.set(players);
-    let registry = plugin_commands::Registry {
+    let registry = super::registry::Registry {
         plugins: data.plugins.clone(),
         dev_guild: data.options.dev_guild,
         builtins: poise::builtins::create_application_commands(&framework.options().commands),
         table: Arc::clone(&data.plugin_commands),
     };
-    registry.spawn(ctx.http.clone(), fatal);
+    registry.spawn(ctx.http.clone(), fatal, shutdown);
     Ok(data)
 }
 
@@ -249,7 +270,7 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         poise::FrameworkError::Command { error, ctx, .. } => {
             tracing::warn!(command = %ctx.command().qualified_name, error = %format!("{error:#}"), "command failed");
             let reply = poise::CreateReply::default()
-                .content(plugin_commands::failed(&error))
+                .content(super::reply::failed(&error))
                 .ephemeral(true)
                 .reply(true);
             if let Err(e) = ctx.send(reply).await {
@@ -306,10 +327,10 @@ async fn on_event(
             }
         }
         serenity::FullEvent::VoiceStateUpdate { new, .. } => {
-            if let (Some(guild), Some(players)) = (new.guild_id, data.players.get())
+            if let Some(guild) = new.guild_id
                 && let Some(alone) = music::bot_alone(ctx, guild)
             {
-                players.set_alone(guild.get(), alone);
+                data.players.set_alone(guild.get(), alone);
             }
         }
         serenity::FullEvent::InteractionCreate { interaction } => match interaction {

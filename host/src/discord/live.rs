@@ -11,7 +11,7 @@ use poise::serenity_prelude as serenity;
 use serenity::{CreateMessage, EditMessage};
 use tokio::time::Instant;
 
-use super::plugin_commands::{attachments, embeds, send_reply};
+use super::reply::{attachments, embeds, send_reply};
 use super::{Error, split};
 use crate::plugins::types::Reply;
 

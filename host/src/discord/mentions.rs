@@ -15,7 +15,7 @@
 use poise::serenity_prelude as serenity;
 
 use super::live::LiveReply;
-use super::plugin_commands::{send_reply, text_reply};
+use super::reply::{send_reply, text_reply};
 use super::{Data, Error};
 use crate::plugins::types::{Context as PluginContext, EarlierMessage, Message, Reply};
 use crate::plugins::{CallError, PluginHost, World};
@@ -188,10 +188,7 @@ fn final_reply(plugin: &str, result: Result<Reply, CallError>, draft: String) ->
             } else {
                 format!("{draft}\n\n")
             };
-            text_reply(
-                format!("{shown}{}", super::plugin_commands::failed(&e)),
-                false,
-            )
+            text_reply(format!("{shown}{}", super::reply::failed(&e)), false)
         }
     }
 }

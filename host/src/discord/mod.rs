@@ -4,7 +4,9 @@
 //! - [`bot`]: building and starting the serenity client and poise framework, against
 //!   Discord or the local server.
 //! - [`commands`]: the built-in commands (`help`, `ping`, `plugins`, `cache`).
-//! - [`plugin_commands`]: registration of plugin commands and their dispatch.
+//! - [`plugin_commands`]: dispatch of plugin commands (slash, autocomplete, prefix).
+//! - [`registry`]: registering the commands with Discord, again when plugins change.
+//! - [`reply`]: a plugin's reply as Discord messages (split, embeds, files).
 //! - [`music`]: the playback commands (`play`, `skip`, `queue`, ...).
 //! - [`keystrokes`]: debounce and per-user rate limit of `/play` search suggestions.
 //! - [`attachments`]: the bounded download of a mention's files for the plugin.
@@ -30,15 +32,17 @@ pub mod live;
 pub mod mentions;
 pub mod music;
 pub mod plugin_commands;
+pub mod registry;
+pub mod reply;
 pub mod split;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::player::Players;
 use crate::plugins::PluginHost;
 use crate::store::Store;
 
-pub use bot::{BotOptions, RunningBot, start};
+pub use bot::{BotOptions, Connection, RunningBot, start};
 
 pub type Error = anyhow::Error;
 pub type Context<'a> = poise::Context<'a, Data, Error>;
@@ -50,8 +54,7 @@ pub struct Data {
     pub options: BotOptions,
     /// Plugin commands as last registered.
     pub plugin_commands: Arc<Mutex<plugin_commands::CommandTable>>,
-    /// Guild players; set once the bot is connected.
-    pub players: OnceLock<Players>,
+    pub players: Players,
     /// Debounce and rate limit of `/play` search suggestions.
     pub keystrokes: keystrokes::Keystrokes,
 }

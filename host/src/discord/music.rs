@@ -43,10 +43,7 @@ pub fn all() -> Vec<poise::Command<super::Data, Error>> {
 }
 
 fn players<'a>(ctx: &Context<'a>) -> Result<&'a Players, Error> {
-    ctx.data()
-        .players
-        .get()
-        .ok_or_else(|| anyhow::anyhow!("the player is not ready yet"))
+    Ok(&ctx.data().players)
 }
 
 fn guild(ctx: &Context<'_>) -> Result<u64, Error> {
@@ -222,7 +219,7 @@ impl Suggestion {
 /// cache: one search per text however many users (and processes) type it.
 async fn suggestions(ctx: Context<'_>, partial: &str) -> Vec<Suggestion> {
     let partial = partial.trim().to_string();
-    if partial.chars().count() < 3 || crate::player::sources::is_url(&partial) {
+    if partial.chars().count() < 3 || crate::player::resolve::is_url(&partial) {
         return Vec::new();
     }
     let Ok(players) = players(&ctx) else {

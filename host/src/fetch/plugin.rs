@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::plugins::{AudioWriter, PluginHost};
+use crate::media::AudioWriter;
+use crate::plugins::PluginHost;
 use crate::store::{BlobSink, Fetch, Result, StoreError, TrackKey};
 
 /// Chunks in flight between the plugin call and the store's sink.

@@ -3,7 +3,7 @@
 //! messages that fit `max_messages` and `max_chars`. The newest message always goes,
 //! cut to the room left if it alone is too long.
 
-use crate::plugins::types::{ChatMessage, Role};
+use super::{ChatMessage, Role};
 
 pub fn fit(messages: Vec<ChatMessage>, max_messages: usize, max_chars: usize) -> Vec<ChatMessage> {
     let chars = |m: &ChatMessage| m.content.chars().count();

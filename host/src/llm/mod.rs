@@ -23,8 +23,30 @@ use serde_json::{Value, json};
 pub use error::LlmError;
 
 use crate::config::LlmConfig;
-use crate::plugins::types::{ChatRequest, Role};
 use limit::RateLimit;
+
+/// What a caller asks the endpoint.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChatRequest {
+    /// The operator's model when `None`.
+    pub model: Option<String>,
+    pub messages: Vec<ChatMessage>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
 
 /// Longest error text kept from an endpoint's answer.
 const MAX_ERROR_CHARS: usize = 300;
@@ -202,7 +224,7 @@ fn error_message(text: &str, status: reqwest::StatusCode) -> String {
 
 /// A streamed answer. Each [`Completion::next`] waits at most the configured timeout.
 pub struct Completion {
-    body: BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
+    body: BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     decoder: sse::EventDecoder,
     pending: std::collections::VecDeque<String>,
     idle: Duration,

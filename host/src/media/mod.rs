@@ -45,8 +45,16 @@ pub use error::MediaError;
 pub use info::{Entry, Info};
 pub use target::{MediaUrl, Search, SearchSite};
 
+use async_trait::async_trait;
+
 use crate::config::MediaConfig;
-use crate::plugins::AudioWriter;
+
+/// Where downloaded audio goes: the store's atomic writer behind a source plugin's sink,
+/// in the real host. An error stops the download with its message.
+#[async_trait]
+pub trait AudioWriter: Send {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), String>;
+}
 
 /// The media service. Cheap to clone; clones share the process limits.
 #[derive(Clone)]

@@ -14,9 +14,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
+use super::AudioWriter;
 use super::error::MediaError;
 use crate::children;
-use crate::plugins::AudioWriter;
 
 /// Most bytes of JSON `probe` reads (a flat playlist of a few hundred entries is well
 /// under a megabyte).

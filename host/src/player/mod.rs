@@ -2,7 +2,7 @@
 //!
 //! - [`queue`]: a guild's queue as plain data (loop modes, shuffle, paging, limits).
 //! - [`control`]: who may change a guild's playback, and how many votes skip a song.
-//! - [`sources`]: what a user typed -> songs, through the source plugins.
+//! - [`resolve`]: what a user typed -> songs, through the source plugins.
 //! - [`rendition`]: loudness measurement and the Ogg Opus rendition (ffmpeg).
 //! - [`prepare`]: song -> its rendition cached and leased (download and render once).
 //! - [`guild`]: one task per guild owning its queue, call and leases.
@@ -16,7 +16,7 @@ pub mod guild;
 pub mod prepare;
 pub mod queue;
 pub mod rendition;
-pub mod sources;
+pub mod resolve;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,7 +32,7 @@ use crate::store::Store;
 
 pub use prepare::{Progress, Ready, Stage};
 pub use queue::{Limits, LoopMode, Queue, QueueError, Song};
-pub use sources::{Found, ResolveError};
+pub use resolve::{Found, ResolveError};
 
 use guild::Request;
 
@@ -144,6 +144,7 @@ pub(crate) struct Shared {
     pub store: Store,
     pub plugins: PluginHost,
     pub config: PlayerConfig,
+    pub renderer: rendition::Renderer,
     pub songbird: Arc<Songbird>,
     pub http: Arc<Http>,
 }
@@ -167,6 +168,7 @@ impl Players {
             shared: Arc::new(Shared {
                 store,
                 plugins,
+                renderer: rendition::Renderer::new(config.clone()),
                 config,
                 songbird,
                 http,
@@ -201,7 +203,7 @@ impl Players {
 
     /// The songs `query` names (search words or a URL), for `user`.
     pub async fn resolve(&self, query: &str, user: u64) -> Result<Found, PlayerError> {
-        Ok(sources::resolve(&self.shared.plugins, query, user).await?)
+        Ok(resolve::resolve(&self.shared.plugins, query, user).await?)
     }
 
     /// Caches and leases `song`'s rendition (see [`prepare::prepare`]).
@@ -210,7 +212,7 @@ impl Players {
         prepare::prepare(
             &shared.store,
             &shared.plugins,
-            &shared.config,
+            &shared.renderer,
             song,
             progress,
         )
@@ -246,19 +248,6 @@ impl Players {
     pub async fn room(&self, guild: u64, user: u64) -> Result<(), PlayerError> {
         self.ask(guild, |reply| Request::Room { user, reply })
             .await?
-    }
-
-    /// [`Players::add`], returning the first song's position (0: it plays now).
-    pub async fn enqueue(
-        &self,
-        guild: u64,
-        voice: Option<u64>,
-        text: Option<u64>,
-        songs: Vec<Song>,
-        ready: Option<Ready>,
-    ) -> Result<usize, PlayerError> {
-        let queued = self.add(guild, voice, text, songs, ready).await?;
-        Ok(queued.position)
     }
 
     pub async fn command(&self, guild: u64, command: Command) -> Result<Outcome, PlayerError> {
@@ -305,8 +294,7 @@ impl Players {
         let saved = self
             .shared
             .store
-            .index()
-            .player_load_all()
+            .saved_players()
             .await
             .map_err(|e| PlayerError::Prepare(e.to_string()))?;
         let mut resumed = 0;

@@ -11,7 +11,7 @@ use crate::plugins::PluginHost;
 use crate::store::{Lease, LoudnessRow, Store, StoreError, TrackKey};
 
 use super::queue::Song;
-use super::rendition::Render;
+use super::rendition::{Render, Renderer};
 
 /// A song whose rendition is cached and leased. Dropping it releases the lease (in the
 /// background; [`Ready::release`] waits for it).
@@ -79,16 +79,16 @@ pub fn rendition_key(config: &PlayerConfig, song: &Song) -> TrackKey {
 pub async fn prepare(
     store: &Store,
     plugins: &PluginHost,
-    config: &PlayerConfig,
+    renderer: &Renderer,
     song: &Song,
     progress: &Progress,
 ) -> Result<Ready, StoreError> {
-    let key = rendition_key(config, song);
+    let key = rendition_key(renderer.config(), song);
     // Evicted between lookup and lease: go round again (at most a few times).
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match prepare_once(store, plugins, config, song, &key, progress).await {
+        match prepare_once(store, plugins, renderer, song, &key, progress).await {
             Err(StoreError::Evicted(_)) if attempts < 3 => continue,
             other => return other,
         }
@@ -98,14 +98,14 @@ pub async fn prepare(
 async fn prepare_once(
     store: &Store,
     plugins: &PluginHost,
-    config: &PlayerConfig,
+    renderer: &Renderer,
     song: &Song,
     key: &TrackKey,
     progress: &Progress,
 ) -> Result<Ready, StoreError> {
     if let Some(blob) = store.lookup(key).await? {
         let lease = store.lease(&blob).await?;
-        let loudness = store.index().loudness_get(&blob.hash).await?;
+        let loudness = store.loudness(&blob.hash).await?;
         return Ok(Ready {
             path: blob.path,
             hash: blob.hash,
@@ -121,9 +121,9 @@ async fn prepare_once(
     let (download, _download_lease) = store.acquire(&fetch.key(), fetch).await?;
 
     progress.set(Stage::Rendering);
-    let render = Render::new(config, download.blob.path.clone());
+    let render = Render::new(renderer, download.blob.path.clone());
     let (rendered, lease) = store.acquire(key, render).await?;
-    let loudness = store.index().loudness_get(&rendered.blob.hash).await?;
+    let loudness = store.loudness(&rendered.blob.hash).await?;
     Ok(Ready {
         path: rendered.blob.path,
         hash: rendered.blob.hash,

@@ -12,16 +12,15 @@
 //! ([`children`]), are killed when their caller gives up, and at most
 //! `max_concurrent_renders` renders run at once.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::Semaphore;
 
 use crate::children;
 use crate::config::PlayerConfig;
@@ -31,24 +30,23 @@ use crate::store::{Blob, BlobSink, Fetch, LoudnessRow, Result, Store, StoreError
 /// yt-dlp writes for HLS-only sites) that never open another file or URL.
 const FORMATS: &str = "aac,flac,matroska,webm,mov,mp4,m4a,mp3,mpegts,ogg,wav";
 
-/// The renders running at once in this process, at most `max_concurrent_renders`;
-/// shared by the clones of the [`PlayerConfig`] that holds it.
-#[derive(Clone, Default)]
-pub struct RenderSlots(Arc<OnceLock<Semaphore>>);
-
-impl RenderSlots {
-    async fn take(&self, limit: u32) -> SemaphorePermit<'_> {
-        self.0
-            .get_or_init(|| Semaphore::new(limit.max(1) as usize))
-            .acquire()
-            .await
-            .expect("render slots are never closed")
-    }
+/// Makes renditions with the player's settings, at most `max_concurrent_renders` at
+/// once in this process (the slots are shared by the clones). Built once, with the
+/// players.
+#[derive(Debug, Clone)]
+pub struct Renderer {
+    config: PlayerConfig,
+    slots: Arc<Semaphore>,
 }
 
-impl fmt::Debug for RenderSlots {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RenderSlots")
+impl Renderer {
+    pub fn new(config: PlayerConfig) -> Self {
+        let slots = Arc::new(Semaphore::new(config.max_concurrent_renders.max(1) as usize));
+        Self { config, slots }
+    }
+
+    pub fn config(&self) -> &PlayerConfig {
+        &self.config
     }
 }
 
@@ -264,15 +262,15 @@ fn parse_ebur128_summary(stderr: &str) -> Option<Loudness> {
 /// else sees the blob.
 #[derive(Debug, Clone)]
 pub struct Render {
-    pub config: PlayerConfig,
+    renderer: Renderer,
     pub input: PathBuf,
     measured: Arc<Mutex<Option<LoudnessRow>>>,
 }
 
 impl Render {
-    pub fn new(config: &PlayerConfig, input: PathBuf) -> Self {
+    pub fn new(renderer: &Renderer, input: PathBuf) -> Self {
         Self {
-            config: config.clone(),
+            renderer: renderer.clone(),
             input,
             measured: Arc::default(),
         }
@@ -331,11 +329,13 @@ impl Encode<'_> {
 #[async_trait]
 impl Fetch for Render {
     async fn fetch(&self, sink: &mut BlobSink) -> Result<()> {
-        let config = &self.config;
-        let _slot = config
-            .render_slots
-            .take(config.max_concurrent_renders)
-            .await;
+        let config = &self.renderer.config;
+        let _slot = self
+            .renderer
+            .slots
+            .acquire()
+            .await
+            .expect("render slots are never closed");
         let probe = probe(config, &self.input).await?;
         let loudness = measure(config, &self.input).await?;
         let gain_db = if config.normalize {
@@ -389,7 +389,7 @@ impl Fetch for Render {
     async fn recorded(&self, store: &Store, blob: &Blob) -> Result<()> {
         let measured = *self.measured.lock().expect("measurement slot");
         match measured {
-            Some(row) => store.index().loudness_put(&blob.hash, &row).await,
+            Some(row) => store.set_loudness(&blob.hash, &row).await,
             None => Ok(()),
         }
     }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::config::PluginsConfig;
+use crate::config::plugins::PluginsConfig;
 
 /// How often the epoch advances.
 pub const TICK: Duration = Duration::from_millis(5);

@@ -21,8 +21,11 @@ use super::api::{self, v0_1_0};
 use super::cache::{self, Origin};
 use super::engine::PluginEngine;
 use super::error::{Denied, LoadError};
+use super::host::kv::KvSpace;
+use super::host_services::NoServices;
 use super::manifest::{self, Manifest};
 use super::state::{CallState, PluginContext};
+use crate::config::plugins::{INTERFACES, PluginsConfig};
 
 const PACKAGE: &str = "minstrel:plugin/";
 
@@ -176,6 +179,24 @@ pub fn load(
         inspection,
         prepared,
     })
+}
+
+/// What `minstrel plugin check` reports: the file inspected, compiled and linked as if
+/// every interface were granted (it proves this host can serve the file at all; grants
+/// are the operator's business). Blocking.
+pub fn check(config: &PluginsConfig, bytes: &[u8]) -> Result<Inspection, String> {
+    let engine = PluginEngine::new(config, config.memory_bytes).map_err(|e| e.to_string())?;
+    let mut all = config.grant_for("check");
+    all.interfaces = INTERFACES.iter().map(|s| s.to_string()).collect();
+    let context = Arc::new(PluginContext {
+        name: "check".into(),
+        grant: all,
+        kv: KvSpace::new("check", None),
+        services: Arc::new(NoServices),
+    });
+    load(&engine, bytes, None, &context)
+        .map(|loaded| loaded.inspection)
+        .map_err(|e| e.to_string())
 }
 
 /// `minstrel:plugin/kv@0.1.0` -> `kv`.

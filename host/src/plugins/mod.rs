@@ -2,9 +2,9 @@
 //! `minstrel:plugin` worlds (see `wit/`), loaded from a folder and reloaded on change.
 //!
 //! # Layout
-//! - [`api`]: generated bindings, one module per served API version, and the version
-//!   check.
-//! - [`config`]: the `[plugins]` config section: folder, limits, per-plugin grants.
+//! - `api` (private: the rest of the host sees `types`): generated bindings, one module
+//!   per served API version, and the version check.
+//! - `crate::config::plugins`: the `[plugins]` config section: folder, limits, grants.
 //! - [`manifest`]: the API version and manifest a component carries (custom sections).
 //! - [`engine`]: the wasmtime engine (async, pooling allocator, epoch interruption) and
 //!   its epoch ticker thread.
@@ -15,15 +15,14 @@
 //! - [`limits`]: memory cap and host-call budget.
 //! - [`host`]: one file per host interface (`log`, `kv`, `http`, `llm`, `player`,
 //!   `media`, `draft`, `audio`).
-//! - [`services`]: the seam to the host subsystems behind `llm`, `player`, `media`.
+//! - [`host_services`]: the seam to the host subsystems behind `llm`, `player`, `media`.
 //! - [`call`]: one call = fresh store + fresh instance, deadline, timeout, counters.
 //! - [`runtime`]: [`PluginHost`], the registry of loaded plugins and the call API.
-//! - [`commands`]: command plugins' commands checked against Discord's rules at load,
+//! - [`command_specs`]: command plugins' commands checked against Discord's rules at load,
 //!   and which plugin serves a name.
 //! - [`watcher`]: the hot-reload task.
 //! - [`stats`]: per-plugin counters.
 //! - [`error`]: load and call errors, and the classification of traps.
-//! - [`cli`]: `minstrel plugin check|list|new`.
 //!
 //! # Decisions
 //! - **A fresh instance per call.** A trapped instance must never run again, and a
@@ -42,29 +41,27 @@
 //! - **The plugin name is the file stem.** Grants are keyed by it, so renaming a file
 //!   cannot inherit another plugin's grants without the operator seeing it in config.
 
-pub mod api;
+mod api;
 pub mod cache;
 pub mod call;
-pub mod cli;
-pub mod commands;
-pub mod config;
+pub mod command_specs;
 pub mod engine;
 pub mod error;
 pub mod host;
+pub mod host_services;
 pub mod limits;
 pub mod loader;
 pub mod manifest;
 pub mod runtime;
-pub mod services;
 pub mod state;
 pub mod stats;
 pub mod watcher;
 
-pub use config::{EffectiveGrant, Grant, PluginsConfig};
+pub use crate::config::plugins::{EffectiveGrant, Grant, PluginsConfig};
 pub use error::{CallError, LoadError, StartError};
-pub use loader::{Inspection, World};
+pub use host_services::{ChatStream, HostServices, NoServices, ServiceError, Track};
+pub use loader::{Inspection, World, check};
 pub use runtime::{LoadReport, PluginHost, PluginStatus};
-pub use services::{AudioWriter, ChatStream, HostServices, NoServices};
 
 /// Types crossing the plugin boundary (API 0.1.0).
 pub mod types {

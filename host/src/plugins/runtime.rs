@@ -19,17 +19,18 @@ use super::api::v0_1_0::types::{CommandSpec, Context, Invocation, Message, Reply
 use super::api::v0_1_0::{command, mention, source};
 use super::cache::Origin;
 use super::call::{self, Finished};
-use super::commands::{self, Declared, Refused};
-use super::config::{EffectiveGrant, PluginsConfig};
+use super::command_specs::{self, Declared, Refused};
 use super::engine::PluginEngine;
 use super::error::{CallError, LoadError, StartError};
 use super::host::audio::AudioSink;
 use super::host::kv::KvSpace;
+use super::host_services::HostServices;
 use super::loader::{self, Inspection, Loaded, Prepared, World};
-use super::services::{AudioWriter, HostServices};
 use super::state::{CallState, PluginContext};
 use super::stats::{CounterSnapshot, Counters};
 use super::watcher::{self, WatchHandle};
+use crate::config::plugins::{EffectiveGrant, PluginsConfig};
+use crate::media::AudioWriter;
 
 /// The plugin runtime. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -109,7 +110,7 @@ pub struct PluginStatus {
     /// The commands this plugin serves (command plugins).
     pub commands: Vec<String>,
     /// Its commands that are not served, with the reason: Discord would reject them,
-    /// or their name is taken (see [`commands::resolve`]).
+    /// or their name is taken (see [`command_specs::resolve`]).
     pub refused_commands: Vec<Refused>,
 }
 
@@ -331,7 +332,7 @@ impl PluginHost {
         )
         .await;
         let specs = specs.map_err(|e| LoadError::Commands(e.to_string()))?;
-        Ok(commands::check(specs))
+        Ok(command_specs::check(specs))
     }
 
     /// Command names no plugin may serve: the bot's built-in commands.
@@ -351,7 +352,7 @@ impl PluginHost {
 
     /// Which plugin serves each command name, and what each plugin has refused (see
     /// [`commands`] for the rules).
-    pub fn command_table(&self) -> (commands::Table, BTreeMap<String, Vec<Refused>>) {
+    pub fn command_table(&self) -> (command_specs::Table, BTreeMap<String, Vec<Refused>>) {
         let versions: Vec<(String, Arc<Version>)> = {
             let slots = self.inner.slots.read().expect("slots lock");
             slots
@@ -360,7 +361,7 @@ impl PluginHost {
                 .collect()
         };
         let reserved = self.inner.reserved.read().expect("reserved lock").clone();
-        let (table, mut refused) = commands::resolve(
+        let (table, mut refused) = command_specs::resolve(
             versions.iter().map(|(n, v)| (n.as_str(), &v.commands)),
             &reserved,
         );

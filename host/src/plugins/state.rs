@@ -10,11 +10,11 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
-use super::config::{EffectiveGrant, FILES_ROOT};
 use super::error::Denied;
 use super::host::kv::KvSpace;
+use super::host_services::HostServices;
 use super::limits::{HostCallBudget, MemoryLimiter};
-use super::services::HostServices;
+use crate::config::plugins::{EffectiveGrant, FILES_ROOT};
 
 /// Lines of the plugin's stderr kept per call (to report a panic message).
 const STDERR_CAPACITY: usize = 16 << 10;

@@ -81,18 +81,22 @@ impl Drop for Lease {
 }
 
 /// Renews this store's leases, purges expired rows (leases, claims, kv, old metadata)
-/// and sweeps idle scratch folders, until the store is dropped.
+/// and sweeps idle scratch folders, until the store is closed or dropped.
 pub(super) fn spawn_keeper(store: &Store) {
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         return;
     };
     let weak = Arc::downgrade(&store.inner);
+    let closed = store.inner.closed.clone();
     let period = (store.inner.config.lease_ttl() / 3).max(std::time::Duration::from_millis(100));
     rt.spawn(async move {
         let mut tick = tokio::time::interval(period);
         tick.tick().await;
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = closed.cancelled() => return,
+            }
             let Some(inner) = weak.upgrade() else { return };
             let now = now_ms();
             let expires = now + inner.config.lease_ttl().as_millis() as i64;

@@ -3,8 +3,8 @@
 
 use wasmtime::component::Resource;
 
+use crate::media::AudioWriter;
 use crate::plugins::api::v0_1_0::audio::{Host, HostSink};
-use crate::plugins::services::AudioWriter;
 use crate::plugins::state::CallState;
 
 /// Largest track a source may write, in bytes.

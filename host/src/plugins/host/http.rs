@@ -50,7 +50,7 @@ impl Host for CallState {
 }
 
 async fn fetch(
-    grant: &crate::plugins::config::EffectiveGrant,
+    grant: &crate::config::plugins::EffectiveGrant,
     request: Request,
 ) -> Result<Response, String> {
     let url = url::Url::parse(&request.url).map_err(|e| format!("bad URL: {e}"))?;
@@ -154,8 +154,8 @@ fn forbidden(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::localhttp::{LocalHttp, Route};
-    use crate::plugins::config::{EffectiveGrant, Grant, PluginsConfig};
+    use crate::config::plugins::{EffectiveGrant, Grant, PluginsConfig};
+    use minstrel_local::http::{LocalHttp, Route};
 
     fn grant(http_ports: &[u16], allow_private_addresses: bool) -> EffectiveGrant {
         let mut config = PluginsConfig::default();

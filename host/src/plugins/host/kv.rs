@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::plugins::api::v0_1_0::kv::Host;
 use crate::plugins::state::CallState;
-use crate::store::{Store, now_ms};
+use crate::store::Store;
 
 /// Longest key, in bytes.
 pub const MAX_KEY: usize = 256;
@@ -57,11 +57,7 @@ impl KvSpace {
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
         match &self.entries {
-            Entries::Store(store) => store
-                .index()
-                .kv_get(&self.plugin, key, now_ms())
-                .await
-                .map_err(unavailable),
+            Entries::Store(store) => store.kv_get(&self.plugin, key).await.map_err(unavailable),
             Entries::Memory(entries) => {
                 let mut entries = entries.lock().expect("kv lock");
                 match entries.get(key) {
@@ -90,15 +86,10 @@ impl KvSpace {
             return Err(format!("value larger than {MAX_VALUE} bytes"));
         }
         let stored = match &self.entries {
-            Entries::Store(store) => {
-                let now = now_ms();
-                let expires = ttl.map(|ttl| now + ttl.as_millis() as i64);
-                store
-                    .index()
-                    .kv_set(&self.plugin, key, &value, expires, now, quota)
-                    .await
-                    .map_err(unavailable)?
-            }
+            Entries::Store(store) => store
+                .kv_set(&self.plugin, key, &value, ttl, quota)
+                .await
+                .map_err(unavailable)?,
             Entries::Memory(entries) => {
                 let now = Instant::now();
                 let mut entries = entries.lock().expect("kv lock");
@@ -125,8 +116,7 @@ impl KvSpace {
     pub async fn delete(&self, key: &str) -> Result<bool, String> {
         match &self.entries {
             Entries::Store(store) => store
-                .index()
-                .kv_delete(&self.plugin, key, now_ms())
+                .kv_delete(&self.plugin, key)
                 .await
                 .map_err(unavailable),
             Entries::Memory(entries) => {

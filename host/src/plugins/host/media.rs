@@ -1,21 +1,31 @@
 //! `minstrel:plugin/media`: yt-dlp run by the host, through [`HostServices`]. The
 //! plugin names a URL or a search; the argument template is the host's.
 //!
-//! [`HostServices`]: crate::plugins::services::HostServices
+//! [`HostServices`]: crate::plugins::host_services::HostServices
 
 use async_trait::async_trait;
 use wasmtime::component::Resource;
 
 use super::audio::{AudioSink, MAX_TRACK};
+use crate::media;
+use crate::media::AudioWriter;
 use crate::plugins::api::v0_1_0::media::{Host, MediaEntry, MediaInfo, SearchSite};
-use crate::plugins::services::AudioWriter;
 use crate::plugins::state::CallState;
 
 impl Host for CallState {
     async fn probe(&mut self, url: String) -> wasmtime::Result<Result<MediaInfo, String>> {
         self.enter("media")?;
         let plugin = self.plugin.clone();
-        Ok(plugin.services.probe(&plugin.name, url).await)
+        Ok(match plugin.services.probe(&plugin.name, url).await {
+            Ok(info) => Ok(MediaInfo {
+                title: info.title,
+                duration_ms: info.duration_ms,
+                artwork_url: info.artwork_url,
+                page_url: info.page_url,
+                entries: info.entries.into_iter().map(entry).collect(),
+            }),
+            Err(e) => Err(e.to_string()),
+        })
     }
 
     async fn search(
@@ -26,10 +36,16 @@ impl Host for CallState {
     ) -> wasmtime::Result<Result<Vec<MediaEntry>, String>> {
         self.enter("media")?;
         let plugin = self.plugin.clone();
+        let site = match site {
+            SearchSite::Youtube => media::SearchSite::Youtube,
+            SearchSite::Soundcloud => media::SearchSite::Soundcloud,
+        };
         Ok(plugin
             .services
             .search(&plugin.name, site, query, limit)
-            .await)
+            .await
+            .map(|entries| entries.into_iter().map(entry).collect())
+            .map_err(|e| e.to_string()))
     }
 
     async fn download_audio(
@@ -47,12 +63,22 @@ impl Host for CallState {
         Ok(plugin
             .services
             .download_audio(&plugin.name, url, &mut counted)
-            .await)
+            .await
+            .map_err(|e| e.to_string()))
     }
 }
 
 /// The sink as the media service writes into it: the same size cap and byte count as a
 /// plugin's own `write`, so `fetch` reports what arrived either way.
+fn entry(entry: media::Entry) -> MediaEntry {
+    MediaEntry {
+        title: entry.title,
+        duration_ms: entry.duration_ms,
+        artwork_url: entry.artwork_url,
+        page_url: entry.page_url,
+    }
+}
+
 struct Counted<'a>(&'a mut AudioSink);
 
 #[async_trait]

@@ -4,11 +4,22 @@
 //! `guild-id` a plugin passes must be that guild (a command used in one server cannot
 //! queue or skip in another). Calls serving no guild (direct messages) have no player.
 //!
-//! [`HostServices`]: crate::plugins::services::HostServices
+//! [`HostServices`]: crate::plugins::host_services::HostServices
 
 use crate::plugins::api::v0_1_0::player::Host;
 use crate::plugins::api::v0_1_0::types::Track;
+use crate::plugins::host_services;
 use crate::plugins::state::CallState;
+
+fn track(track: host_services::Track) -> Track {
+    Track {
+        id: track.id,
+        title: track.title,
+        duration_ms: track.duration_ms,
+        artwork_url: None,
+        page_url: track.page_url,
+    }
+}
 
 impl CallState {
     /// `guild_id` if it is the guild this call serves, else the error the plugin gets.
@@ -40,7 +51,12 @@ impl Host for CallState {
             Err(e) => return Ok(Err(e)),
         };
         let plugin = self.plugin.clone();
-        Ok(plugin.services.enqueue(&plugin.name, guild, query).await)
+        Ok(plugin
+            .services
+            .enqueue(&plugin.name, guild, query)
+            .await
+            .map(track)
+            .map_err(|e| e.to_string()))
     }
 
     async fn skip(&mut self, guild_id: u64) -> wasmtime::Result<Result<Option<Track>, String>> {
@@ -50,7 +66,12 @@ impl Host for CallState {
             Err(e) => return Ok(Err(e)),
         };
         let plugin = self.plugin.clone();
-        Ok(plugin.services.skip(&plugin.name, guild).await)
+        Ok(plugin
+            .services
+            .skip(&plugin.name, guild)
+            .await
+            .map(|now| now.map(track))
+            .map_err(|e| e.to_string()))
     }
 
     async fn queue(&mut self, guild_id: u64) -> wasmtime::Result<Result<Vec<Track>, String>> {
@@ -60,6 +81,11 @@ impl Host for CallState {
             Err(e) => return Ok(Err(e)),
         };
         let plugin = self.plugin.clone();
-        Ok(plugin.services.queue(&plugin.name, guild).await)
+        Ok(plugin
+            .services
+            .queue(&plugin.name, guild)
+            .await
+            .map(|queue| queue.into_iter().map(track).collect())
+            .map_err(|e| e.to_string()))
     }
 }

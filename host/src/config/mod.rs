@@ -4,6 +4,8 @@
 //! underscore between levels), for example `MINSTREL_STORE__MAX_CACHE_BYTES=1000000`.
 //! Values are parsed as TOML scalars (numbers, booleans), falling back to plain strings.
 
+pub mod plugins;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,8 +24,8 @@ pub struct Config {
     /// `tracing` filter, e.g. `info` or `minstrel=debug`. `RUST_LOG` wins when set.
     pub log: String,
     pub store: StoreConfig,
-    /// The plugin runtime: folder, sandbox limits, grants (see `plugins::config`).
-    pub plugins: crate::plugins::PluginsConfig,
+    /// The plugin runtime: folder, sandbox limits, grants (see [`plugins`]).
+    pub plugins: plugins::PluginsConfig,
     pub discord: DiscordConfig,
     /// The operator's OpenAI-compatible chat endpoint, behind the plugins' `llm`.
     pub llm: LlmConfig,
@@ -67,7 +69,7 @@ impl Default for Config {
             data_dir: PathBuf::from("minstrel-data"),
             log: "info".into(),
             store: StoreConfig::default(),
-            plugins: crate::plugins::PluginsConfig::default(),
+            plugins: plugins::PluginsConfig::default(),
             discord: DiscordConfig::default(),
             llm: LlmConfig::default(),
             player: PlayerConfig::default(),
@@ -159,9 +161,6 @@ pub struct PlayerConfig {
     /// Renditions made at once in this process (each runs ffprobe, then ffmpeg twice);
     /// more wait their turn.
     pub max_concurrent_renders: u32,
-    /// The slots `max_concurrent_renders` counts, shared by this config's clones.
-    #[serde(skip)]
-    pub render_slots: crate::player::rendition::RenderSlots,
     /// Searches one user's typing into `/play` may start per minute (0: unlimited).
     pub suggestions_per_minute: u32,
     /// A keystroke replaced by the same user's next one within this long starts no
@@ -191,7 +190,6 @@ impl Default for PlayerConfig {
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),
             max_concurrent_renders: 2,
-            render_slots: Default::default(),
             suggestions_per_minute: 30,
             suggest_debounce_ms: 300,
             dj_role: "DJ".into(),
@@ -458,7 +456,7 @@ mod tests {
 
     #[test]
     fn example_file_parses() {
-        let text = include_str!("../../minstrel.example.toml");
+        let text = include_str!("../../../minstrel.example.toml");
         Config::from_parts(text, env(&[])).unwrap();
     }
 }

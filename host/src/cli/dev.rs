@@ -22,10 +22,10 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::config::Config;
 use crate::discord::BotOptions;
-use crate::local::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC, USERS};
-use crate::local::{LocalDiscord, World};
-use crate::localllm::LocalLlm;
 use crate::plugins::Grant;
+use minstrel_local::discord::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC, USERS};
+use minstrel_local::discord::{LocalDiscord, World};
+use minstrel_local::llm::LocalLlm;
 
 /// The log of `minstrel dev`, in the data folder (the terminal is the chat).
 pub const LOG_FILE: &str = "dev.log";

@@ -40,7 +40,7 @@ pub async fn run(command: SourceCommand, config: &Config) -> anyhow::Result<Exit
     let plugin = match &command {
         SourceCommand::Resolve { plugin, .. } | SourceCommand::Fetch { plugin, .. } => plugin,
     };
-    let services = Services::default().with_media(Media::new(config.media.clone()));
+    let services = Services::new(None, Some(Media::new(config.media.clone())));
     // The bot's store: its cache, and the plugin's kv entries.
     let store = Store::open(&config.data_dir, config.store.clone())
         .await

@@ -8,13 +8,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use poise::serenity_prelude::{ChannelId, CreateMessage, GuildId};
-use serde::{Deserialize, Serialize};
 use songbird::events::{Event, EventContext, EventHandler, TrackEvent};
 use songbird::input::File;
 use songbird::tracks::{PlayMode, Track, TrackHandle};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
+
+mod request;
+mod saved;
+
+pub(super) use request::Request;
+pub(super) use saved::Saved;
 
 use super::prepare::{self, Progress, Ready};
 use super::queue::{Limits, Queue, Song};
@@ -22,53 +27,6 @@ use super::{Command, NowPlaying, Outcome, PlayerError, Queued, Shared, control};
 
 /// How often the position of a playing song is saved (for resuming after a restart).
 const SAVE_POSITION_EVERY: Duration = Duration::from_secs(5);
-
-pub(super) enum Request {
-    Enqueue {
-        songs: Vec<Song>,
-        /// The first song, prepared by the caller.
-        ready: Option<Ready>,
-        /// The voice channel to play in; `None`: the one the player is in.
-        voice: Option<u64>,
-        text: Option<u64>,
-        reply: oneshot::Sender<Result<Queued, PlayerError>>,
-    },
-    Command(Command, oneshot::Sender<Result<Outcome, PlayerError>>),
-    NowPlaying(oneshot::Sender<Option<NowPlaying>>),
-    Queue(oneshot::Sender<Queue>),
-    /// Whether the queue has room for one more song requested by `user`.
-    Room {
-        user: u64,
-        reply: oneshot::Sender<Result<(), PlayerError>>,
-    },
-    /// Whether the bot is alone in its voice channel now.
-    Alone(bool),
-    /// A track stopped (finished, failed, or was stopped).
-    Ended {
-        play_id: u64,
-        error: Option<String>,
-    },
-    /// A background preparation finished.
-    Prepared {
-        uid: u64,
-        result: Result<Ready, String>,
-    },
-    /// The bot is stopping: save, leave the voice channel, end the task.
-    Shutdown(oneshot::Sender<()>),
-}
-
-/// What survives a restart.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub(super) struct Saved {
-    pub queue: Queue,
-    pub voice_channel: Option<u64>,
-    pub text_channel: Option<u64>,
-    pub volume: u8,
-    pub always_on: bool,
-    pub position_ms: u64,
-    pub paused: bool,
-    pub next_uid: u64,
-}
 
 struct Playing {
     uid: u64,
@@ -501,8 +459,22 @@ impl GuildPlayer {
             }
         }
         if let Some(at) = self.resume_at.take() {
-            // Fire and forget: the track starts where it stopped before the restart.
-            let _ = handle.seek(at);
+            // The track goes on where it stopped before the restart. A seek sent before
+            // the file is parsed can be lost (a fresh process's first track): make the
+            // track playable first, off this task.
+            let resumed = handle.clone();
+            tokio::spawn(async move {
+                let result = match resumed.make_playable_async().await {
+                    Ok(()) => resumed.seek_async(at).await.map(drop),
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(()) => tracing::info!(at_ms = at.as_millis() as u64, "resumed mid-song"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not resume mid-song; playing from the start")
+                    }
+                }
+            });
         }
         self.playing = Some(Playing {
             uid: song.uid,
@@ -534,7 +506,7 @@ impl GuildPlayer {
             let result = prepare::prepare(
                 &shared.store,
                 &shared.plugins,
-                &shared.config,
+                &shared.renderer,
                 &song,
                 &progress,
             )
@@ -651,49 +623,6 @@ impl GuildPlayer {
             .await
         {
             tracing::warn!(error = %e, "could not post to the text channel");
-        }
-    }
-
-    async fn save(&mut self) {
-        let position_ms = match &self.playing {
-            Some(p) => p
-                .handle
-                .get_info()
-                .await
-                .map(|i| i.position.as_millis() as u64)
-                .unwrap_or(0),
-            None => 0,
-        };
-        let saved = Saved {
-            queue: self.queue.clone(),
-            voice_channel: self
-                .voice
-                .filter(|_| self.joined || self.resume_at.is_some()),
-            text_channel: self.text,
-            volume: self.volume,
-            always_on: self.always_on,
-            position_ms,
-            paused: self.playing.as_ref().is_some_and(|p| p.paused),
-            next_uid: self.next_uid,
-        };
-        let index = self.shared.store.index();
-        let result = if saved.queue.is_empty() && !saved.always_on && saved.volume == 100 {
-            index.player_delete(self.guild).await
-        } else {
-            match serde_json::to_string(&saved) {
-                Ok(json) => {
-                    index
-                        .player_save(self.guild, &json, crate::store::now_ms())
-                        .await
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "could not serialise the player");
-                    return;
-                }
-            }
-        };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "could not save the player");
         }
     }
 }

@@ -8,12 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
 
-use super::config::PluginsConfig;
-use super::engine::PluginEngine;
-use super::loader::{self, World};
-use super::runtime::PluginHost;
-use super::services::NoServices;
-use super::state::PluginContext;
+use crate::plugins::{self, NoServices, PluginHost, PluginsConfig, World};
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
@@ -81,25 +76,9 @@ pub async fn run(
 async fn check(file: &Path, json: bool, config: &PluginsConfig) -> ExitCode {
     let file = file.to_path_buf();
     let config = config.clone();
-    let outcome = tokio::task::spawn_blocking(move || -> Result<loader::Inspection, String> {
+    let outcome = tokio::task::spawn_blocking(move || {
         let bytes = std::fs::read(&file).map_err(|e| format!("cannot read the file: {e}"))?;
-        let engine = PluginEngine::new(&config, config.memory_bytes).map_err(|e| e.to_string())?;
-        // Link as if everything were granted: check proves the file can be served by this
-        // host at all; grants are the operator's business.
-        let mut all = config.grant_for("check");
-        all.interfaces = super::config::INTERFACES
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let context = Arc::new(PluginContext {
-            name: "check".into(),
-            grant: all,
-            kv: super::host::kv::KvSpace::new("check", None),
-            services: Arc::new(NoServices),
-        });
-        loader::load(&engine, &bytes, None, &context)
-            .map(|loaded| loaded.inspection)
-            .map_err(|e| e.to_string())
+        plugins::check(&config, &bytes)
     })
     .await
     .unwrap_or_else(|e| Err(format!("checker failed: {e}")));

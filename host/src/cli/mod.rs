@@ -1,4 +1,18 @@
-//! The command line. Each command opens what it needs and calls into the library.
+//! The command line: every `minstrel` command. Each opens what it needs and calls
+//! into the library.
+//!
+//! - this module: parsing, logging, `run` and `cache ...`.
+//! - [`plugin`]: `plugin check|list|new`.
+//! - [`source`]: `source resolve|fetch`, a source plugin without the bot.
+//! - `dev` and `demo` (with the `dev` feature): the bot and the store against the
+//!   loopback stand-ins of `minstrel-local`.
+
+#[cfg(feature = "dev")]
+mod demo;
+#[cfg(feature = "dev")]
+mod dev;
+pub mod plugin;
+pub mod source;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,12 +63,12 @@ enum Command {
     /// Check, list and create plugins.
     Plugin {
         #[command(subcommand)]
-        command: crate::plugins::cli::PluginCommand,
+        command: plugin::PluginCommand,
     },
     /// Call a source plugin: resolve a query, or fetch a track into the cache.
     Source {
         #[command(subcommand)]
-        command: crate::sources::SourceCommand,
+        command: source::SourceCommand,
     },
 }
 
@@ -105,14 +119,18 @@ pub fn main() -> ExitCode {
     };
     let dev = matches!(cli.command, Command::Dev { .. });
     // The dev terminal is a chat: its log goes to a file, not between the messages.
-    let log_file = dev.then(|| config.data_dir.join(crate::dev::LOG_FILE));
+    #[cfg(feature = "dev")]
+    let log_file = dev.then(|| config.data_dir.join(dev::LOG_FILE));
+    #[cfg(not(feature = "dev"))]
+    let log_file: Option<PathBuf> = None;
     if let Err(e) = init_tracing(&config.log, log_file.as_deref()) {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
     }
+    #[cfg(feature = "dev")]
     if dev {
         // SAFETY: no other thread exists yet (the runtime starts below).
-        if let Err(e) = unsafe { crate::local::voice::trust_in_this_process() } {
+        if let Err(e) = unsafe { minstrel_local::discord::voice::trust_in_this_process() } {
             eprintln!("warning: voice will not connect to the local server: {e}");
         }
     }
@@ -167,15 +185,20 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Cache { command } => cache(command, &config).await,
-        Command::Demo => crate::demo::run(&config).await.map(|()| ExitCode::SUCCESS),
         Command::Run => run_bot(&config).await.map(|()| ExitCode::SUCCESS),
-        Command::Dev { port } => crate::dev::run(&config, port)
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "dev")]
+        Command::Demo => demo::run(&config).await.map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "dev")]
+        Command::Dev { port } => dev::run(&config, port).await.map(|()| ExitCode::SUCCESS),
+        #[cfg(not(feature = "dev"))]
+        Command::Demo | Command::Dev { .. } => Err(anyhow::anyhow!(
+            "`minstrel dev` and `minstrel demo` run against local stand-ins, which this build \
+             leaves out: build with `cargo build --release --features dev`"
+        )),
         Command::Plugin { command } => {
-            crate::plugins::cli::run(command, &config.plugins, &config.data_dir).await
+            plugin::run(command, &config.plugins, &config.data_dir).await
         }
-        Command::Source { command } => crate::sources::run(command, &config).await,
+        Command::Source { command } => source::run(command, &config).await,
     }
 }
 
@@ -189,22 +212,7 @@ async fn run_bot(config: &Config) -> anyhow::Result<()> {
         prefix: config.discord.prefix.clone(),
         mention_order: config.discord.mention_order.clone(),
     };
-    let mut host = crate::app::start(config, options).await?;
-    let stopped = tokio::select! {
-        result = tokio::signal::ctrl_c() => {
-            result?;
-            None
-        }
-        result = host.bot.wait() => Some(result),
-    };
-    match stopped {
-        Some(result) => result,
-        None => {
-            tracing::info!("shutting down");
-            host.shutdown().await;
-            Ok(())
-        }
-    }
+    crate::app::run(config, options, crate::app::signals()).await
 }
 
 async fn cache(command: CacheCommand, config: &Config) -> anyhow::Result<ExitCode> {

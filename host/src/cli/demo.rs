@@ -9,11 +9,11 @@ use anyhow::ensure;
 
 use crate::config::Config;
 use crate::fetch::HttpFetcher;
-use crate::localhttp::{LocalHttp, Route};
 use crate::store::{Store, TrackKey};
+use minstrel_local::http::{LocalHttp, Route};
 
 /// Bundled sample audio (4 s stereo Opus).
-pub const SAMPLE: &[u8] = include_bytes!("../../assets/sample.opus");
+pub const SAMPLE: &[u8] = include_bytes!("../../../assets/sample.opus");
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let store = Store::open(&config.data_dir, config.store.clone()).await?;

@@ -1,0 +1,126 @@
+//! The seam between plugin imports and the rest of the host.
+//!
+//! `llm`, `player` and `media` are served by host subsystems (the LLM client, the guild
+//! players, yt-dlp). The plugin runtime only checks grants and converts between the WIT
+//! types of each API version and the host's own types (in `plugins/host/`, the one
+//! adapter per interface); the work is done by whatever implements [`HostServices`],
+//! which knows nothing of WIT. Errors stay typed up to the WIT boundary, where each
+//! becomes the one line the plugin sees. [`NoServices`] answers every request with a
+//! clear "not configured" error, which is what a bot without those subsystems should say.
+
+use async_trait::async_trait;
+
+use crate::llm::{ChatRequest, LlmError};
+use crate::media::{self, AudioWriter, MediaError};
+
+/// Why a host service refused or failed a plugin's request.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("no LLM endpoint is configured on this bot")]
+    NoLlm,
+    #[error("no player is running on this bot")]
+    NoPlayer,
+    #[error("media extraction is not available on this bot")]
+    NoMedia,
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// The player refused or failed (its message says why, for the user).
+    #[error(transparent)]
+    Player(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A song as the `player` interface reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Track {
+    /// The source's id, e.g. `youtube:dQw4w9WgXcQ`.
+    pub id: String,
+    pub title: String,
+    pub duration_ms: Option<u64>,
+    pub page_url: Option<String>,
+}
+
+/// A stream of answer pieces from the LLM.
+#[async_trait]
+pub trait ChatStream: Send {
+    /// The next piece, or `None` at the end.
+    async fn next(&mut self) -> Result<Option<String>, ServiceError>;
+}
+
+/// Host services that plugins reach through granted interfaces. Every method gets the
+/// calling plugin's name (for logs, quotas and attribution); the LLM methods also get
+/// the Discord user the call serves, if any (for the per-user rate limit).
+#[async_trait]
+pub trait HostServices: Send + Sync + 'static {
+    async fn chat(
+        &self,
+        plugin: &str,
+        user: Option<u64>,
+        request: ChatRequest,
+    ) -> Result<String, ServiceError> {
+        let _ = (plugin, user, request);
+        Err(ServiceError::NoLlm)
+    }
+
+    async fn chat_stream(
+        &self,
+        plugin: &str,
+        user: Option<u64>,
+        request: ChatRequest,
+    ) -> Result<Box<dyn ChatStream>, ServiceError> {
+        let _ = (plugin, user, request);
+        Err(ServiceError::NoLlm)
+    }
+
+    async fn enqueue(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+        query: String,
+    ) -> Result<Track, ServiceError> {
+        let _ = (plugin, guild_id, query);
+        Err(ServiceError::NoPlayer)
+    }
+
+    async fn skip(&self, plugin: &str, guild_id: u64) -> Result<Option<Track>, ServiceError> {
+        let _ = (plugin, guild_id);
+        Err(ServiceError::NoPlayer)
+    }
+
+    async fn queue(&self, plugin: &str, guild_id: u64) -> Result<Vec<Track>, ServiceError> {
+        let _ = (plugin, guild_id);
+        Err(ServiceError::NoPlayer)
+    }
+
+    async fn probe(&self, plugin: &str, url: String) -> Result<media::Info, ServiceError> {
+        let _ = (plugin, url);
+        Err(ServiceError::NoMedia)
+    }
+
+    async fn search(
+        &self,
+        plugin: &str,
+        site: media::SearchSite,
+        query: String,
+        limit: u32,
+    ) -> Result<Vec<media::Entry>, ServiceError> {
+        let _ = (plugin, site, query, limit);
+        Err(ServiceError::NoMedia)
+    }
+
+    async fn download_audio(
+        &self,
+        plugin: &str,
+        url: String,
+        into: &mut dyn AudioWriter,
+    ) -> Result<(), ServiceError> {
+        let _ = (plugin, url, into);
+        Err(ServiceError::NoMedia)
+    }
+}
+
+/// Answers every service request with "not configured".
+pub struct NoServices;
+
+impl HostServices for NoServices {}

@@ -1,0 +1,472 @@
+//! The store's records, across tasks and processes on one data dir: claims won exactly
+//! once and expiring, access counts never lost, the TTL metadata cache refreshed once
+//! and serving stale values when a refresh fails, a plugin's kv quota, leases that keep
+//! blobs from eviction (and lapse when their holder dies), and the scratch sweep. Real
+//! processes (children of this test binary) and real SQLite files.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use minstrel::store::{Store, StoreError};
+use minstrel_tests::process::{
+    Span, child_role, data_dir_env, rendezvous, result_of, results_together, spawn_child,
+    spawn_together, together_from_env,
+};
+use minstrel_tests::{CountingFetcher, bytes, hash_hex, key, open_store, test_config};
+
+/// Child process roles for the multi-process tests of this file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn child() {
+    let Some(role) = child_role() else { return };
+    let dir = std::env::var("DATA_DIR").unwrap();
+    let dir = Path::new(&dir);
+    let mut config = test_config();
+    if let Ok(ttl) = std::env::var("CLAIM_TTL") {
+        config.claim_ttl_secs = ttl.parse().unwrap();
+    }
+    let store = open_store(dir, config).await;
+    match role.as_str() {
+        "claims" | "hits" | "meta" | "kv" => {
+            let (barrier, parties) = together_from_env();
+            rendezvous(&barrier, parties).await;
+            let (results, span) = Span::of(work_together(&store, &role)).await;
+            for result in results {
+                println!("RESULT {result}");
+            }
+            println!("{}", span.line());
+        }
+        "lease" => {
+            let blob = store.lookup(&key(0)).await.unwrap().expect("cached");
+            let _lease = store.lease(&blob).await.unwrap();
+            println!("RESULT leased");
+            let stop = dir.join("stop-lease");
+            while !stop.exists() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        other => panic!("unknown child role {other}"),
+    }
+}
+
+/// The part of a multi-process test each child does at the same time as the others;
+/// returns its results.
+async fn work_together(store: &Store, role: &str) -> Vec<String> {
+    let n = || -> u64 { std::env::var("N").unwrap().parse().unwrap() };
+    match role {
+        "claims" => vec![claim_all(store, n(), 8).await.to_string()],
+        "hits" => {
+            let tasks: Vec<_> = (0..n())
+                .map(|_| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.lookup(&key(0)).await.unwrap().is_some() })
+                })
+                .collect();
+            for t in tasks {
+                assert!(t.await.unwrap());
+            }
+            vec!["done".into()]
+        }
+        "meta" => {
+            let counter = std::env::var("COUNTER").unwrap();
+            let tasks: Vec<_> = (0..20)
+                .map(|_| {
+                    let (store, counter) = (store.clone(), counter.clone());
+                    tokio::spawn(async move {
+                        store
+                            .cached_meta("catalogue", Duration::from_secs(60), move || async move {
+                                use std::io::Write;
+                                let mut f = std::fs::OpenOptions::new()
+                                    .append(true)
+                                    .create(true)
+                                    .open(counter)
+                                    .unwrap();
+                                f.write_all(b"refresh\n").unwrap();
+                                // Long enough that the other processes ask while it runs.
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                                Ok(b"the catalogue".to_vec())
+                            })
+                            .await
+                            .unwrap()
+                    })
+                })
+                .collect();
+            for t in tasks {
+                assert_eq!(t.await.unwrap(), b"the catalogue");
+            }
+            vec!["done".into()]
+        }
+        "kv" => kv_fill(store, &std::process::id().to_string()).await,
+        other => panic!("unknown child role {other}"),
+    }
+}
+
+async fn claim_all(store: &Store, n: u64, tasks: u64) -> u64 {
+    let won = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (store, won) = (store.clone(), won.clone());
+            tokio::spawn(async move {
+                for id in 0..n {
+                    if store.claim("message", &id.to_string()).await.unwrap() {
+                        won.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    won.load(Ordering::SeqCst) as u64
+}
+
+/// Plugin `poll` adds 8 x 50 new kv keys (named after `who`) under a quota of
+/// [`KV_QUOTA`], from 8 tasks at once; returns the keys that were stored.
+async fn kv_fill(store: &Store, who: &str) -> Vec<String> {
+    let handles: Vec<_> = (0..8)
+        .map(|task| {
+            let (store, who) = (store.clone(), who.to_string());
+            tokio::spawn(async move {
+                let mut stored = Vec::new();
+                for i in 0..50 {
+                    let key = format!("{who}-{task}-{i}");
+                    if store
+                        .kv_set("poll", &key, b"vote", None, KV_QUOTA)
+                        .await
+                        .unwrap()
+                    {
+                        stored.push(key);
+                    }
+                }
+                stored
+            })
+        })
+        .collect();
+    let mut stored = Vec::new();
+    for h in handles {
+        stored.extend(h.await.unwrap());
+    }
+    stored
+}
+
+const KV_QUOTA: u32 = 100;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_are_won_exactly_once_across_tasks_and_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 500;
+    let (children, barrier) =
+        spawn_together("child", dir.path(), "claims", 4, 5, &[("N", n.to_string())]);
+    let store = open_store(dir.path(), test_config()).await;
+    rendezvous(&barrier, 5).await;
+    let (mut won, span) = Span::of(claim_all(&store, n, 8)).await;
+    for results in results_together(children, vec![span]).await {
+        won += results[0].parse::<u64>().unwrap();
+    }
+    assert_eq!(
+        won, n,
+        "each of {n} events claimed exactly once by 5 processes x 8 tasks"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.claim_ttl_secs = 1;
+    let store = open_store(dir.path(), config).await;
+    assert!(store.claim("interaction", "1").await.unwrap());
+    assert!(!store.claim("interaction", "1").await.unwrap());
+    assert!(
+        store.claim("message", "1").await.unwrap(),
+        "kinds are separate"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(store.claim("interaction", "1").await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_counts_are_never_lost_across_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), test_config()).await;
+    let f = CountingFetcher::new(bytes(0, 1000), Duration::ZERO);
+    store.get_or_fetch(&key(0), f).await.unwrap();
+    // Enough lookups that the processes' runs overlap by a wide margin.
+    let per_child = 1000;
+    let (children, barrier) = spawn_together(
+        "child",
+        dir.path(),
+        "hits",
+        4,
+        5,
+        &[("N", per_child.to_string())],
+    );
+    rendezvous(&barrier, 5).await;
+    let ((), span) = Span::of(async {
+        for _ in 0..per_child {
+            store.lookup(&key(0)).await.unwrap().unwrap();
+        }
+    })
+    .await;
+    results_together(children, vec![span]).await;
+    assert_eq!(store.stats().await.unwrap().index.hits, 5 * per_child);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_cache_refreshes_once_and_serves_stale_on_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), test_config()).await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let call = |value: &'static str, ttl_ms: u64, fail: bool| {
+        let (store, runs) = (store.clone(), runs.clone());
+        async move {
+            store
+                .cached_meta(
+                    "search:q",
+                    Duration::from_millis(ttl_ms),
+                    move || async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        if fail {
+                            Err("provider down".to_string())
+                        } else {
+                            Ok(value.as_bytes().to_vec())
+                        }
+                    },
+                )
+                .await
+        }
+    };
+    let tasks: Vec<_> = (0..50)
+        .map(|_| tokio::spawn(call("v1", 300, false)))
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), b"v1");
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        call("v2", 300, false).await.unwrap(),
+        b"v1",
+        "fresh value served"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        call("v2", 300, true).await.unwrap(),
+        b"v1",
+        "stale value when refresh fails"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    assert_eq!(call("v2", 300, false).await.unwrap(), b"v2");
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    let err = store
+        .cached_meta("other", Duration::from_secs(1), || async {
+            Err("down".to_string())
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("down"));
+    assert_eq!(store.flights_in_progress(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_cache_is_refreshed_by_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("refreshes");
+    let counter_env = ("COUNTER", counter.display().to_string());
+    let (children, _) = spawn_together("child", dir.path(), "meta", 4, 4, &[counter_env]);
+    results_together(children, Vec::new()).await;
+    let refreshes = std::fs::read_to_string(&counter).unwrap().lines().count();
+    assert_eq!(refreshes, 1, "4 processes x 20 tasks, one refresh");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eviction_under_pressure_never_removes_a_leased_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.max_cache_bytes = 500 * 1024; // about five of the 100 KiB blobs below
+    let store = open_store(dir.path(), config).await;
+
+    // Another process leases track 0 and holds it.
+    store
+        .get_or_fetch(
+            &key(0),
+            CountingFetcher::new(bytes(0, 100 * 1024), Duration::ZERO),
+        )
+        .await
+        .unwrap();
+    let mut holder = spawn_child("child", "lease", &[data_dir_env(dir.path())]);
+    {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(holder.stdout.take().unwrap()).lines();
+        let leased = lines.find_map(|l| result_of(&l.unwrap()));
+        assert_eq!(leased.as_deref(), Some("leased"));
+    }
+    let leased_elsewhere = store.lookup(&key(0)).await.unwrap().unwrap();
+
+    let violations = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for worker in 0..8u64 {
+        let (store, violations) = (store.clone(), violations.clone());
+        tasks.push(tokio::spawn(async move {
+            for round in 0..25u64 {
+                let n = 1 + (worker * 31 + round * 7) % 40;
+                let f = CountingFetcher::new(bytes(n, 100 * 1024), Duration::ZERO);
+                let (fetched, lease) = store.acquire(&key(n), f).await.unwrap();
+                for _ in 0..3 {
+                    match std::fs::read(&fetched.blob.path) {
+                        Ok(data) if hash_hex(&data) == fetched.blob.hash => {}
+                        _ => {
+                            violations.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                lease.release().await.unwrap();
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..60 {
+                store.evict().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        violations.load(Ordering::SeqCst),
+        0,
+        "a leased blob went missing"
+    );
+    assert!(
+        leased_elsewhere.path.exists(),
+        "blob leased by another process survived"
+    );
+    store.evict().await.unwrap();
+    let stats = store.stats().await.unwrap();
+    assert!(stats.index.bytes <= 500 * 1024, "{stats:?}");
+    assert!(leased_elsewhere.path.exists());
+
+    // The holder dies without releasing; its lease lapses and eviction may proceed.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let mut config = test_config();
+    config.max_cache_bytes = 0;
+    let strict = open_store(dir.path(), config).await;
+    strict.evict().await.unwrap();
+    assert!(
+        leased_elsewhere.path.exists(),
+        "lease still live until it expires"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    strict.evict().await.unwrap();
+    assert!(
+        !leased_elsewhere.path.exists(),
+        "a crashed holder's lease lapses"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scratch_sweep_spares_active_guilds_and_cached_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), test_config()).await;
+    let blob = store
+        .get_or_fetch(
+            &key(1),
+            CountingFetcher::new(bytes(1, 1000), Duration::ZERO),
+        )
+        .await
+        .unwrap()
+        .blob;
+    let active = store.scratch(1).await.unwrap();
+    std::fs::write(active.path().join("work.tmp"), b"x").unwrap();
+    let idle = store.scratch(2).await.unwrap();
+    std::fs::write(idle.path().join("old.tmp"), b"x").unwrap();
+    let idle_path = idle.path().to_path_buf();
+    drop(idle);
+    assert_eq!(
+        store.sweep_scratch(Duration::from_secs(60)).await.unwrap(),
+        0,
+        "not idle long enough"
+    );
+    assert_eq!(store.sweep_scratch(Duration::ZERO).await.unwrap(), 1);
+    assert!(!idle_path.exists());
+    assert!(active.path().join("work.tmp").exists());
+    assert!(blob.path.exists());
+    drop(active);
+    assert_eq!(store.sweep_scratch(Duration::ZERO).await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_lease_is_renewed_past_its_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.lease_ttl_secs = 1;
+    let store = open_store(dir.path(), config.clone()).await;
+    let blob = store
+        .get_or_fetch(
+            &key(1),
+            CountingFetcher::new(bytes(1, 1000), Duration::ZERO),
+        )
+        .await
+        .unwrap()
+        .blob;
+    let lease = store.lease(&blob).await.unwrap();
+    config.max_cache_bytes = 0;
+    let evictor = open_store(dir.path(), config).await;
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(evictor.evict().await.unwrap().blobs, 0);
+        assert!(
+            store.is_leased(&blob.hash).await.unwrap(),
+            "renewed before expiry"
+        );
+    }
+    lease.release().await.unwrap();
+    assert_eq!(evictor.evict().await.unwrap().blobs, 1);
+    assert!(!blob.path.exists());
+    assert!(matches!(
+        store.lease(&blob).await,
+        Err(StoreError::Evicted(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugins_kv_quota_holds_across_tasks_and_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (children, barrier) = spawn_together("child", dir.path(), "kv", 4, 5, &[]);
+    let store = open_store(dir.path(), test_config()).await;
+    rendezvous(&barrier, 5).await;
+    let (mut stored, span) = Span::of(kv_fill(&store, "parent")).await;
+    for keys in results_together(children, vec![span]).await {
+        stored.extend(keys);
+    }
+    // 2,000 new keys from 5 processes x 8 tasks: exactly the quota got in, every key
+    // reported stored is there, and the next new key is refused.
+    assert_eq!(stored.len(), KV_QUOTA as usize, "{stored:?}");
+    for key in &stored {
+        let value = store.kv_get("poll", key).await.unwrap();
+        assert_eq!(value.as_deref(), Some(&b"vote"[..]), "{key}");
+    }
+    assert!(
+        !store
+            .kv_set("poll", "one more", b"v", None, KV_QUOTA)
+            .await
+            .unwrap()
+    );
+    // Replacing a key is not a new entry; the quota is per plugin.
+    let first = &stored[0];
+    assert!(
+        store
+            .kv_set("poll", first, b"again", None, KV_QUOTA)
+            .await
+            .unwrap()
+    );
+    assert!(store.kv_set("other", "k", b"v", None, 1).await.unwrap());
+}
