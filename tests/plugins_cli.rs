@@ -1,4 +1,4 @@
-//! `minstrel plugin check|list|new`, through the real binary.
+//! `minstrel plugin check|list|new|wit`, through the real binary.
 
 #[path = "plugins_support/mod.rs"]
 mod support;
@@ -282,5 +282,54 @@ fn check_refuses_a_component_whose_exports_do_not_match_its_world() {
     assert_eq!(
         value["error"],
         "manifest says world `mention` but the component exports `command`"
+    );
+}
+
+/// Every `.wit` file under `dir`, by path relative to it.
+fn wit_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            for (inner, bytes) in wit_files(&path) {
+                files.insert(format!("{name}/{inner}"), bytes);
+            }
+        } else if path.extension().is_some_and(|e| e == "wit") {
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            files.insert(name, std::fs::read(&path).unwrap());
+        }
+    }
+    files
+}
+
+#[test]
+fn wit_writes_the_package_every_served_version_speaks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("wit");
+    let run = plugin(tmp.path())
+        .args(["wit", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    let written = wit_files(&out);
+    let expected = wit_files(&repo);
+    assert!(!expected.is_empty());
+    assert_eq!(
+        written.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "the files of the repository's wit/ folder"
+    );
+    assert!(written == expected, "the written files differ from wit/");
+    // Running it again (an author refreshing the folder) is fine.
+    assert!(
+        plugin(tmp.path())
+            .args(["wit", "--out"])
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
     );
 }

@@ -32,7 +32,7 @@ async fn fifty_replacements_under_a_steady_call_stream() {
     let host = host(config(&dir), &tmp.path().join("data"));
     host.load_dir().await;
     assert_eq!(version(&host).await.unwrap(), "a");
-    let watch = host.watch().unwrap();
+    let watch = minstrel::plugins::watcher::spawn(host.clone()).unwrap();
 
     let good_a = std::fs::read(component("reload_a")).unwrap();
     let good_b = std::fs::read(component("reload_b")).unwrap();
@@ -126,7 +126,7 @@ async fn removing_the_file_unloads_and_adding_one_loads() {
     std::fs::create_dir_all(&dir).unwrap();
     let host = host(config(&dir), &tmp.path().join("data"));
     host.load_dir().await;
-    let watch = host.watch().unwrap();
+    let watch = minstrel::plugins::watcher::spawn(host.clone()).unwrap();
     assert!(matches!(version(&host).await, Err(CallError::NotLoaded(_))));
 
     // Written to a temp name and renamed into place, as a careful deployer does.
@@ -210,7 +210,7 @@ async fn start_loads_the_folder_and_watches_only_when_asked() {
     install(&dir, "reload_a", "probe");
     let mut config = config(&dir);
     config.hot_reload = false;
-    let (host, watch) = PluginHost::start(
+    let (host, watch) = minstrel::plugins::watcher::start(
         config.clone(),
         tmp.path(),
         std::sync::Arc::new(minstrel::plugins::NoServices),
@@ -221,7 +221,7 @@ async fn start_loads_the_folder_and_watches_only_when_asked() {
     assert_eq!(version(&host).await.unwrap(), "a");
 
     config.hot_reload = true;
-    let (host, watch) = PluginHost::start(
+    let (host, watch) = minstrel::plugins::watcher::start(
         config,
         tmp.path(),
         std::sync::Arc::new(minstrel::plugins::NoServices),

@@ -163,7 +163,7 @@ async fn reload_latency(cache: bool) {
     }
 
     // File write -> new version serving, through the watcher.
-    let watch = host.watch().unwrap();
+    let watch = minstrel::plugins::watcher::spawn(host.clone()).unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut end_to_end = Vec::new();
     for i in 0..RELOADS {

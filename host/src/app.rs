@@ -114,7 +114,10 @@ pub async fn start_with(
         }
     }
     let watch = if config.plugins.hot_reload {
-        Some(plugins.watch().context("watching the plugins folder")?)
+        Some(
+            crate::plugins::watcher::spawn(plugins.clone())
+                .context("watching the plugins folder")?,
+        )
     } else {
         None
     };

@@ -117,8 +117,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let dev = matches!(cli.command, Command::Dev { .. });
     // The dev terminal is a chat: its log goes to a file, not between the messages.
+    #[cfg(feature = "dev")]
+    let dev = matches!(cli.command, Command::Dev { .. });
     #[cfg(feature = "dev")]
     let log_file = dev.then(|| config.data_dir.join(dev::LOG_FILE));
     #[cfg(not(feature = "dev"))]
@@ -225,14 +226,7 @@ async fn cache(command: CacheCommand, config: &Config) -> anyhow::Result<ExitCod
                 .get_or_fetch(&key, fetcher)
                 .await
                 .with_context(|| format!("fetching {url}"))?;
-            if json {
-                println!("{}", serde_json::to_string(&fetched)?);
-            } else {
-                println!("path: {}", fetched.blob.path.display());
-                println!("hash: {}", fetched.blob.hash);
-                println!("size: {}", fetched.blob.size);
-                println!("hit:  {}", fetched.hit);
-            }
+            print_fetched(&fetched, json)?;
         }
         CacheCommand::Stats { json } => {
             let stats = store.stats().await?;
@@ -284,4 +278,17 @@ async fn cache(command: CacheCommand, config: &Config) -> anyhow::Result<ExitCod
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `cache fetch` and `source fetch` print: the cached file, or one JSON object.
+fn print_fetched(fetched: &crate::store::Fetched, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(fetched)?);
+    } else {
+        println!("path: {}", fetched.blob.path.display());
+        println!("hash: {}", fetched.blob.hash);
+        println!("size: {}", fetched.blob.size);
+        println!("hit:  {}", fetched.hit);
+    }
+    Ok(())
 }

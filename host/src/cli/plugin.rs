@@ -24,6 +24,12 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the WIT package this binary serves (every served API version) into DIR,
+    /// for building a plugin in any language without a clone of Minstrel's repository.
+    Wit {
+        #[arg(long, default_value = "wit")]
+        out: PathBuf,
+    },
     /// Create a plugin crate that builds with
     /// `cargo build --target wasm32-wasip2 --release`.
     New {
@@ -56,6 +62,19 @@ pub async fn run(
     match command {
         PluginCommand::Check { file, json } => Ok(check(&file, json, config).await),
         PluginCommand::List { json } => list(config, data_dir, json).await,
+        PluginCommand::Wit { out } => {
+            for (path, text) in plugins::WIT_FILES {
+                let file = out.join(path);
+                if let Some(dir) = file.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                std::fs::write(&file, text)
+                    .with_context(|| format!("writing {}", file.display()))?;
+                println!("wrote {}", file.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         PluginCommand::New {
             name,
             kind,

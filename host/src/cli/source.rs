@@ -95,14 +95,7 @@ pub async fn run(command: SourceCommand, config: &Config) -> anyhow::Result<Exit
                 .get_or_fetch(&fetch.key(), fetch)
                 .await
                 .with_context(|| format!("fetching {id} from {plugin}"))?;
-            if json {
-                println!("{}", serde_json::to_string(&fetched)?);
-            } else {
-                println!("path: {}", fetched.blob.path.display());
-                println!("hash: {}", fetched.blob.hash);
-                println!("size: {}", fetched.blob.size);
-                println!("hit:  {}", fetched.hit);
-            }
+            super::print_fetched(&fetched, json)?;
         }
     }
     Ok(ExitCode::SUCCESS)

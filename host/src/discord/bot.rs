@@ -77,19 +77,6 @@ pub fn allowed_mentions() -> serenity::CreateAllowedMentions {
         .replied_user(true)
 }
 
-/// One line for a Discord API error: status and Discord's message.
-pub fn describe(error: &Error) -> String {
-    match error.downcast_ref::<serenity::Error>() {
-        Some(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(answer))) => {
-            format!(
-                "{} (Discord error {}: {})",
-                answer.status_code, answer.error.code, answer.error.message
-            )
-        }
-        _ => format!("{error:#}"),
-    }
-}
-
 /// Why the client stopped, in one line that says what to do where it can.
 fn client_failure(error: &serenity::Error) -> String {
     let unauthorized = match error {

@@ -84,10 +84,7 @@ impl Registry {
             }
             result => return result,
         };
-        let reason = format!(
-            "Discord refused the plugin commands: {}",
-            super::bot::describe(&error)
-        );
+        let reason = format!("Discord refused the plugin commands: {}", describe(&error));
         tracing::error!(%reason, "registering the built-in commands alone");
         self.table.lock().expect("commands").clear();
         retrying(|| self.put(http, self.builtins.clone())).await?;
@@ -123,7 +120,7 @@ impl Registry {
                 Err(e) => {
                     let reason = format!(
                         "Discord refused to register the bot's commands: {}",
-                        super::bot::describe(&e)
+                        describe(&e)
                     );
                     fatal.send_replace(Some(reason));
                     return;
@@ -142,7 +139,7 @@ impl Registry {
                 match self.register_retrying(&http).await {
                     Ok(count) => tracing::info!(plugin_commands = count, "commands re-registered"),
                     Err(e) => tracing::error!(
-                        error = %super::bot::describe(&e),
+                        error = %describe(&e),
                         "Discord refused the commands; they stay as they were until the plugins change"
                     ),
                 }
@@ -208,4 +205,17 @@ pub fn to_discord(spec: &CommandSpec) -> CreateCommand {
         );
     }
     command
+}
+
+/// One line for a Discord API error: status and Discord's message.
+pub fn describe(error: &Error) -> String {
+    match error.downcast_ref::<serenity::Error>() {
+        Some(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(answer))) => {
+            format!(
+                "{} (Discord error {}: {})",
+                answer.status_code, answer.error.code, answer.error.message
+            )
+        }
+        _ => format!("{error:#}"),
+    }
 }

@@ -44,6 +44,19 @@ impl fmt::Display for ApiVersion {
 /// Versions served, oldest first.
 pub const SERVED: &[ApiVersion] = &[ApiVersion::LATEST];
 
+/// The WIT package of each served version, as `(path, text)` under a `wit/` folder:
+/// what `minstrel plugin wit` writes, so an author needs no clone of the repository.
+pub const WIT_FILES: &[(&str, &str)] = &[
+    (
+        "since_v0.1.0/types.wit",
+        include_str!("../../../wit/since_v0.1.0/types.wit"),
+    ),
+    (
+        "since_v0.1.0/worlds.wit",
+        include_str!("../../../wit/since_v0.1.0/worlds.wit"),
+    ),
+];
+
 /// Whether a component built against `version` can be served. Before 1.0 a minor
 /// release may break, so the match is on major.minor (patch releases only add docs).
 pub fn served(version: ApiVersion) -> bool {

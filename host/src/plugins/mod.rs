@@ -58,6 +58,7 @@ pub mod stats;
 pub mod watcher;
 
 pub use crate::config::plugins::{EffectiveGrant, Grant, PluginsConfig};
+pub use api::WIT_FILES;
 pub use error::{CallError, LoadError, StartError};
 pub use host_services::{ChatStream, HostServices, NoServices, ServiceError, Track};
 pub use loader::{Inspection, World, check};

@@ -21,14 +21,13 @@ use super::cache::Origin;
 use super::call::{self, Finished};
 use super::command_specs::{self, Declared, Refused};
 use super::engine::PluginEngine;
-use super::error::{CallError, LoadError, StartError};
+use super::error::{CallError, LoadError};
 use super::host::audio::AudioSink;
 use super::host::kv::KvSpace;
 use super::host_services::HostServices;
 use super::loader::{self, Inspection, Loaded, Prepared, World};
 use super::state::{CallState, PluginContext};
 use super::stats::{CounterSnapshot, Counters};
-use super::watcher::{self, WatchHandle};
 use crate::config::plugins::{EffectiveGrant, PluginsConfig};
 use crate::media::AudioWriter;
 
@@ -165,31 +164,6 @@ impl PluginHost {
                 unregistered: RwLock::default(),
             }),
         })
-    }
-
-    /// What the bot does at startup: build the runtime, load the plugins folder, and
-    /// watch it when `hot_reload` is on. Keep the handle alive as long as reloads should
-    /// happen.
-    pub async fn start(
-        config: PluginsConfig,
-        data_dir: &Path,
-        services: Arc<dyn HostServices>,
-    ) -> Result<(Self, Option<WatchHandle>), StartError> {
-        let host =
-            Self::new(config, data_dir, services).map_err(|e| StartError::Engine(e.to_string()))?;
-        let loaded = host.load_dir().await;
-        let failed = loaded.iter().filter(|(_, r)| r.is_err()).count();
-        tracing::info!(
-            loaded = loaded.len() - failed,
-            failed,
-            "plugins folder loaded"
-        );
-        let watch = if host.config().hot_reload {
-            Some(host.watch()?)
-        } else {
-            None
-        };
-        Ok((host, watch))
     }
 
     pub fn config(&self) -> &PluginsConfig {
@@ -504,12 +478,6 @@ impl PluginHost {
             })
             .map(|(name, _)| name.clone())
             .collect()
-    }
-
-    /// Watches the plugins folder and reloads changed files until the handle is
-    /// dropped or shut down.
-    pub fn watch(&self) -> notify::Result<WatchHandle> {
-        watcher::spawn(self.clone())
     }
 
     fn current(&self, name: &str) -> Result<(Arc<Slot>, Arc<Version>), CallError> {

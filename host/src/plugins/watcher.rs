@@ -15,7 +15,13 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use std::path::Path;
+use std::sync::Arc;
+
+use super::error::StartError;
+use super::host_services::HostServices;
 use super::runtime::PluginHost;
+use crate::config::plugins::PluginsConfig;
 
 /// Messages to the watcher task.
 #[derive(Debug)]
@@ -47,6 +53,31 @@ impl Drop for WatchHandle {
     fn drop(&mut self) {
         let _ = self.tx.send(WatchMessage::Shutdown);
     }
+}
+
+/// A plugin host on its own: build the runtime, load the plugins folder, and watch it
+/// when `hot_reload` is on (the bot does the same in `app`, beside its store). Keep the handle alive as long as reloads should
+/// happen.
+pub async fn start(
+    config: PluginsConfig,
+    data_dir: &Path,
+    services: Arc<dyn HostServices>,
+) -> Result<(PluginHost, Option<WatchHandle>), StartError> {
+    let host = PluginHost::new(config, data_dir, services)
+        .map_err(|e| StartError::Engine(e.to_string()))?;
+    let loaded = host.load_dir().await;
+    let failed = loaded.iter().filter(|(_, r)| r.is_err()).count();
+    tracing::info!(
+        loaded = loaded.len() - failed,
+        failed,
+        "plugins folder loaded"
+    );
+    let watch = if host.config().hot_reload {
+        Some(spawn(host.clone())?)
+    } else {
+        None
+    };
+    Ok((host, watch))
 }
 
 /// Starts watching `host`'s plugins folder (created if missing).

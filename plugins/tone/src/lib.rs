@@ -4,7 +4,6 @@
 
 use minstrel_sdk::{Source, Track, audio::Sink};
 
-const RATE: u32 = 48_000;
 const MAX_SECONDS: u32 = 600;
 
 struct Tone;
@@ -35,24 +34,6 @@ fn parse(query: &str) -> Result<(u32, u32), String> {
     Ok((frequency, seconds))
 }
 
-fn wav_header(samples: u32) -> Vec<u8> {
-    let data = samples * 2;
-    let mut h = Vec::with_capacity(44);
-    h.extend_from_slice(b"RIFF");
-    h.extend_from_slice(&(36 + data).to_le_bytes());
-    h.extend_from_slice(b"WAVEfmt ");
-    h.extend_from_slice(&16u32.to_le_bytes());
-    h.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    h.extend_from_slice(&1u16.to_le_bytes()); // mono
-    h.extend_from_slice(&RATE.to_le_bytes());
-    h.extend_from_slice(&(RATE * 2).to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&16u16.to_le_bytes());
-    h.extend_from_slice(b"data");
-    h.extend_from_slice(&data.to_le_bytes());
-    h
-}
-
 impl Source for Tone {
     fn claims(url: String) -> bool {
         url.starts_with("tone:")
@@ -74,23 +55,7 @@ impl Source for Tone {
 
     fn fetch(id: String, into: &Sink) -> Result<(), String> {
         let (frequency, seconds) = parse(&format!("tone:{id}"))?;
-        let samples = RATE * seconds;
-        into.write(&wav_header(samples))?;
-        let step = std::f32::consts::TAU * frequency as f32 / RATE as f32;
-        let mut chunk = Vec::with_capacity(RATE as usize * 2);
-        for n in 0..samples {
-            // -12 dBFS, so normalisation has something to do.
-            let sample = ((n as f32 * step).sin() * 0.25 * i16::MAX as f32) as i16;
-            chunk.extend_from_slice(&sample.to_le_bytes());
-            if chunk.len() == chunk.capacity() {
-                into.write(&chunk)?;
-                chunk.clear();
-            }
-        }
-        if !chunk.is_empty() {
-            into.write(&chunk)?;
-        }
-        Ok(())
+        sine_wav::write(frequency, seconds, |bytes| into.write(bytes))
     }
 }
 
