@@ -235,6 +235,66 @@ fn with_api_version(name: &str, version: &str) -> Vec<u8> {
     bytes
 }
 
+/// `name`'s component with its SDK sections renamed out of the way: what a toolchain
+/// other than the Rust SDK (componentize-py, componentize-js, wit-bindgen for Go or C)
+/// builds, with nothing but the component's own imports and exports.
+fn without_sdk_sections(name: &str) -> Vec<u8> {
+    let mut bytes = std::fs::read(component(name)).unwrap();
+    for (section, renamed) in [
+        (&b"minstrel:api-version"[..], &b"another:api-version0"[..]),
+        (&b"minstrel:manifest"[..], &b"another:manifest0"[..]),
+    ] {
+        let at = bytes
+            .windows(section.len())
+            .position(|w| w == section)
+            .expect("the SDK section");
+        bytes[at..at + section.len()].copy_from_slice(renamed);
+    }
+    bytes
+}
+
+#[test]
+fn check_reads_the_api_version_from_the_imports_of_any_toolchains_component() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (krate, world) in [
+        ("hello_command", "command"),
+        ("echo_source", "source"),
+        ("ask_mention", "mention"),
+    ] {
+        let file = tmp.path().join(format!("{krate}.wasm"));
+        std::fs::write(&file, without_sdk_sections(krate)).unwrap();
+        let (ok, value) = check(tmp.path(), &file);
+        assert!(ok, "{krate}: {value}");
+        let plugin = &value["plugin"];
+        assert_eq!(plugin["world"], world, "{krate}");
+        assert_eq!(plugin["manifest"]["api_version"], "0.1.0", "{krate}");
+        // No manifest: nothing asked for beyond what it imports.
+        assert_eq!(
+            plugin["manifest"]["name"],
+            serde_json::Value::Null,
+            "{krate}"
+        );
+    }
+    // One import at another version: a component is built against one version.
+    let mut mixed = without_sdk_sections("hello_command");
+    let import = b"minstrel:plugin/log@0.1.0";
+    let at = mixed
+        .windows(import.len())
+        .position(|w| w == import)
+        .expect("a log import")
+        + import.len()
+        - 5;
+    mixed[at..at + 5].copy_from_slice(b"0.2.0");
+    let file = tmp.path().join("mixed.wasm");
+    std::fs::write(&file, mixed).unwrap();
+    let (ok, value) = check(tmp.path(), &file);
+    assert!(!ok, "{value}");
+    assert_eq!(
+        value["error"],
+        "imports minstrel:plugin at several versions (0.1.0, 0.2.0); a plugin is built against one"
+    );
+}
+
 #[test]
 fn check_refuses_api_versions_this_host_does_not_serve() {
     let tmp = tempfile::tempdir().unwrap();

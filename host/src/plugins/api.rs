@@ -3,10 +3,14 @@
 //! Today that is `minstrel:plugin@0.1.0` only ([`v0_1_0`]). When 0.2.0 ships, its
 //! bindings become the full implementation and `v0_1_0` turns into an adapter onto it
 //! (as Zed's extension host does per `since_vX.Y.Z`). The version a component was built
-//! against is read from its `minstrel:api-version` custom section before anything is
-//! instantiated (see [`super::manifest`]), and [`served`] decides.
+//! against is read from its own `minstrel:plugin` imports (and, from the Rust SDK, its
+//! `minstrel:api-version` custom section) before anything is compiled (see
+//! [`super::manifest`]), and [`served`] decides.
 
 use std::fmt;
+
+/// The prefix of every interface of the `minstrel:plugin` package.
+pub const PACKAGE: &str = "minstrel:plugin/";
 
 /// An API version a component declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -27,9 +27,13 @@ pub enum LoadError {
     #[error("malformed component: {0}")]
     Malformed(String),
     #[error(
-        "no minstrel:api-version section (was the plugin built with minstrel-sdk's export macro?)"
+        "imports no minstrel:plugin interface, so it cannot be a Minstrel plugin (see `minstrel plugin wit`)"
     )]
     NoApiVersion,
+    #[error("imports minstrel:plugin at several versions ({0}); a plugin is built against one")]
+    MixedApi(String),
+    #[error("its SDK section says plugin API {declared} but it imports {imported}")]
+    ApiMismatch { declared: String, imported: String },
     #[error("built against plugin API {found}, this host serves {served}")]
     UnsupportedApi { found: String, served: String },
     #[error("does not compile: {0}")]

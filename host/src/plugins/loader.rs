@@ -17,7 +17,7 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceType};
 
 use super::api::v0_1_0::{command, mention, source};
-use super::api::{self, v0_1_0};
+use super::api::{self, ApiVersion, v0_1_0};
 use super::cache::{self, Origin};
 use super::engine::PluginEngine;
 use super::error::{Denied, LoadError};
@@ -26,8 +26,6 @@ use super::host_services::NoServices;
 use super::manifest::{self, Manifest};
 use super::state::{CallState, PluginContext};
 use crate::config::plugins::{INTERFACES, PluginsConfig};
-
-const PACKAGE: &str = "minstrel:plugin/";
 
 /// The plugin kinds, one per WIT world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -107,6 +105,14 @@ pub fn inspect(
         .ok_or_else(|| LoadError::unsupported(&manifest.api_version))?;
     if !api::served(version) {
         return Err(LoadError::unsupported(&manifest.api_version));
+    }
+    if let Some(imported) = manifest.imported_api.as_deref().and_then(ApiVersion::parse)
+        && (imported.major, imported.minor) != (version.major, version.minor)
+    {
+        return Err(LoadError::ApiMismatch {
+            declared: version.to_string(),
+            imported: imported.to_string(),
+        });
     }
     let (component, origin) = cache::compile(engine, bytes, cache_dir)?;
     let ty = component.component_type();
@@ -201,7 +207,7 @@ pub fn check(config: &PluginsConfig, bytes: &[u8]) -> Result<Inspection, String>
 
 /// `minstrel:plugin/kv@0.1.0` -> `kv`.
 fn minstrel_interface(import: &str) -> Option<&str> {
-    let rest = import.strip_prefix(PACKAGE)?;
+    let rest = import.strip_prefix(api::PACKAGE)?;
     Some(rest.split('@').next().unwrap_or(rest))
 }
 

@@ -1,6 +1,11 @@
 //! What a plugin file says about itself, read without compiling or instantiating it.
 //!
-//! The SDK embeds two custom sections in the component's core module:
+//! The API version a component was built against is in its own imports: the WIT package
+//! version every `minstrel:plugin` interface it imports carries
+//! (`minstrel:plugin/types@0.1.0`), whatever toolchain built it. Each world's exports
+//! use the package's types, so every plugin imports at least one interface.
+//!
+//! The Rust SDK also embeds two custom sections in the component's core module:
 //! - `minstrel:api-version`: `MAJOR.MINOR.PATCH` of the WIT package it was built against;
 //! - `minstrel:manifest`: UTF-8 lines `key=value` (`world`, `name`, `version`, any number
 //!   of `http`, at most one `kv-quota`). Unknown keys are ignored so that later SDKs can
@@ -21,7 +26,12 @@ const MANIFEST_SECTION: &str = "minstrel:manifest";
 /// The plugin's own description of itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Manifest {
+    /// The SDK's declared version if there is one (it names the patch release), else
+    /// the version of the component's `minstrel:plugin` imports.
     pub api_version: String,
+    /// The version of the component's `minstrel:plugin` imports, if any.
+    #[serde(skip)]
+    pub imported_api: Option<String>,
     /// The world the SDK macro exported (`source`, `command`, `mention`).
     pub world: Option<String>,
     /// The crate name the plugin was built from.
@@ -49,14 +59,27 @@ pub fn read(bytes: &[u8]) -> Result<Manifest, LoadError> {
     }
     let mut api = None;
     let mut manifest = None;
-    let mut first = true;
+    let mut imported = std::collections::BTreeSet::new();
+    // Nesting: 1 inside the component itself, more inside the modules and components it
+    // holds (whose imports are not the plugin's).
+    let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| LoadError::Malformed(e.message().to_string()))?;
         match payload {
-            Payload::Version { encoding, .. } if first => {
-                first = false;
-                if encoding != Encoding::Component {
+            Payload::Version { encoding, .. } => {
+                if depth == 0 && encoding != Encoding::Component {
                     return Err(LoadError::CoreModule);
+                }
+                depth += 1;
+            }
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentImportSection(imports) if depth == 1 => {
+                for import in imports {
+                    let import =
+                        import.map_err(|e| LoadError::Malformed(e.message().to_string()))?;
+                    if let Some(version) = package_version(import.name.name) {
+                        imported.insert(version.to_string());
+                    }
                 }
             }
             Payload::CustomSection(section) if section.name() == API_SECTION => {
@@ -68,9 +91,17 @@ pub fn read(bytes: &[u8]) -> Result<Manifest, LoadError> {
             _ => {}
         }
     }
-    let api_version = api.ok_or(LoadError::NoApiVersion)?;
+    if imported.len() > 1 {
+        let versions: Vec<String> = imported.into_iter().collect();
+        return Err(LoadError::MixedApi(versions.join(", ")));
+    }
+    let imported_api = imported.into_iter().next();
+    let api_version = api
+        .or_else(|| imported_api.clone())
+        .ok_or(LoadError::NoApiVersion)?;
     let mut out = Manifest {
         api_version,
+        imported_api,
         world: None,
         name: None,
         version: None,
@@ -92,6 +123,14 @@ pub fn read(bytes: &[u8]) -> Result<Manifest, LoadError> {
         }
     }
     Ok(out)
+}
+
+/// `minstrel:plugin/types@0.1.0` -> `0.1.0`.
+fn package_version(import: &str) -> Option<&str> {
+    import
+        .strip_prefix(super::api::PACKAGE)?
+        .split_once('@')
+        .map(|(_, v)| v)
 }
 
 #[cfg(test)]
