@@ -85,6 +85,21 @@ async fn assert_one_reply_each(world: &World, ids: &[u64]) -> Vec<serde_json::Va
         .collect()
 }
 
+/// `minstrel dev` run again on the same data folder: a new local server, the same
+/// claims in the store. The second bot answers from its first message on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_session_on_the_same_data_folder_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    for session in 0..2 {
+        let (server, host) = start(dir.path()).await;
+        let world = server.world();
+        let id = world.send_message(ALICE, "!ping", 1);
+        eprintln!("session {session}: !ping is message {id}");
+        reply_to(world, id).await;
+        host.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn prefix_slash_and_mention_produce_the_expected_calls() {
     let dir = tempfile::tempdir().unwrap();

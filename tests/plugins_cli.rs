@@ -186,6 +186,15 @@ fn new_scaffolds_a_plugin_that_builds_and_passes_check() {
     );
     let crate_dir = tmp.path().join("my-greeter");
     assert!(crate_dir.join("src/lib.rs").exists());
+    // The SDK and the WIT package come with it: no path into a clone of this repository.
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(r#"minstrel-sdk = { path = "minstrel-sdk" }"#),
+        "{manifest}"
+    );
+    for file in ["minstrel-sdk/src/lib.rs", "wit/since_v0.1.0/worlds.wit"] {
+        assert!(crate_dir.join(file).exists(), "{file}");
+    }
 
     // Build it as an author would, sharing the plugins' target folder so the SDK's
     // dependencies are already compiled.

@@ -40,7 +40,8 @@ pub enum PluginCommand {
         /// Parent folder (default: the working directory).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// Path to the minstrel-sdk crate (default: the SDK next to this host's source).
+        /// Path to a minstrel-sdk crate to build against (default: a copy of the SDK this
+        /// binary was built with, written into the new crate with the WIT package).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -63,15 +64,9 @@ pub async fn run(
         PluginCommand::Check { file, json } => Ok(check(&file, json, config).await),
         PluginCommand::List { json } => list(config, data_dir, json).await,
         PluginCommand::Wit { out } => {
-            for (path, text) in plugins::WIT_FILES {
-                let file = out.join(path);
-                if let Some(dir) = file.parent() {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("creating {}", dir.display()))?;
-                }
-                std::fs::write(&file, text)
-                    .with_context(|| format!("writing {}", file.display()))?;
-                println!("wrote {}", file.display());
+            write_files(&out, plugins::WIT_FILES)?;
+            for (path, _) in plugins::WIT_FILES {
+                println!("wrote {}", out.join(path).display());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -192,12 +187,29 @@ async fn list(config: &PluginsConfig, data_dir: &Path, json: bool) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
-/// The SDK next to this host's source tree, if it is still there.
-fn default_sdk() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-    path.join("Cargo.toml")
-        .exists()
-        .then(|| path.canonicalize().ok())?
+/// The SDK this binary was built with, as `(path, text)` under its folder. A new plugin
+/// gets a copy (`minstrel-sdk/`, beside the WIT package in `wit/`, where the SDK's
+/// bindings look for it), so it builds without a clone of Minstrel's repository.
+const SDK_FILES: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("../../../sdk/Cargo.toml")),
+    ("src/lib.rs", include_str!("../../../sdk/src/lib.rs")),
+    (
+        "src/bindings.rs",
+        include_str!("../../../sdk/src/bindings.rs"),
+    ),
+];
+
+/// Writes `files` (relative paths) under `dir`.
+fn write_files(dir: &Path, files: &[(&str, &str)]) -> anyhow::Result<()> {
+    for (path, text) in files {
+        let file = dir.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+    }
+    Ok(())
 }
 
 /// Writes a new plugin crate `dir/name`. Returns its folder.
@@ -211,17 +223,25 @@ pub fn scaffold(name: &str, kind: Kind, dir: &Path, sdk: Option<&Path>) -> anyho
         bail!("plugin names are ASCII letters, digits, '-' and '_', not starting with a digit");
     }
     let sdk = match sdk {
-        Some(path) => path
-            .canonicalize()
-            .with_context(|| format!("no SDK at {}", path.display()))?,
-        None => default_sdk().context("cannot find minstrel-sdk; pass --sdk PATH")?,
+        Some(path) => Some(
+            path.canonicalize()
+                .with_context(|| format!("no SDK at {}", path.display()))?,
+        ),
+        None => None,
     };
     let root = dir.join(name);
     if root.exists() {
         bail!("{} already exists", root.display());
     }
     std::fs::create_dir_all(root.join("src"))?;
-    let sdk_path = sdk.display().to_string().replace('\\', "/");
+    let sdk_path = match sdk {
+        Some(sdk) => sdk.display().to_string().replace('\\', "/"),
+        None => {
+            write_files(&root.join("minstrel-sdk"), SDK_FILES)?;
+            write_files(&root.join("wit"), plugins::WIT_FILES)?;
+            "minstrel-sdk".to_string()
+        }
+    };
     let manifest = format!(
         r#"[package]
 name = "{name}"

@@ -53,13 +53,17 @@ impl World {
         }
     }
 
-    /// The world whose exports are exactly `names`.
+    /// The one world whose exports are all among `names`. Other exports are left alone:
+    /// some toolchains add their own (componentize-py exports an `init`), and nothing
+    /// calls them.
     fn detect(names: &BTreeSet<String>) -> Option<World> {
-        [World::Source, World::Command, World::Mention]
+        let mut found = [World::Source, World::Command, World::Mention]
             .into_iter()
-            .find(|w| {
-                w.exports().len() == names.len() && w.exports().iter().all(|e| names.contains(*e))
-            })
+            .filter(|w| w.exports().iter().all(|e| names.contains(*e)));
+        match (found.next(), found.next()) {
+            (Some(world), None) => Some(world),
+            _ => None,
+        }
     }
 }
 
@@ -275,4 +279,32 @@ fn deny(linker: &mut L, name: &str, interface: &str, item: &ComponentItem) -> wa
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_world_is_the_one_whose_exports_are_all_there() {
+        let command = ["commands", "run", "autocomplete"];
+        assert_eq!(World::detect(&names(&command)), Some(World::Command));
+        // A toolchain's own export beside the world's (componentize-py's `exports`).
+        let mut extra = command.to_vec();
+        extra.push("exports");
+        assert_eq!(World::detect(&names(&extra)), Some(World::Command));
+        // One export missing: no world.
+        assert_eq!(World::detect(&names(&["commands", "run"])), None);
+        // Two whole worlds (`claims` is shared by source and mention): ambiguous.
+        let both = ["claims", "resolve", "fetch", "handle"];
+        assert_eq!(World::detect(&names(&both)), None);
+        assert_eq!(
+            World::detect(&names(&["claims", "handle"])),
+            Some(World::Mention)
+        );
+    }
 }

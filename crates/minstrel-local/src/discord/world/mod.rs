@@ -141,7 +141,7 @@ impl World {
             logged: watch::Sender::new(0),
             control: broadcast::channel(16).0,
             changed: Notify::new(),
-            next_id: AtomicU64::new(100_000),
+            next_id: AtomicU64::new(first_id()),
         }
     }
 
@@ -298,4 +298,16 @@ impl World {
     pub fn global_commands(&self) -> Vec<Value> {
         self.state().global_commands.clone()
     }
+}
+
+/// The first id this server hands out: a Discord snowflake of the current time. Ids of
+/// a later server are larger than any an earlier one gave, as Discord's are, so a bot
+/// that keeps its claims in a data folder (`minstrel dev` run again) never takes a new
+/// message for one it has already answered.
+fn first_id() -> u64 {
+    const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    now.saturating_sub(DISCORD_EPOCH_MS) << 22
 }
