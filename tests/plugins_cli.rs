@@ -402,3 +402,59 @@ fn wit_writes_the_package_every_served_version_speaks() {
             .success()
     );
 }
+
+/// `plugin new --lang LANG` for every kind, built with the language's toolchain as the
+/// printed command says (componentize-py and componentize-js, which scripts/setup.sh
+/// installs and scripts/env.sh puts on PATH), then checked: each is the world asked for.
+fn new_in_lang_builds_and_passes_check(lang: &str, tool: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    for kind in ["source", "command", "mention"] {
+        let name = format!("{lang}-{kind}");
+        let out = plugin(tmp.path())
+            .args(["new", &name, "--kind", kind, "--lang", lang, "--dir"])
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = String::from_utf8_lossy(&out.stdout);
+        // The build command it prints, minus the `npm install` a JS author runs first:
+        // the toolchain is already installed here.
+        let build = printed
+            .lines()
+            .find_map(|l| l.strip_prefix("build:  "))
+            .unwrap_or_else(|| panic!("no build line in {printed}"));
+        let command = build[build.find(tool).expect("the toolchain")..]
+            .trim_end_matches(')')
+            .to_string();
+        let dir = tmp.path().join(&name);
+        assert!(dir.join("wit/since_v0.1.0/worlds.wit").exists(), "{name}");
+        let status = Command::new("sh")
+            .args(["-c", &command])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{name}: {command}");
+        let wasm = dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let (ok, value) = check(tmp.path(), &wasm);
+        assert!(ok, "{name}: {value}");
+        assert_eq!(value["plugin"]["world"], kind, "{name}");
+        assert_eq!(
+            value["plugin"]["manifest"]["api_version"], "0.1.0",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn new_in_python_builds_and_passes_check() {
+    new_in_lang_builds_and_passes_check("python", "componentize-py");
+}
+
+#[test]
+fn new_in_javascript_builds_and_passes_check() {
+    new_in_lang_builds_and_passes_check("js", "componentize-js");
+}

@@ -2,7 +2,7 @@
 //! into the library.
 //!
 //! - this module: parsing, logging, `run` and `cache ...`.
-//! - [`plugin`]: `plugin check|list|new`.
+//! - [`plugin`]: `plugin check|list|new|wit`; `scaffold` writes new plugin projects.
 //! - [`source`]: `source resolve|fetch`, a source plugin without the bot.
 //! - `dev` and `demo` (with the `dev` feature): the bot and the store against the
 //!   loopback stand-ins of `minstrel-local`.
@@ -12,6 +12,7 @@ mod demo;
 #[cfg(feature = "dev")]
 mod dev;
 pub mod plugin;
+mod scaffold;
 pub mod source;
 
 use std::path::PathBuf;

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
+
+use super::scaffold::{Kind, Lang, scaffold, write_files};
 
 use crate::plugins::{self, NoServices, PluginHost, PluginsConfig, World};
 
@@ -30,8 +31,7 @@ pub enum PluginCommand {
         #[arg(long, default_value = "wit")]
         out: PathBuf,
     },
-    /// Create a plugin crate that builds with
-    /// `cargo build --target wasm32-wasip2 --release`.
+    /// Create a plugin project (Rust, Python or JavaScript) that builds as it is.
     New {
         /// Crate name (also the folder created).
         name: String,
@@ -40,18 +40,16 @@ pub enum PluginCommand {
         /// Parent folder (default: the working directory).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// Path to a minstrel-sdk crate to build against (default: a copy of the SDK this
-        /// binary was built with, written into the new crate with the WIT package).
+        /// The language: a Rust crate, or a Python (componentize-py) or JavaScript
+        /// (componentize-js) project.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: Lang,
+        /// Rust: path to a minstrel-sdk crate to build against (default: a copy of the
+        /// SDK this binary was built with, written into the new crate with the WIT
+        /// package).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Kind {
-    Source,
-    Command,
-    Mention,
 }
 
 /// Runs a `minstrel plugin` command.
@@ -73,15 +71,13 @@ pub async fn run(
         PluginCommand::New {
             name,
             kind,
+            lang,
             dir,
             sdk,
         } => {
-            let path = scaffold(&name, kind, &dir, sdk.as_deref())?;
+            let (path, build) = scaffold(&name, kind, lang, &dir, sdk.as_deref())?;
             println!("created {}", path.display());
-            println!(
-                "build:  (cd {} && cargo build --target wasm32-wasip2 --release)",
-                path.display()
-            );
+            println!("build:  (cd {} && {build})", path.display());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -185,164 +181,4 @@ async fn list(config: &PluginsConfig, data_dir: &Path, json: bool) -> anyhow::Re
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The SDK this binary was built with, as `(path, text)` under its folder. A new plugin
-/// gets a copy (`minstrel-sdk/`, beside the WIT package in `wit/`, where the SDK's
-/// bindings look for it), so it builds without a clone of Minstrel's repository.
-const SDK_FILES: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../../../sdk/Cargo.toml")),
-    ("src/lib.rs", include_str!("../../../sdk/src/lib.rs")),
-    (
-        "src/bindings.rs",
-        include_str!("../../../sdk/src/bindings.rs"),
-    ),
-];
-
-/// Writes `files` (relative paths) under `dir`.
-fn write_files(dir: &Path, files: &[(&str, &str)]) -> anyhow::Result<()> {
-    for (path, text) in files {
-        let file = dir.join(path);
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
-    }
-    Ok(())
-}
-
-/// Writes a new plugin crate `dir/name`. Returns its folder.
-pub fn scaffold(name: &str, kind: Kind, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        || name.starts_with(|c: char| c.is_ascii_digit())
-    {
-        bail!("plugin names are ASCII letters, digits, '-' and '_', not starting with a digit");
-    }
-    let sdk = match sdk {
-        Some(path) => Some(
-            path.canonicalize()
-                .with_context(|| format!("no SDK at {}", path.display()))?,
-        ),
-        None => None,
-    };
-    let root = dir.join(name);
-    if root.exists() {
-        bail!("{} already exists", root.display());
-    }
-    std::fs::create_dir_all(root.join("src"))?;
-    let sdk_path = match sdk {
-        Some(sdk) => sdk.display().to_string().replace('\\', "/"),
-        None => {
-            write_files(&root.join("minstrel-sdk"), SDK_FILES)?;
-            write_files(&root.join("wit"), plugins::WIT_FILES)?;
-            "minstrel-sdk".to_string()
-        }
-    };
-    let manifest = format!(
-        r#"[package]
-name = "{name}"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-[lib]
-crate-type = ["cdylib"]
-
-[dependencies]
-minstrel-sdk = {{ path = "{sdk_path}" }}
-
-[profile.release]
-opt-level = "s"
-strip = "debuginfo"
-
-# A workspace of its own, so the crate builds wherever it is placed.
-[workspace]
-"#
-    );
-    std::fs::write(root.join("Cargo.toml"), manifest)?;
-    std::fs::write(root.join(".gitignore"), "/target\n")?;
-    std::fs::write(root.join("src/lib.rs"), template(kind))?;
-    Ok(root)
-}
-
-fn template(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Source => {
-            r#"//! A Minstrel source plugin.
-
-use minstrel_sdk::{Source, Track, audio::Sink};
-
-struct Plugin;
-
-impl Source for Plugin {
-    fn claims(url: String) -> bool {
-        url.starts_with("example://")
-    }
-
-    fn resolve(query: String) -> Result<Vec<Track>, String> {
-        Ok(vec![Track {
-            id: format!("example:{query}"),
-            title: query,
-            duration_ms: None,
-            artwork_url: None,
-            page_url: None,
-        }])
-    }
-
-    fn fetch(id: String, into: &Sink) -> Result<(), String> {
-        into.write(id.as_bytes())
-    }
-}
-
-minstrel_sdk::export_source!(Plugin);
-"#
-        }
-        Kind::Command => {
-            r#"//! A Minstrel command plugin.
-
-use minstrel_sdk::{Command, CommandSpec, Invocation, Reply};
-
-struct Plugin;
-
-impl Command for Plugin {
-    fn commands() -> Vec<CommandSpec> {
-        vec![CommandSpec {
-            name: "hi".into(),
-            description: "Says hi".into(),
-            options: Vec::new(),
-        }]
-    }
-
-    fn run(invocation: Invocation) -> Result<Reply, String> {
-        match invocation.command.as_str() {
-            "hi" => Ok(Reply::text("Hi!")),
-            other => Err(format!("unknown command {other}")),
-        }
-    }
-}
-
-minstrel_sdk::export_command!(Plugin);
-"#
-        }
-        Kind::Mention => {
-            r#"//! A Minstrel mention plugin.
-
-use minstrel_sdk::{Mention, Message, Reply};
-
-struct Plugin;
-
-impl Mention for Plugin {
-    fn handle(message: Message) -> Result<Reply, String> {
-        Ok(Reply::text(format!("You said: {}", message.content)))
-    }
-}
-
-minstrel_sdk::export_mention!(Plugin);
-"#
-        }
-    }
 }
