@@ -11,9 +11,9 @@ use std::process::Command;
 
 use minstrel::config::PlayerConfig;
 use minstrel::player::rendition::Renderer;
-use minstrel::player::{Progress, Song, prepare};
+use minstrel::player::{Progress, Ready, Song, prepare};
 use minstrel::plugins::PluginHost;
-use minstrel::store::Store;
+use minstrel::store::{Store, StoreError};
 use minstrel_tests::process::{child_results, child_role, spawn_child};
 use minstrel_tests::{open_store, test_config};
 
@@ -42,6 +42,17 @@ fn runs(log: &Path, needle: &str) -> usize {
         .lines()
         .filter(|l| l.contains(needle))
         .count()
+}
+
+/// `song` made playable with the player settings `config`, as a player does.
+async fn prepare(
+    store: &Store,
+    host: &PluginHost,
+    config: &PlayerConfig,
+    song: &Song,
+) -> Result<Ready, StoreError> {
+    let renderer = Renderer::new(config.clone());
+    prepare::prepare(store, host, &renderer, song, &Progress::default()).await
 }
 
 fn song(source: &str, id: &str) -> Song {
@@ -127,16 +138,7 @@ async fn twelve_guilds_get_one_download_one_measurement_one_render() {
         .map(|_| {
             let (store, host, config, song) =
                 (store.clone(), host.clone(), config.clone(), song.clone());
-            tokio::spawn(async move {
-                prepare::prepare(
-                    &store,
-                    &host,
-                    &Renderer::new(config.clone()),
-                    &song,
-                    &Progress::default(),
-                )
-                .await
-            })
+            tokio::spawn(async move { prepare(&store, &host, &config, &song).await })
         })
         .collect();
     let mut readies = Vec::new();
@@ -164,15 +166,7 @@ async fn twelve_guilds_get_one_download_one_measurement_one_render() {
     );
 
     // Cached now: no new download, measurement or render.
-    let again = prepare::prepare(
-        &store,
-        &host,
-        &Renderer::new(config.clone()),
-        &song,
-        &Progress::default(),
-    )
-    .await
-    .unwrap();
+    let again = prepare(&store, &host, &config, &song).await.unwrap();
     assert!(again.hit);
     assert_eq!(again.loudness, ready.loudness, "stored with the blob");
     assert_eq!(runs(&log, "-f ogg"), 1);
@@ -189,24 +183,8 @@ async fn normalisation_off_keeps_the_level_in_a_separate_rendition() {
         ..PlayerConfig::default()
     };
     let song = song("tone", "440:2");
-    let a = prepare::prepare(
-        &store,
-        &host,
-        &Renderer::new(on.clone()),
-        &song,
-        &Progress::default(),
-    )
-    .await
-    .unwrap();
-    let b = prepare::prepare(
-        &store,
-        &host,
-        &Renderer::new(off.clone()),
-        &song,
-        &Progress::default(),
-    )
-    .await
-    .unwrap();
+    let a = prepare(&store, &host, &on, &song).await.unwrap();
+    let b = prepare(&store, &host, &off, &song).await.unwrap();
     assert_ne!(a.hash, b.hash);
     assert_eq!(fetch_calls(&host, "tone"), 1, "both made from one download");
     let source = b.loudness.unwrap().integrated_lufs.unwrap();
@@ -220,15 +198,9 @@ async fn a_queued_songs_rendition_survives_eviction_until_released() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, host) = setup(tmp.path(), &[("tone", "tone")]).await;
     let config = PlayerConfig::default();
-    let ready = prepare::prepare(
-        &store,
-        &host,
-        &Renderer::new(config.clone()),
-        &song("tone", "330:2"),
-        &Progress::default(),
-    )
-    .await
-    .unwrap();
+    let ready = prepare(&store, &host, &config, &song("tone", "330:2"))
+        .await
+        .unwrap();
     store.evict_to(0).await.unwrap();
     assert!(ready.path.exists(), "leased: never evicted");
     let path = ready.path.clone();
@@ -236,15 +208,9 @@ async fn a_queued_songs_rendition_survives_eviction_until_released() {
     store.evict_to(0).await.unwrap();
     assert!(!path.exists(), "released: evictable");
     // And it comes back on demand.
-    let again = prepare::prepare(
-        &store,
-        &host,
-        &Renderer::new(config.clone()),
-        &song("tone", "330:2"),
-        &Progress::default(),
-    )
-    .await
-    .unwrap();
+    let again = prepare(&store, &host, &config, &song("tone", "330:2"))
+        .await
+        .unwrap();
     assert!(!again.hit && again.path.exists());
 }
 
@@ -253,31 +219,19 @@ async fn failing_and_garbage_sources_give_clear_errors_and_leave_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, host) = setup(tmp.path(), &[("tone", "tone"), ("echo_source", "echo")]).await;
     let config = PlayerConfig::default();
-    let err = prepare::prepare(
-        &store,
-        &host,
-        &Renderer::new(config.clone()),
-        &song("tone", "nope"),
-        &Progress::default(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = prepare(&store, &host, &config, &song("tone", "nope"))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("tone nope") && err.contains("frequency"),
         "{err}"
     );
     // echo writes text, not audio: the download is kept, no rendition is made.
-    let err = prepare::prepare(
-        &store,
-        &host,
-        &Renderer::new(config.clone()),
-        &song("echo", "echo:hi"),
-        &Progress::default(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = prepare(&store, &host, &config, &song("echo", "echo:hi"))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("ffprobe") || err.contains("audio"), "{err}");
     let stats = store.stats().await.unwrap();
     assert_eq!(stats.index.tracks, 1, "only the echo download is indexed");
@@ -302,15 +256,9 @@ async fn processes_share_one_download_and_render() {
             ffmpeg: PathBuf::from(std::env::var("FFMPEG").unwrap()),
             ..PlayerConfig::default()
         };
-        let ready = prepare::prepare(
-            &store,
-            &host,
-            &Renderer::new(player.clone()),
-            &song("tone", "550:2"),
-            &Progress::default(),
-        )
-        .await
-        .unwrap();
+        let ready = prepare(&store, &host, &player, &song("tone", "550:2"))
+            .await
+            .unwrap();
         println!(
             "RESULT {} {} {role}",
             ready.hash,
