@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use minstrel::config::Config;
+use minstrel::plugins::host_services::{Playing, QueueEntry};
 use minstrel::plugins::types::{Context, Invocation, OptionValue};
 use minstrel::plugins::{CallError, Grant, HostServices, ServiceError, Track};
 use minstrel_local::discord::payloads::{ALICE, BOB, BOT_ID, CAROL, DAVE, LOUNGE, MUSIC};
@@ -277,6 +278,7 @@ impl HostServices for Recording {
         _plugin: &str,
         guild_id: u64,
         query: String,
+        _at: Option<u32>,
     ) -> Result<Track, ServiceError> {
         self.0
             .lock()
@@ -290,9 +292,20 @@ impl HostServices for Recording {
         Ok(None)
     }
 
-    async fn queue(&self, _plugin: &str, guild_id: u64) -> Result<Vec<Track>, ServiceError> {
+    async fn queue(&self, _plugin: &str, guild_id: u64) -> Result<Vec<QueueEntry>, ServiceError> {
         self.0.lock().unwrap().push(format!("queue {guild_id}"));
-        Ok(vec![track("a song")])
+        Ok(vec![QueueEntry {
+            track: track("a song"),
+            requested_by: 1,
+        }])
+    }
+
+    async fn now_playing(
+        &self,
+        _plugin: &str,
+        _guild_id: u64,
+    ) -> Result<Option<Playing>, ServiceError> {
+        Ok(None)
     }
 }
 

@@ -309,7 +309,7 @@ fn check_refuses_api_versions_this_host_does_not_serve() {
     let tmp = tempfile::tempdir().unwrap();
     for (version, served) in [
         ("9.9.9", false),
-        ("0.2.0", false),
+        ("0.3.0", false),
         ("1.1.0", false),
         ("0.1.7", true),
     ] {
@@ -320,10 +320,19 @@ fn check_refuses_api_versions_this_host_does_not_serve() {
         if !served {
             assert_eq!(
                 value["error"],
-                format!("built against plugin API {version}, this host serves 0.1.0")
+                format!("built against plugin API {version}, this host serves 0.1.0, 0.2.0")
             );
         }
     }
+    // A served version that its imports contradict (0.1.0 imports) is refused as such.
+    let file = tmp.path().join("v0.2.0.wasm");
+    std::fs::write(&file, with_api_version("hello_command", "0.2.0")).unwrap();
+    let (ok, value) = check(tmp.path(), &file);
+    assert!(!ok);
+    assert!(
+        value["error"].as_str().unwrap().contains("0.1.0"),
+        "{value}"
+    );
 }
 
 #[test]
@@ -431,7 +440,7 @@ fn new_in_lang_builds_and_passes_check(lang: &str, tool: &str) {
             .trim_end_matches(')')
             .to_string();
         let dir = tmp.path().join(&name);
-        assert!(dir.join("wit/since_v0.1.0/worlds.wit").exists(), "{name}");
+        assert!(dir.join("wit/since_v0.2.0/worlds.wit").exists(), "{name}");
         let status = Command::new("sh")
             .args(["-c", &command])
             .current_dir(&dir)
@@ -442,10 +451,10 @@ fn new_in_lang_builds_and_passes_check(lang: &str, tool: &str) {
         let (ok, value) = check(tmp.path(), &wasm);
         assert!(ok, "{name}: {value}");
         assert_eq!(value["plugin"]["world"], kind, "{name}");
-        assert_eq!(
-            value["plugin"]["manifest"]["api_version"], "0.1.0",
-            "{name}"
-        );
+        // API 0.2.0, described by the plugin itself: no custom section involved.
+        let manifest = &value["plugin"]["manifest"];
+        assert_eq!(manifest["api_version"], "0.2.0", "{name}");
+        assert_eq!(manifest["name"], name.as_str(), "{name}");
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use minstrel::llm::ChatRequest;
 use minstrel::media::{AudioWriter, Info};
-use minstrel::plugins::types::Message;
+use minstrel::plugins::types::{Message, Timer};
 use minstrel::plugins::{
     CallError, ChatStream, Grant, HostServices, PluginHost, PluginsConfig, ServiceError, World,
 };
@@ -246,6 +246,8 @@ async fn every_host_interface_is_gated() {
     install(&dir, "echo_source", "echo");
     install(&dir, "ask_mention", "ask");
     install(&dir, "hostile", "hostile");
+    install(&dir, "hostile_v2", "hostile2");
+    install(&dir, "probe_v2", "probe");
     let mut config = config(&dir);
     // Nothing by default, not even log; `ask` gets llm only so that it reaches draft.
     config.defaults = Grant::default();
@@ -300,6 +302,25 @@ async fn every_host_interface_is_gated() {
             "draft",
             host.handle_mention("ask", &message).await.0.unwrap_err(),
         ),
+        (
+            "timers",
+            host.run_command("hostile2", &invocation("bomb", &[]))
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "messages",
+            host.timer(
+                "probe",
+                &Timer {
+                    id: 1,
+                    payload: b"4000|hi".to_vec(),
+                    guild_id: Some(2000),
+                },
+            )
+            .await
+            .unwrap_err(),
+        ),
     ];
     for (interface, error) in &denied {
         assert!(
@@ -308,6 +329,9 @@ async fn every_host_interface_is_gated() {
         );
     }
     let mut tested: Vec<&str> = denied.iter().map(|(i, _)| *i).collect();
+    // Player events are a grant, not an import: ungranted, no plugin is told of any.
+    assert!(host.listeners().is_empty(), "{:?}", host.listeners());
+    tested.push("player-events");
     let mut all = INTERFACES.to_vec();
     tested.sort();
     all.sort();

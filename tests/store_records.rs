@@ -1,6 +1,7 @@
 //! The store's records, across tasks and processes on one data dir: claims won exactly
 //! once and expiring, access counts never lost, the TTL metadata cache refreshed once
-//! and serving stale values when a refresh fails, a plugin's kv quota, leases that keep
+//! and serving stale values when a refresh fails, a plugin's kv quota, plugins' timers
+//! claimed once (and again when a claim lapses), leases that keep
 //! blobs from eviction (and lapse when their holder dies), and the scratch sweep. Real
 //! processes (children of this test binary) and real SQLite files.
 
@@ -28,7 +29,7 @@ async fn child() {
     }
     let store = open_store(dir, config).await;
     match role.as_str() {
-        "claims" | "hits" | "meta" | "kv" => {
+        "claims" | "hits" | "meta" | "kv" | "timers" => {
             let (barrier, parties) = together_from_env();
             rendezvous(&barrier, parties).await;
             let (results, span) = Span::of(work_together(&store, &role)).await;
@@ -98,6 +99,7 @@ async fn work_together(store: &Store, role: &str) -> Vec<String> {
             vec!["done".into()]
         }
         "kv" => kv_fill(store, &std::process::id().to_string()).await,
+        "timers" => claim_timers(store).await,
         other => panic!("unknown child role {other}"),
     }
 }
@@ -152,6 +154,94 @@ async fn kv_fill(store: &Store, who: &str) -> Vec<String> {
 }
 
 const KV_QUOTA: u32 = 100;
+
+/// Claims due timers from 4 tasks until none is left; returns the ids claimed.
+async fn claim_timers(store: &Store) -> Vec<String> {
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut claimed = Vec::new();
+                // More than exist means some were claimed twice: stop and let the
+                // count say so.
+                while claimed.len() <= 1_000 {
+                    let due = store.timers_due(Duration::from_secs(60), 8).await.unwrap();
+                    if due.is_empty() {
+                        break;
+                    }
+                    claimed.extend(due.into_iter().map(|t| t.id.to_string()));
+                }
+                claimed
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for h in handles {
+        claimed.extend(h.await.unwrap());
+    }
+    claimed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_timers_are_claimed_exactly_once_across_tasks_and_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), test_config()).await;
+    let n = 400;
+    for i in 0..n {
+        let added = store
+            .timer_add("reminders", 0, &[i as u8], None, 1_000)
+            .await;
+        assert!(added.unwrap().is_some());
+    }
+    // A plugin's pending timers are bounded.
+    for _ in n..1_000 {
+        store
+            .timer_add("reminders", i64::MAX, b"later", None, 1_000)
+            .await
+            .unwrap();
+    }
+    let over = store
+        .timer_add("reminders", 0, b"x", None, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(over, None, "the 1,001st timer is refused");
+    let (children, barrier) = spawn_together("child", dir.path(), "timers", 4, 5, &[]);
+    rendezvous(&barrier, 5).await;
+    let (mut claimed, span) = Span::of(claim_timers(&store)).await;
+    for results in results_together(children, vec![span]).await {
+        claimed.extend(results);
+    }
+    let unique: std::collections::BTreeSet<&String> = claimed.iter().collect();
+    assert_eq!(
+        claimed.len(),
+        n,
+        "claimed {} times, {} distinct",
+        claimed.len(),
+        unique.len()
+    );
+    assert_eq!(unique.len(), n);
+    // A claim is a lease: a timer whose process died is claimed again once it lapses.
+    let id: i64 = claimed[0].parse().unwrap();
+    store.timer_done(id).await.unwrap();
+    store
+        .timer_add("reminders", 0, b"again", None, 1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let first = store.timers_due(Duration::from_millis(1), 8).await.unwrap();
+    assert_eq!(first.len(), 1);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let again = store.timers_due(Duration::from_secs(60), 8).await.unwrap();
+    assert_eq!(again.len(), 1, "the lapsed claim is taken again");
+    assert_eq!(again[0].id, first[0].id);
+    assert!(
+        store
+            .timers_due(Duration::from_secs(60), 8)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_are_won_exactly_once_across_tasks_and_processes() {

@@ -59,6 +59,7 @@ fn native(invocation: &Invocation) -> Result<Reply, String> {
             embeds: Vec::new(),
             attachments: Vec::new(),
             ephemeral: false,
+            components: Vec::new(),
         }),
         other => Err(format!("unknown command {other}")),
     }

@@ -100,6 +100,7 @@ pub async fn start_with(
         connection.http(),
     );
     services.attach_players(players.clone());
+    services.attach_messenger(Arc::new(discord::poster::Poster::new(connection.http())));
 
     std::fs::create_dir_all(&config.plugins.dir).with_context(|| {
         format!(
@@ -122,6 +123,7 @@ pub async fn start_with(
         None
     };
     let shutdown = CancellationToken::new();
+    crate::plugins::scheduler::spawn(plugins.clone(), store.clone(), shutdown.clone());
     let running = discord::start(
         bot,
         connection,

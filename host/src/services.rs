@@ -6,14 +6,16 @@
 //! once, by `app`, right after they are built: they need the plugin host, which needs
 //! these services (the one cycle between plugins and playback).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
 
 use crate::llm::{ChatRequest, Completion, LlmClient};
 use crate::media::{self, AudioWriter, Media};
-use crate::player::{Command, Outcome, Players, Song};
+use crate::player::{Command, LoopMode, Outcome, Players, Song};
+use crate::plugins::host_services::{Control, Playing, QueueEntry, Repeat};
+use crate::plugins::types::Reply;
 use crate::plugins::{ChatStream, HostServices, ServiceError, Track};
 
 /// The host's services, shared by every plugin call.
@@ -25,6 +27,23 @@ pub struct Services {
     media: Option<Media>,
     /// Guild players (see [`Services::attach_players`]).
     player: OnceLock<Players>,
+    /// Posts plugins' own messages (see [`Services::attach_messenger`]).
+    messenger: OnceLock<Arc<dyn Messenger>>,
+}
+
+/// Posts and edits messages for plugins. The Discord front implements it (this layer
+/// sits below it and knows nothing of Discord's types).
+#[async_trait]
+pub trait Messenger: Send + Sync {
+    /// Posts `reply` in `channel` (or replaces message `edit`), which must be a channel
+    /// of `guild`; returns the message id or the one line the plugin sees.
+    async fn post(
+        &self,
+        guild: u64,
+        channel: u64,
+        edit: Option<u64>,
+        reply: Reply,
+    ) -> Result<u64, String>;
 }
 
 impl Services {
@@ -33,7 +52,13 @@ impl Services {
             llm,
             media,
             player: OnceLock::new(),
+            messenger: OnceLock::new(),
         }
+    }
+
+    /// Lets plugins post messages (once; later calls are ignored).
+    pub fn attach_messenger(&self, messenger: Arc<dyn Messenger>) {
+        let _ = self.messenger.set(messenger);
     }
 
     /// Gives plugins the players (once; later calls are ignored).
@@ -60,6 +85,13 @@ fn track(song: Song) -> Track {
         title: song.title,
         duration_ms: song.duration_ms,
         page_url: song.page_url,
+    }
+}
+
+fn entry(song: Song) -> QueueEntry {
+    QueueEntry {
+        requested_by: song.requested_by,
+        track: track(song),
     }
 }
 
@@ -117,6 +149,7 @@ impl HostServices for Services {
         plugin: &str,
         guild_id: u64,
         query: String,
+        at: Option<u32>,
     ) -> Result<Track, ServiceError> {
         let players = self.players()?;
         let mut songs = players
@@ -127,8 +160,9 @@ impl HostServices for Services {
         songs.truncate(1);
         let song = songs[0].clone();
         tracing::info!(%plugin, guild_id, title = %song.title, "plugin queued a song");
+        let at = at.map(|at| at as usize);
         players
-            .add(guild_id, None, None, songs, None)
+            .add_at(guild_id, songs, at)
             .await
             .map_err(player_error)?;
         Ok(track(song))
@@ -142,18 +176,80 @@ impl HostServices for Services {
         }
     }
 
-    async fn queue(&self, _plugin: &str, guild_id: u64) -> Result<Vec<Track>, ServiceError> {
+    async fn queue(&self, _plugin: &str, guild_id: u64) -> Result<Vec<QueueEntry>, ServiceError> {
         let queue = self
             .players()?
             .queue(guild_id)
             .await
             .map_err(player_error)?;
-        Ok(queue
-            .current
-            .into_iter()
-            .chain(queue.upcoming)
-            .map(track)
-            .collect())
+        Ok(queue.upcoming.into_iter().map(entry).collect())
+    }
+
+    async fn now_playing(
+        &self,
+        _plugin: &str,
+        guild_id: u64,
+    ) -> Result<Option<Playing>, ServiceError> {
+        let now = self
+            .players()?
+            .now_playing(guild_id)
+            .await
+            .map_err(player_error)?;
+        Ok(now.map(|now| Playing {
+            requested_by: now.song.requested_by,
+            track: track(now.song),
+            position_ms: now.position.as_millis() as u64,
+            paused: now.paused,
+        }))
+    }
+
+    async fn control(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+        control: Control,
+    ) -> Result<(), ServiceError> {
+        let command = match control {
+            Control::Seek { position_ms } => {
+                Command::Seek(std::time::Duration::from_millis(position_ms))
+            }
+            Control::Pause(true) => Command::Pause,
+            Control::Pause(false) => Command::Resume,
+            Control::Stop => Command::Stop,
+            Control::Repeat(repeat) => Command::Loop(match repeat {
+                Repeat::Off => LoopMode::Off,
+                Repeat::Track => LoopMode::Track,
+                Repeat::Queue => LoopMode::Queue,
+            }),
+        };
+        tracing::debug!(plugin, guild_id, ?control, "plugin controls the player");
+        self.players()?
+            .command(guild_id, command)
+            .await
+            .map(|_| ())
+            .map_err(player_error)
+    }
+
+    async fn post(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+        channel_id: u64,
+        edit: Option<u64>,
+        reply: Reply,
+    ) -> Result<u64, ServiceError> {
+        let messenger = self.messenger.get().ok_or(ServiceError::NoMessages)?;
+        tracing::debug!(
+            plugin,
+            guild_id,
+            channel_id,
+            ?edit,
+            "plugin posts a message"
+        );
+        messenger
+            .post(guild_id, channel_id, edit, reply)
+            .await
+            .map_err(ServiceError::Discord)
     }
 
     async fn probe(&self, _plugin: &str, url: String) -> Result<media::Info, ServiceError> {

@@ -38,8 +38,16 @@
 //! plugin author needs and wraps each world in a trait with default methods, so a plugin
 //! never names generated modules and the generated surface can change without breaking
 //! plugins.
+//!
+//! # API 0.2.0
+//!
+//! Everything at the crate root serves API 0.1.0. The module [`v2`] serves 0.2.0 the
+//! same way (traits [`v2::Source`], [`v2::Command`], [`v2::Mention`] and the macros
+//! `v2::export_source!` etc., also exported as [`export_source_v2!`] etc.), with
+//! `describe`, settings, buttons and menus, player events, timers and messages.
 
 mod bindings;
+pub mod v2;
 
 /// The `minstrel:plugin` API version this SDK implements.
 pub const API_VERSION: &str = "0.1.0";

@@ -13,6 +13,8 @@ use minstrel::config::MediaConfig;
 use minstrel::llm::ChatRequest;
 use minstrel::media::{AudioWriter, Entry, MediaError, SearchSite};
 use minstrel::media::{Media, info};
+use minstrel::plugins::host_services::{Control, Playing, QueueEntry};
+use minstrel::plugins::types::Reply;
 use minstrel::plugins::{
     ChatStream, Grant, HostServices, NoServices, PluginHost, PluginsConfig, ServiceError, Track,
 };
@@ -128,16 +130,47 @@ impl HostServices for Recorded {
         plugin: &str,
         guild_id: u64,
         query: String,
+        at: Option<u32>,
     ) -> Result<Track, ServiceError> {
-        self.rest().enqueue(plugin, guild_id, query).await
+        self.rest().enqueue(plugin, guild_id, query, at).await
     }
 
     async fn skip(&self, plugin: &str, guild_id: u64) -> Result<Option<Track>, ServiceError> {
         self.rest().skip(plugin, guild_id).await
     }
 
-    async fn queue(&self, plugin: &str, guild_id: u64) -> Result<Vec<Track>, ServiceError> {
+    async fn queue(&self, plugin: &str, guild_id: u64) -> Result<Vec<QueueEntry>, ServiceError> {
         self.rest().queue(plugin, guild_id).await
+    }
+
+    async fn now_playing(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+    ) -> Result<Option<Playing>, ServiceError> {
+        self.rest().now_playing(plugin, guild_id).await
+    }
+
+    async fn control(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+        control: Control,
+    ) -> Result<(), ServiceError> {
+        self.rest().control(plugin, guild_id, control).await
+    }
+
+    async fn post(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+        channel_id: u64,
+        edit: Option<u64>,
+        reply: Reply,
+    ) -> Result<u64, ServiceError> {
+        self.rest()
+            .post(plugin, guild_id, channel_id, edit, reply)
+            .await
     }
 
     async fn probe(&self, _plugin: &str, url: String) -> Result<info::Info, ServiceError> {

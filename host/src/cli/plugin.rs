@@ -84,14 +84,10 @@ pub async fn run(
 }
 
 async fn check(file: &Path, json: bool, config: &PluginsConfig) -> ExitCode {
-    let file = file.to_path_buf();
-    let config = config.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let bytes = std::fs::read(&file).map_err(|e| format!("cannot read the file: {e}"))?;
-        plugins::check(&config, &bytes)
-    })
-    .await
-    .unwrap_or_else(|e| Err(format!("checker failed: {e}")));
+    let outcome = match tokio::fs::read(file).await {
+        Ok(bytes) => plugins::check(config, bytes).await,
+        Err(e) => Err(format!("cannot read the file: {e}")),
+    };
     match outcome {
         Ok(inspection) => {
             if json {
@@ -111,6 +107,15 @@ async fn check(file: &Path, json: bool, config: &PluginsConfig) -> ExitCode {
                 println!("http hosts:  {}", none_if_empty(&m.http_hosts.join(", ")));
                 if let Some(quota) = m.kv_quota {
                     println!("kv quota:    {quota}");
+                }
+                for key in &m.settings {
+                    let marks = match (key.required, key.secret) {
+                        (true, true) => " (required, secret)",
+                        (true, false) => " (required)",
+                        (false, true) => " (secret)",
+                        (false, false) => "",
+                    };
+                    println!("setting:     {}{marks}: {}", key.name, key.description);
                 }
                 println!("hash:        {}", inspection.hash);
             }
@@ -172,6 +177,11 @@ async fn list(config: &PluginsConfig, data_dir: &Path, json: bool) -> anyhow::Re
         }
         if let Some(error) = &status.last_error {
             println!("{:<20} error: {error}", "");
+        }
+        for key in &status.settings {
+            let state = if key.set { "set" } else { "not set" };
+            let secret = if key.secret { ", secret" } else { "" };
+            println!("{:<20} setting {}: {state}{secret}", "", key.name);
         }
         if !status.commands.is_empty() {
             println!("{:<20} commands: /{}", "", status.commands.join(", /"));

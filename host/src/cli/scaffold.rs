@@ -33,6 +33,8 @@ const SDK_FILES: &[(&str, &str)] = &[
         "src/bindings.rs",
         include_str!("../../../sdk/src/bindings.rs"),
     ),
+    ("src/v2.rs", include_str!("../../../sdk/src/v2.rs")),
+    ("build.rs", include_str!("../../../sdk/build.rs")),
 ];
 
 /// Writes `files` (relative paths) under `dir`.
@@ -83,7 +85,10 @@ pub fn scaffold(
             write_files(
                 &root,
                 &[
-                    ("app.py", python_template(kind)),
+                    (
+                        "app.py",
+                        &python_template(kind).replace("PLUGIN_NAME", name),
+                    ),
                     (".gitignore", "__pycache__/\n*.wasm\n"),
                 ],
             )?;
@@ -94,7 +99,7 @@ pub fn scaffold(
             write_files(
                 &root,
                 &[
-                    ("plugin.js", js_template(kind)),
+                    ("plugin.js", &js_template(kind).replace("PLUGIN_NAME", name)),
                     ("package.json", JS_PACKAGE),
                     (".gitignore", "node_modules/\n*.wasm\n"),
                 ],
@@ -109,8 +114,9 @@ pub fn scaffold(
     Ok((root, build))
 }
 
-/// The WIT folder the templates are written against.
-const WIT_DIR: &str = "since_v0.1.0";
+/// The WIT folder the Python and JavaScript templates are written against (the Rust
+/// template follows the SDK).
+const WIT_DIR: &str = "since_v0.2.0";
 
 impl Kind {
     fn world(self) -> &'static str {
@@ -168,13 +174,21 @@ strip = "debuginfo"
     Ok(root)
 }
 
-fn python_template(kind: Kind) -> &'static str {
-    match kind {
+/// What every 0.2.0 Python plugin says about itself; `PLUGIN_NAME` is replaced.
+const PY_DESCRIBE: &str = r#"
+    def describe(self) -> types.PluginInfo:
+        # What the plugin is and asks for; `minstrel plugin check` shows it.
+        return types.PluginInfo(name="PLUGIN_NAME", version="0.1.0", http_hosts=[],
+                                kv_quota=None, config_keys=[], player_events=False)
+"#;
+
+fn python_template(kind: Kind) -> String {
+    let body = match kind {
         Kind::Source => {
             r#""""A Minstrel source plugin in Python (componentize-py).
 
-`class WitWorld` implements the `source` world of wit/; run
-`componentize-py -d wit/since_v0.1.0 -w source bindings .` to see the generated types.
+`class WitWorld` implements the `source` world of wit/since_v0.2.0; run
+`componentize-py -d wit/since_v0.2.0 -w source bindings .` to see the generated types.
 """
 
 import wit_world
@@ -183,6 +197,7 @@ from componentize_py_types import Err
 
 
 class WitWorld(wit_world.WitWorld):
+DESCRIBE
     def claims(self, url: str) -> bool:
         return url.startswith("example:")
 
@@ -201,8 +216,57 @@ class WitWorld(wit_world.WitWorld):
         Kind::Command => {
             r#""""A Minstrel command plugin in Python (componentize-py).
 
-`class WitWorld` implements the `command` world of wit/; run
-`componentize-py -d wit/since_v0.1.0 -w command bindings .` to see the generated types.
+`class WitWorld` implements the `command` world of wit/since_v0.2.0; run
+`componentize-py -d wit/since_v0.2.0 -w command bindings .` to see the generated types.
+"""
+
+import wit_world
+from wit_world.imports import types
+from componentize_py_types import Err
+
+
+def again_button() -> list[list[types.Component]]:
+    # The id is the plugin's own; a press on it comes back to `on_press`.
+    button = types.Button(id="again", label="Again", style=types.ButtonStyle.PRIMARY,
+                          disabled=False)
+    return [[types.Component_Button(button)]]
+
+
+class WitWorld(wit_world.WitWorld):
+DESCRIBE
+    def commands(self) -> list[types.CommandSpec]:
+        return [types.CommandSpec(name="hi", description="Say hi", options=[])]
+
+    def run(self, invocation: types.Invocation) -> types.Reply:
+        if invocation.command != "hi":
+            raise Err(f"unknown command {invocation.command}")
+        who = invocation.context.user_name
+        return types.Reply(content=f"Hi, {who}!", embeds=[], attachments=[], ephemeral=False,
+                           components=again_button())
+
+    def autocomplete(self, command: str, option_name: str, partial: str,
+                     context: types.Context) -> list[str]:
+        return []
+
+    def on_press(self, press: types.Press) -> types.PressAnswer:
+        if press.id != "again":
+            raise Err(f"unknown component {press.id}")
+        reply = types.Reply(content=f"Hi again, {press.context.user_name}!", embeds=[],
+                            attachments=[], ephemeral=False, components=again_button())
+        return types.PressAnswer_Update(reply)
+
+    def on_player_event(self, event: types.PlayerEvent) -> None:
+        pass
+
+    def on_timer(self, timer: types.Timer) -> None:
+        pass
+"#
+        }
+        Kind::Mention => {
+            r#""""A Minstrel mention plugin in Python (componentize-py).
+
+`class WitWorld` implements the `mention` world of wit/since_v0.2.0; run
+`componentize-py -d wit/since_v0.2.0 -w mention bindings .` to see the generated types.
 """
 
 import wit_world
@@ -211,41 +275,23 @@ from componentize_py_types import Err
 
 
 class WitWorld(wit_world.WitWorld):
-    def commands(self) -> list[types.CommandSpec]:
-        return [types.CommandSpec(name="hi", description="Say hi", options=[])]
-
-    def run(self, invocation: types.Invocation) -> types.Reply:
-        if invocation.command != "hi":
-            raise Err(f"unknown command {invocation.command}")
-        who = invocation.context.user_name
-        return types.Reply(content=f"Hi, {who}!", embeds=[], attachments=[], ephemeral=False)
-
-    def autocomplete(self, command: str, option_name: str, partial: str,
-                     context: types.Context) -> list[str]:
-        return []
-"#
-        }
-        Kind::Mention => {
-            r#""""A Minstrel mention plugin in Python (componentize-py).
-
-`class WitWorld` implements the `mention` world of wit/; run
-`componentize-py -d wit/since_v0.1.0 -w mention bindings .` to see the generated types.
-"""
-
-import wit_world
-from wit_world.imports import types
-
-
-class WitWorld(wit_world.WitWorld):
+DESCRIBE
     def claims(self, message: types.Message) -> bool:
         return "hello" in message.content.lower()
 
     def handle(self, message: types.Message) -> types.Reply:
         return types.Reply(content=f"Hello, {message.context.user_name}!", embeds=[],
-                           attachments=[], ephemeral=False)
+                           attachments=[], ephemeral=False, components=[])
+
+    def on_press(self, press: types.Press) -> types.PressAnswer:
+        raise Err(f"unknown component {press.id}")
+
+    def on_timer(self, timer: types.Timer) -> None:
+        pass
 "#
         }
-    }
+    };
+    body.replace("DESCRIBE", PY_DESCRIBE.trim_matches('\n'))
 }
 
 /// componentize-js, pinned; it loads preview2-shim without declaring it.
@@ -259,13 +305,24 @@ const JS_PACKAGE: &str = r#"{
 }
 "#;
 
-fn js_template(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Source => {
-            r#"// A Minstrel source plugin in JavaScript (componentize-js): the `source` world of wit/.
-// Imports name the API version.
-import { log } from "minstrel:plugin/log@0.1.0";
+/// What every 0.2.0 JavaScript plugin says about itself; `PLUGIN_NAME` is replaced.
+const JS_DESCRIBE: &str = r#"// What the plugin is and asks for; `minstrel plugin check` shows it.
+export function describe() {
+  return {
+    name: "PLUGIN_NAME", version: "0.1.0", httpHosts: [], kvQuota: undefined,
+    configKeys: [], playerEvents: false,
+  };
+}
+"#;
 
+fn js_template(kind: Kind) -> String {
+    let body = match kind {
+        Kind::Source => {
+            r#"// A Minstrel source plugin in JavaScript (componentize-js): the `source` world of
+// wit/since_v0.2.0. Imports name the API version.
+import { log } from "minstrel:plugin/log@0.2.0";
+
+DESCRIBE
 export function claims(url) {
   return url.startsWith("example:");
 }
@@ -284,7 +341,11 @@ export function fetch(id, into) {
         }
         Kind::Command => {
             r#"// A Minstrel command plugin in JavaScript (componentize-js): the `command` world of
-// wit/. Imports name the API version.
+// wit/since_v0.2.0. Imports name the API version.
+
+DESCRIBE
+// The id is the plugin's own; a press on it comes back to `onPress`.
+const again = [[{ tag: "button", val: { id: "again", label: "Again", style: "primary", disabled: false } }]];
 
 export function commands() {
   return [{ name: "hi", description: "Say hi", options: [] }];
@@ -294,29 +355,48 @@ export function commands() {
 export function run(invocation) {
   if (invocation.command !== "hi") throw `unknown command ${invocation.command}`;
   const who = invocation.context.userName;
-  return { content: `Hi, ${who}!`, embeds: [], attachments: [], ephemeral: false };
+  return { content: `Hi, ${who}!`, embeds: [], attachments: [], ephemeral: false, components: again };
 }
 
 export function autocomplete(command, optionName, partial, context) {
   return [];
 }
+
+export function onPress(press) {
+  if (press.id !== "again") throw `unknown component ${press.id}`;
+  const who = press.context.userName;
+  const reply = { content: `Hi again, ${who}!`, embeds: [], attachments: [], ephemeral: false, components: again };
+  return { tag: "update", val: reply };
+}
+
+export function onPlayerEvent(event) {}
+
+export function onTimer(timer) {}
 "#
         }
         Kind::Mention => {
             r#"// A Minstrel mention plugin in JavaScript (componentize-js): the `mention` world of
-// wit/. Imports name the API version.
+// wit/since_v0.2.0. Imports name the API version.
 
+DESCRIBE
 export function claims(message) {
   return message.content.toLowerCase().includes("hello");
 }
 
 export function handle(message) {
   const who = message.context.userName;
-  return { content: `Hello, ${who}!`, embeds: [], attachments: [], ephemeral: false };
+  return { content: `Hello, ${who}!`, embeds: [], attachments: [], ephemeral: false, components: [] };
 }
+
+export function onPress(press) {
+  throw `unknown component ${press.id}`;
+}
+
+export function onTimer(timer) {}
 "#
         }
-    }
+    };
+    body.replace("DESCRIBE", JS_DESCRIBE)
 }
 
 fn rust_template(kind: Kind) -> &'static str {

@@ -430,6 +430,42 @@ mod tests {
     }
 
     #[test]
+    fn plugin_settings_come_from_the_file_and_the_environment_and_are_never_shown() {
+        let text = "[plugins.config.now-playing]\ninterval = 5\n[plugins.config.lyrics]\nbase_url = \"https://lrclib.example\"\n";
+        let c = Config::from_parts(
+            text,
+            env(&[
+                ("MINSTREL_PLUGINS__CONFIG__NOW_PLAYING__TOKEN", "s3cret"),
+                (
+                    "MINSTREL_PLUGINS__CONFIG__LYRICS__BASE_URL",
+                    "https://other.example",
+                ),
+            ]),
+        )
+        .unwrap();
+        let now = c.plugins.settings_for("now-playing");
+        assert_eq!(now.get("interval").map(String::as_str), Some("5"));
+        assert_eq!(now.get("token").map(String::as_str), Some("s3cret"));
+        let lyrics = c.plugins.settings_for("lyrics");
+        assert_eq!(
+            lyrics.get("base_url").map(String::as_str),
+            Some("https://other.example")
+        );
+        assert!(c.plugins.settings_for("someone-else").is_empty());
+        let shown = format!(
+            "{:?} {}",
+            c.plugins,
+            serde_json::to_string(&c.plugins).unwrap()
+        );
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("other.example"),
+            "{shown}"
+        );
+        // A table is not a setting.
+        assert!(Config::from_parts("[plugins.config.x.y]\nz = 1\n", env(&[])).is_err());
+    }
+
+    #[test]
     fn unknown_keys_and_bad_types_are_errors() {
         assert!(Config::from_parts("nope = 1", env(&[])).is_err());
         assert!(Config::from_parts("[store]\nmax_cache_bytes = \"lots\"", env(&[])).is_err());

@@ -32,7 +32,18 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// Every host interface that needs a grant.
-pub const INTERFACES: &[&str] = &["log", "kv", "http", "llm", "player", "media", "draft"];
+pub const INTERFACES: &[&str] = &[
+    "log",
+    "kv",
+    "http",
+    "llm",
+    "player",
+    "media",
+    "draft",
+    "timers",
+    "messages",
+    "player-events",
+];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -61,6 +72,43 @@ pub struct PluginsConfig {
     pub defaults: Grant,
     /// Granted to the plugin of that name, on top of `defaults`.
     pub grants: BTreeMap<String, Grant>,
+    /// Settings of the plugin of that name, read through its `config` interface
+    /// (`[plugins.config.NAME]`; environment: `MINSTREL_PLUGINS__CONFIG__NAME__KEY`, with
+    /// `_` for `-` in the name). Values are never logged or shown.
+    pub config: BTreeMap<String, BTreeMap<String, Setting>>,
+}
+
+/// One plugin setting. Its value is kept out of every `Debug` and `Serialize` output,
+/// since a plugin may declare it secret and the host cannot know before loading it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Setting(pub String);
+
+impl std::fmt::Debug for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Setting(..)")
+    }
+}
+
+impl Serialize for Setting {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("..")
+    }
+}
+
+impl<'de> Deserialize<'de> for Setting {
+    /// Any scalar: an environment override of `123` arrives as a number.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match toml::Value::deserialize(deserializer)? {
+            toml::Value::String(text) => Ok(Setting(text)),
+            toml::Value::Integer(n) => Ok(Setting(n.to_string())),
+            toml::Value::Float(n) => Ok(Setting(n.to_string())),
+            toml::Value::Boolean(b) => Ok(Setting(b.to_string())),
+            other => Err(serde::de::Error::custom(format!(
+                "a plugin setting must be a string, number or boolean, not {}",
+                other.type_str()
+            ))),
+        }
+    }
 }
 
 impl Default for PluginsConfig {
@@ -80,6 +128,7 @@ impl Default for PluginsConfig {
                 ..Grant::default()
             },
             grants: BTreeMap::new(),
+            config: BTreeMap::new(),
         }
     }
 }
@@ -130,6 +179,19 @@ pub const DEFAULT_KV_QUOTA: u32 = 1_000;
 
 impl PluginsConfig {
     /// The grant for the plugin named `name`: defaults plus its own entry.
+    /// The settings of plugin `name` (under its name, or with `_` for `-`, as an
+    /// environment variable must spell it).
+    pub fn settings_for(&self, name: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let spelled = name.replace('-', "_");
+        for key in [spelled.as_str(), name] {
+            if let Some(settings) = self.config.get(key) {
+                out.extend(settings.iter().map(|(k, v)| (k.clone(), v.0.clone())));
+            }
+        }
+        out
+    }
+
     pub fn grant_for(&self, name: &str) -> EffectiveGrant {
         let own = self.grants.get(name);
         let parts = std::iter::once(&self.defaults).chain(own);

@@ -8,7 +8,7 @@ use poise::serenity_prelude as serenity;
 
 use songbird::SerenityInit;
 
-use super::{Data, Error, claim, mentions, music, plugin_commands};
+use super::{Data, Error, claim, mentions, music, plugin_commands, presses};
 use tokio_util::sync::CancellationToken;
 
 use crate::player::Players;
@@ -330,6 +330,15 @@ async fn on_event(
                     .await?
                 {
                     plugin_commands::run_slash(ctx, data, command).await?;
+                }
+            }
+            serenity::Interaction::Component(press) if presses::owner(press).is_some() => {
+                if data
+                    .store
+                    .claim(claim::INTERACTION, &press.id.to_string())
+                    .await?
+                {
+                    presses::handle(ctx, data, press).await?;
                 }
             }
             serenity::Interaction::Autocomplete(command)

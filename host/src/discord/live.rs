@@ -11,7 +11,7 @@ use poise::serenity_prelude as serenity;
 use serenity::{CreateMessage, EditMessage};
 use tokio::time::Instant;
 
-use super::reply::{attachments, embeds, send_reply};
+use super::reply::{attachments, components, embeds, has_extras, send_reply};
 use super::{Error, split};
 use crate::plugins::types::Reply;
 
@@ -75,7 +75,7 @@ impl<'a> LiveReply<'a> {
         if parts.is_empty() {
             parts.push(String::new());
         }
-        let extras = !reply.embeds.is_empty() || !reply.attachments.is_empty();
+        let extras = has_extras(reply);
         let count = parts.len();
         for (i, part) in parts.into_iter().enumerate() {
             let with = (i == 0 && extras).then_some(reply);
@@ -115,7 +115,7 @@ impl<'a> LiveReply<'a> {
     async fn edit(&mut self, i: usize, part: String, with: Option<&Reply>) -> Result<(), Error> {
         let mut edit = EditMessage::new().content(&part);
         if let Some(reply) = with {
-            edit = edit.embeds(embeds(reply));
+            edit = edit.embeds(embeds(reply)).components(components(reply));
             for file in attachments(reply) {
                 edit = edit.new_attachment(file);
             }

@@ -173,11 +173,7 @@ pub async fn handle(
 /// nothing in it), or the draft followed by a short apology naming the error.
 fn final_reply(plugin: &str, result: Result<Reply, CallError>, draft: String) -> Reply {
     match result {
-        Ok(reply)
-            if reply.content.trim().is_empty()
-                && reply.embeds.is_empty()
-                && reply.attachments.is_empty() =>
-        {
+        Ok(reply) if reply.content.trim().is_empty() && !super::reply::has_extras(&reply) => {
             text_reply(draft, false)
         }
         Ok(reply) => reply,

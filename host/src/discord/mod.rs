@@ -11,6 +11,8 @@
 //! - [`keystrokes`]: debounce and per-user rate limit of `/play` search suggestions.
 //! - [`attachments`]: the bounded download of a mention's files for the plugin.
 //! - [`mentions`]: messages that mention the bot: which plugin answers, and the call.
+//! - [`presses`]: presses on plugin buttons and select menus, routed to their plugin.
+//! - [`poster`]: messages plugins post on their own (`messages` interface).
 //! - [`live`]: a reply shown while it is written (posted, edited at most once a second).
 //! - [`split`]: splitting replies at 2,000 characters.
 //!
@@ -32,6 +34,8 @@ pub mod live;
 pub mod mentions;
 pub mod music;
 pub mod plugin_commands;
+pub mod poster;
+pub mod presses;
 pub mod registry;
 pub mod reply;
 pub mod split;

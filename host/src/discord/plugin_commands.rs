@@ -9,7 +9,7 @@ use serenity::{
     CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
 };
 
-use super::reply::{attachments, embeds, failed, send_reply, text_reply};
+use super::reply::{attachments, components, embeds, failed, send_reply, text_reply};
 use super::{Data, Error, split};
 use crate::plugins::types::{
     CommandSpec, Context as PluginContext, Invocation, OptionKind, OptionValue,
@@ -21,7 +21,7 @@ const DEFER_AFTER: Duration = Duration::from_millis(2000);
 /// Plugin commands by name: (plugin, spec).
 pub type CommandTable = crate::plugins::command_specs::Table;
 
-fn plugin_context(
+pub(super) fn plugin_context(
     guild: Option<serenity::GuildId>,
     channel: serenity::ChannelId,
     user: &serenity::User,
@@ -105,7 +105,8 @@ pub async fn run_slash(
         let mut followup = CreateInteractionResponseFollowup::new()
             .content(first)
             .ephemeral(reply.ephemeral)
-            .embeds(embeds(&reply));
+            .embeds(embeds(&reply))
+            .components(components(&reply));
         for file in attachments(&reply) {
             followup = followup.add_file(file);
         }
@@ -114,7 +115,8 @@ pub async fn run_slash(
         let mut message = CreateInteractionResponseMessage::new()
             .content(first)
             .ephemeral(reply.ephemeral)
-            .embeds(embeds(&reply));
+            .embeds(embeds(&reply))
+            .components(components(&reply));
         for file in attachments(&reply) {
             message = message.add_file(file);
         }

@@ -3,10 +3,67 @@
 //! by plugin commands, mentions and live replies alike.
 
 use poise::serenity_prelude as serenity;
-use serenity::{CreateAttachment, CreateEmbed, CreateMessage};
+use serenity::{
+    ButtonStyle, CreateActionRow, CreateAttachment, CreateButton, CreateEmbed, CreateMessage,
+    CreateSelectMenu, CreateSelectMenuKind, CreateSelectMenuOption,
+};
 
 use super::{Error, split};
-use crate::plugins::types::Reply;
+use crate::plugins::types::{self, Component, Reply};
+
+/// The reply's rows of buttons and select menus (their ids already namespaced by the
+/// plugin runtime).
+pub fn components(reply: &Reply) -> Vec<CreateActionRow> {
+    reply
+        .components
+        .iter()
+        .map(|row| match row.as_slice() {
+            [Component::Select(menu)] => {
+                let options = menu
+                    .options
+                    .iter()
+                    .map(|o| {
+                        let option = CreateSelectMenuOption::new(&o.label, &o.value);
+                        match &o.description {
+                            Some(d) => option.description(d),
+                            None => option,
+                        }
+                    })
+                    .collect();
+                let mut select =
+                    CreateSelectMenu::new(&menu.id, CreateSelectMenuKind::String { options });
+                if let Some(p) = &menu.placeholder {
+                    select = select.placeholder(p);
+                }
+                CreateActionRow::SelectMenu(select)
+            }
+            buttons => CreateActionRow::Buttons(
+                buttons
+                    .iter()
+                    .filter_map(|c| match c {
+                        Component::Button(b) => Some(
+                            CreateButton::new(&b.id)
+                                .label(&b.label)
+                                .disabled(b.disabled)
+                                .style(match b.style {
+                                    types::ButtonStyle::Primary => ButtonStyle::Primary,
+                                    types::ButtonStyle::Secondary => ButtonStyle::Secondary,
+                                    types::ButtonStyle::Success => ButtonStyle::Success,
+                                    types::ButtonStyle::Danger => ButtonStyle::Danger,
+                                }),
+                        ),
+                        Component::Select(_) => None,
+                    })
+                    .collect(),
+            ),
+        })
+        .collect()
+}
+
+/// Whether the reply has more than text (it must go out with the first message part).
+pub fn has_extras(reply: &Reply) -> bool {
+    !reply.embeds.is_empty() || !reply.attachments.is_empty() || !reply.components.is_empty()
+}
 
 pub fn embeds(reply: &Reply) -> Vec<CreateEmbed> {
     reply
@@ -58,6 +115,7 @@ pub fn text_reply(content: impl Into<String>, ephemeral: bool) -> Reply {
         embeds: vec![],
         attachments: vec![],
         ephemeral,
+        components: vec![],
     }
 }
 
@@ -70,7 +128,7 @@ pub async fn send_reply(
 ) -> Result<Vec<serenity::Message>, Error> {
     let mut sent = Vec::new();
     let mut parts = split::split(&reply.content);
-    if parts.is_empty() && (!reply.attachments.is_empty() || !reply.embeds.is_empty()) {
+    if parts.is_empty() && has_extras(reply) {
         parts.push(String::new());
     }
     for (i, part) in parts.into_iter().enumerate() {
@@ -79,6 +137,7 @@ pub async fn send_reply(
             message = message
                 .reference_message(msg)
                 .embeds(embeds(reply))
+                .components(components(reply))
                 .files(attachments(reply));
         }
         sent.push(msg.channel_id.send_message(http, message).await?);

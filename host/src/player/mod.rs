@@ -12,6 +12,7 @@
 //! wait on each other.
 
 pub mod control;
+pub mod events;
 pub mod guild;
 pub mod prepare;
 pub mod queue;
@@ -145,6 +146,7 @@ pub(crate) struct Shared {
     pub plugins: PluginHost,
     pub config: PlayerConfig,
     pub renderer: rendition::Renderer,
+    pub events: events::Events,
     pub songbird: Arc<Songbird>,
     pub http: Arc<Http>,
 }
@@ -167,6 +169,7 @@ impl Players {
         Self {
             shared: Arc::new(Shared {
                 store,
+                events: events::Events::new(plugins.clone()),
                 plugins,
                 renderer: rendition::Renderer::new(config.clone()),
                 config,
@@ -237,6 +240,26 @@ impl Players {
             ready,
             voice,
             text,
+            at: None,
+            reply,
+        })
+        .await?
+    }
+
+    /// [`Players::add`] in the voice channel the player is in, with the first song at
+    /// position `at` of the queue (0: next) when something already plays.
+    pub async fn add_at(
+        &self,
+        guild: u64,
+        songs: Vec<Song>,
+        at: Option<usize>,
+    ) -> Result<Queued, PlayerError> {
+        self.ask(guild, |reply| Request::Enqueue {
+            songs,
+            ready: None,
+            voice: None,
+            text: None,
+            at,
             reply,
         })
         .await?

@@ -1,11 +1,13 @@
 //! Bindings to the WIT contract, one module per API version the host serves.
 //!
-//! Today that is `minstrel:plugin@0.1.0` only ([`v0_1_0`]). When 0.2.0 ships, its
-//! bindings become the full implementation and `v0_1_0` turns into an adapter onto it
-//! (as Zed's extension host does per `since_vX.Y.Z`). The version a component was built
-//! against is read from its own `minstrel:plugin` imports (and, from the Rust SDK, its
-//! `minstrel:api-version` custom section) before anything is compiled (see
-//! [`super::manifest`]), and [`served`] decides.
+//! `minstrel:plugin@0.2.0` ([`v0_2_0`]) is the full implementation: the host's own
+//! types are its types. `minstrel:plugin@0.1.0` ([`v0_1_0`]) is served by adapters
+//! (as Zed's extension host does per `since_vX.Y.Z`): interfaces that did not change
+//! are implemented once for both versions (a macro per file in `plugins/host/`), and
+//! the records of the worlds' exports are converted in [`super::adapt`]. The version a
+//! component was built against is read from its own `minstrel:plugin` imports (and,
+//! from the Rust SDK, its `minstrel:api-version` custom section) before anything is
+//! compiled (see [`super::manifest`]), and [`served`] decides.
 
 use std::fmt;
 
@@ -23,6 +25,13 @@ pub struct ApiVersion {
 impl ApiVersion {
     /// The newest version this host serves.
     pub const LATEST: ApiVersion = ApiVersion {
+        major: 0,
+        minor: 2,
+        patch: 0,
+    };
+
+    /// `0.1.0`, served through adapters.
+    pub const V0_1_0: ApiVersion = ApiVersion {
         major: 0,
         minor: 1,
         patch: 0,
@@ -46,7 +55,7 @@ impl fmt::Display for ApiVersion {
 }
 
 /// Versions served, oldest first.
-pub const SERVED: &[ApiVersion] = &[ApiVersion::LATEST];
+pub const SERVED: &[ApiVersion] = &[ApiVersion::V0_1_0, ApiVersion::LATEST];
 
 /// The WIT package of each served version, as `(path, text)` under a `wit/` folder:
 /// what `minstrel plugin wit` writes, so an author needs no clone of the repository.
@@ -58,6 +67,14 @@ pub const WIT_FILES: &[(&str, &str)] = &[
     (
         "since_v0.1.0/worlds.wit",
         include_str!("../../../wit/since_v0.1.0/worlds.wit"),
+    ),
+    (
+        "since_v0.2.0/types.wit",
+        include_str!("../../../wit/since_v0.2.0/types.wit"),
+    ),
+    (
+        "since_v0.2.0/worlds.wit",
+        include_str!("../../../wit/since_v0.2.0/worlds.wit"),
     ),
 ];
 
@@ -121,4 +138,62 @@ pub mod v0_1_0 {
     pub use command::minstrel::plugin::{llm, player};
     pub use mention::minstrel::plugin::draft;
     pub use source::minstrel::plugin::{audio, http, kv, log, media, types};
+}
+
+/// `minstrel:plugin@0.2.0`.
+pub mod v0_2_0 {
+    /// The `source` world, which also generates the shared interfaces.
+    pub mod source {
+        wasmtime::component::bindgen!({
+            path: "../wit/since_v0.2.0",
+            world: "source",
+            imports: { default: async | trappable },
+            exports: { default: async },
+            with: {
+                "minstrel:plugin/audio.sink": crate::plugins::host::audio::AudioSink,
+            },
+        });
+    }
+
+    /// The `command` world.
+    pub mod command {
+        wasmtime::component::bindgen!({
+            path: "../wit/since_v0.2.0",
+            world: "command",
+            imports: { default: async | trappable },
+            exports: { default: async },
+            with: {
+                "minstrel:plugin/types": super::source::minstrel::plugin::types,
+                "minstrel:plugin/log": super::source::minstrel::plugin::log,
+                "minstrel:plugin/kv": super::source::minstrel::plugin::kv,
+                "minstrel:plugin/http": super::source::minstrel::plugin::http,
+                "minstrel:plugin/config": super::source::minstrel::plugin::config,
+                "minstrel:plugin/llm.completion": crate::plugins::host::llm::CompletionStream,
+            },
+        });
+    }
+
+    /// The `mention` world.
+    pub mod mention {
+        wasmtime::component::bindgen!({
+            path: "../wit/since_v0.2.0",
+            world: "mention",
+            imports: { default: async | trappable },
+            exports: { default: async },
+            with: {
+                "minstrel:plugin/types": super::source::minstrel::plugin::types,
+                "minstrel:plugin/log": super::source::minstrel::plugin::log,
+                "minstrel:plugin/kv": super::source::minstrel::plugin::kv,
+                "minstrel:plugin/http": super::source::minstrel::plugin::http,
+                "minstrel:plugin/llm": super::command::minstrel::plugin::llm,
+                "minstrel:plugin/config": super::source::minstrel::plugin::config,
+                "minstrel:plugin/timers": super::command::minstrel::plugin::timers,
+                "minstrel:plugin/messages": super::command::minstrel::plugin::messages,
+            },
+        });
+    }
+
+    pub use command::minstrel::plugin::{llm, messages, player, timers};
+    pub use mention::minstrel::plugin::draft;
+    pub use source::minstrel::plugin::{audio, config, http, kv, log, media, types};
 }

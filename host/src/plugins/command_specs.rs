@@ -23,7 +23,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::api::v0_1_0::types::{CommandSpec, OptionKind};
+use super::types::{CommandSpec, OptionKind};
 
 /// Discord's limit on chat-input commands per application and scope.
 pub const MAX_COMMANDS: usize = 100;
@@ -204,8 +204,8 @@ fn description_problem(description: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::api::v0_1_0::types::OptionSpec;
     use super::*;
+    use crate::plugins::types::OptionSpec;
 
     fn spec(name: &str, description: &str, options: Vec<OptionSpec>) -> CommandSpec {
         CommandSpec {

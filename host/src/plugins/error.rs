@@ -48,6 +48,10 @@ pub enum LoadError {
     Link(String),
     #[error("its `commands` export failed: {0}")]
     Commands(String),
+    #[error("its `describe` export failed: {0}")]
+    Describe(String),
+    #[error("it needs the setting `{key}`: set it under [plugins.config.{plugin}]")]
+    MissingSetting { plugin: String, key: String },
 }
 
 impl LoadError {

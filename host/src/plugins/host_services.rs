@@ -10,6 +10,7 @@
 
 use async_trait::async_trait;
 
+use super::types::Reply;
 use crate::llm::{ChatRequest, LlmError};
 use crate::media::{self, AudioWriter, MediaError};
 
@@ -22,6 +23,11 @@ pub enum ServiceError {
     NoPlayer,
     #[error("media extraction is not available on this bot")]
     NoMedia,
+    #[error("this bot cannot post messages for plugins")]
+    NoMessages,
+    /// Discord refused or failed (one line, for the plugin).
+    #[error("{0}")]
+    Discord(String),
     #[error(transparent)]
     Llm(#[from] LlmError),
     #[error(transparent)]
@@ -39,6 +45,39 @@ pub struct Track {
     pub title: String,
     pub duration_ms: Option<u64>,
     pub page_url: Option<String>,
+}
+
+/// A queued song and who asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub track: Track,
+    pub requested_by: u64,
+}
+
+/// The song playing now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Playing {
+    pub track: Track,
+    pub requested_by: u64,
+    pub position_ms: u64,
+    pub paused: bool,
+}
+
+/// What repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    Off,
+    Track,
+    Queue,
+}
+
+/// A change to playback that reports nothing but success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Seek { position_ms: u64 },
+    Pause(bool),
+    Stop,
+    Repeat(Repeat),
 }
 
 /// A stream of answer pieces from the LLM.
@@ -73,13 +112,15 @@ pub trait HostServices: Send + Sync + 'static {
         Err(ServiceError::NoLlm)
     }
 
+    /// Queues the first result for `query`: last, or at `at` (0: next).
     async fn enqueue(
         &self,
         plugin: &str,
         guild_id: u64,
         query: String,
+        at: Option<u32>,
     ) -> Result<Track, ServiceError> {
-        let _ = (plugin, guild_id, query);
+        let _ = (plugin, guild_id, query, at);
         Err(ServiceError::NoPlayer)
     }
 
@@ -88,9 +129,43 @@ pub trait HostServices: Send + Sync + 'static {
         Err(ServiceError::NoPlayer)
     }
 
-    async fn queue(&self, plugin: &str, guild_id: u64) -> Result<Vec<Track>, ServiceError> {
+    /// The songs after the current one.
+    async fn queue(&self, plugin: &str, guild_id: u64) -> Result<Vec<QueueEntry>, ServiceError> {
         let _ = (plugin, guild_id);
         Err(ServiceError::NoPlayer)
+    }
+
+    async fn now_playing(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+    ) -> Result<Option<Playing>, ServiceError> {
+        let _ = (plugin, guild_id);
+        Err(ServiceError::NoPlayer)
+    }
+
+    async fn control(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+        control: Control,
+    ) -> Result<(), ServiceError> {
+        let _ = (plugin, guild_id, control);
+        Err(ServiceError::NoPlayer)
+    }
+
+    /// Posts `reply` in `channel_id` of `guild_id` (or replaces message `edit` there);
+    /// returns the message's id.
+    async fn post(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+        channel_id: u64,
+        edit: Option<u64>,
+        reply: Reply,
+    ) -> Result<u64, ServiceError> {
+        let _ = (plugin, guild_id, channel_id, edit, reply);
+        Err(ServiceError::NoMessages)
     }
 
     async fn probe(&self, plugin: &str, url: String) -> Result<media::Info, ServiceError> {

@@ -1,5 +1,9 @@
 //! What a plugin file says about itself, read without compiling or instantiating it.
 //!
+//! A 0.2.0 plugin describes itself through its `describe` export (name, version, HTTP
+//! hosts, kv quota, settings), called once per load ([`Manifest::take_description`]):
+//! any toolchain can export a function, while custom sections need the Rust SDK.
+//!
 //! The API version a component was built against is in its own imports: the WIT package
 //! version every `minstrel:plugin` interface it imports carries
 //! (`minstrel:plugin/types@0.1.0`), whatever toolchain built it. Each world's exports
@@ -18,6 +22,7 @@
 use wasmtime::wasmparser::{Encoding, Parser, Payload};
 
 use super::api::ApiVersion;
+use super::api::v0_2_0::types::PluginInfo;
 use super::error::LoadError;
 
 const API_SECTION: &str = "minstrel:api-version";
@@ -42,12 +47,45 @@ pub struct Manifest {
     pub http_hosts: Vec<String>,
     /// kv entries the plugin asks to keep.
     pub kv_quota: Option<u32>,
+    /// The settings it reads (0.2.0 `describe`).
+    pub settings: Vec<SettingSpec>,
+    /// It wants player events (0.2.0 `describe`; granted as `player-events`).
+    pub player_events: bool,
+}
+
+/// A setting a plugin reads through `config`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SettingSpec {
+    pub name: String,
+    pub description: String,
+    /// Never logged or shown (values are never shown anyway; this marks it for people).
+    pub secret: bool,
+    pub required: bool,
 }
 
 impl Manifest {
     /// The parsed API version, if well formed.
     pub fn api(&self) -> Option<ApiVersion> {
         ApiVersion::parse(&self.api_version)
+    }
+
+    /// Takes what a 0.2.0 plugin's `describe` said.
+    pub(crate) fn take_description(&mut self, info: PluginInfo) {
+        self.name = Some(info.name);
+        self.version = Some(info.version);
+        self.http_hosts = info.http_hosts;
+        self.kv_quota = info.kv_quota;
+        self.player_events = info.player_events;
+        self.settings = info
+            .config_keys
+            .into_iter()
+            .map(|key| SettingSpec {
+                name: key.name,
+                description: key.description,
+                secret: key.secret,
+                required: key.required,
+            })
+            .collect();
     }
 }
 
@@ -107,6 +145,8 @@ pub fn read(bytes: &[u8]) -> Result<Manifest, LoadError> {
         version: None,
         http_hosts: Vec::new(),
         kv_quota: None,
+        settings: Vec::new(),
+        player_events: false,
     };
     for line in manifest.as_deref().unwrap_or("").lines() {
         let Some((key, value)) = line.split_once('=') else {

@@ -41,10 +41,12 @@
 //! - **The plugin name is the file stem.** Grants are keyed by it, so renaming a file
 //!   cannot inherit another plugin's grants without the operator seeing it in config.
 
+mod adapt;
 mod api;
 pub mod cache;
 pub mod call;
 pub mod command_specs;
+pub mod components;
 pub mod engine;
 pub mod error;
 pub mod host;
@@ -53,6 +55,7 @@ pub mod limits;
 pub mod loader;
 pub mod manifest;
 pub mod runtime;
+pub mod scheduler;
 pub mod state;
 pub mod stats;
 pub mod watcher;
@@ -64,9 +67,8 @@ pub use host_services::{ChatStream, HostServices, NoServices, ServiceError, Trac
 pub use loader::{Inspection, World, check};
 pub use runtime::{LoadReport, PluginHost, PluginStatus};
 
-/// Types crossing the plugin boundary (API 0.1.0).
+/// Types crossing the plugin boundary: the newest API version's (0.2.0). Plugins built
+/// against older versions are adapted to them.
 pub mod types {
-    pub use super::api::v0_1_0::llm::{ChatMessage, ChatRequest, Role};
-    pub use super::api::v0_1_0::media::{MediaEntry, MediaInfo, SearchSite};
-    pub use super::api::v0_1_0::types::*;
+    pub use super::api::v0_2_0::types::*;
 }

@@ -15,8 +15,9 @@ use arc_swap::ArcSwapOption;
 use wasmtime::Store;
 use wasmtime::component::Resource;
 
-use super::api::v0_1_0::types::{CommandSpec, Context, Invocation, Message, Reply, Track};
-use super::api::v0_1_0::{command, mention, source};
+use super::api::v0_2_0::types::{
+    CommandSpec, Context, Invocation, Message, PlayerEvent, Press, PressAnswer, Reply, Timer, Track,
+};
 use super::cache::Origin;
 use super::call::{self, Finished};
 use super::command_specs::{self, Declared, Refused};
@@ -25,9 +26,10 @@ use super::error::{CallError, LoadError};
 use super::host::audio::AudioSink;
 use super::host::kv::KvSpace;
 use super::host_services::HostServices;
-use super::loader::{self, Inspection, Loaded, Prepared, World};
+use super::loader::{self, CommandPre, Inspection, Loaded, MentionPre, Prepared, SourcePre, World};
 use super::state::{CallState, PluginContext};
 use super::stats::{CounterSnapshot, Counters};
+use super::{adapt, components};
 use crate::config::plugins::{EffectiveGrant, PluginsConfig};
 use crate::media::AudioWriter;
 
@@ -111,6 +113,18 @@ pub struct PluginStatus {
     /// Its commands that are not served, with the reason: Discord would reject them,
     /// or their name is taken (see [`command_specs::resolve`]).
     pub refused_commands: Vec<Refused>,
+    /// The settings it reads and whether the operator set each (values are never
+    /// shown: some are secrets).
+    pub settings: Vec<SettingStatus>,
+}
+
+/// One setting a plugin reads, as `minstrel plugin list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SettingStatus {
+    pub name: String,
+    pub secret: bool,
+    pub required: bool,
+    pub set: bool,
 }
 
 impl PluginHost {
@@ -248,6 +262,27 @@ impl PluginHost {
         })
         .await
         .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))??;
+        let mut loaded = loaded;
+        loader::describe(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            &mut loaded,
+        )
+        .await?;
+        if let Some(missing) = loaded
+            .inspection
+            .manifest
+            .settings
+            .iter()
+            .find(|key| key.required && !slot.context.settings.contains_key(&key.name))
+        {
+            return Err(LoadError::MissingSetting {
+                plugin: slot.context.name.clone(),
+                key: missing.name.clone(),
+            });
+        }
         let report = LoadReport {
             name: slot.context.name.clone(),
             world: loaded.inspection.world,
@@ -263,6 +298,9 @@ impl PluginHost {
             .collect();
         if !not_granted.is_empty() {
             tracing::warn!(plugin = %report.name, hosts = ?not_granted, "plugin asks for HTTP hosts that are not granted");
+        }
+        if loaded.inspection.manifest.player_events && !slot.context.grant.allows("player-events") {
+            tracing::warn!(plugin = %report.name, "plugin asks for player events, which are not granted");
         }
         for ask in &loaded.inspection.asks {
             if !slot.context.grant.allows(ask) {
@@ -299,9 +337,16 @@ impl PluginHost {
             &slot.counters,
             self.host_calls(),
             "commands",
-            async |store| {
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                Ok(Ok(bindings.call_commands(&mut *store).await?))
+            async |store| match pre {
+                CommandPre::V1(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    let specs = bindings.call_commands(&mut *store).await?;
+                    Ok(Ok(specs.into_iter().map(adapt::command_spec).collect()))
+                }
+                CommandPre::V2(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    Ok(Ok(bindings.call_commands(&mut *store).await?))
+                }
             },
         )
         .await;
@@ -377,6 +422,8 @@ impl PluginHost {
                         grant: self.inner.config.grant_for(name),
                         kv: KvSpace::new(name, self.inner.kv_store.clone()),
                         services: self.inner.services.clone(),
+                        settings: self.inner.config.settings_for(name),
+                        store: self.inner.kv_store.clone(),
                     }),
                     counters: Counters::default(),
                     last_error: Mutex::new(None),
@@ -455,6 +502,20 @@ impl PluginHost {
                     counters: slot.counters.snapshot(),
                     commands,
                     refused_commands,
+                    settings: inspection
+                        .map(|i| {
+                            i.manifest
+                                .settings
+                                .iter()
+                                .map(|key| SettingStatus {
+                                    name: key.name.clone(),
+                                    secret: key.secret,
+                                    required: key.required,
+                                    set: slot.context.settings.contains_key(&key.name),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 }
             })
             .collect()
@@ -559,8 +620,21 @@ impl PluginHost {
             let state = store.data_mut();
             state.user = Some(invocation.context.user_id);
             state.guild = invocation.context.guild_id;
-            let bindings = pre.instantiate_async(&mut *store).await?;
-            bindings.call_run(&mut *store, invocation).await
+            match pre {
+                CommandPre::V1(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    let old = adapt::invocation(invocation);
+                    Ok(bindings
+                        .call_run(&mut *store, &old)
+                        .await?
+                        .map(adapt::reply))
+                }
+                CommandPre::V2(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    let reply = bindings.call_run(&mut *store, invocation).await?;
+                    Ok(reply.and_then(|reply| components::prepare(name, reply)))
+                }
+            }
         })
         .await
         .0
@@ -580,11 +654,139 @@ impl PluginHost {
             state.user = Some(context.user_id);
             // No guild: a keystroke is not a command, so it may not drive the player.
             state.guild = None;
-            let bindings = pre.instantiate_async(&mut *store).await?;
-            Ok(Ok(bindings
-                .call_autocomplete(&mut *store, command, option, partial, context)
-                .await?))
+            Ok(Ok(match pre {
+                CommandPre::V1(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    let old = adapt::context(context);
+                    bindings
+                        .call_autocomplete(&mut *store, command, option, partial, &old)
+                        .await?
+                }
+                CommandPre::V2(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    bindings
+                        .call_autocomplete(&mut *store, command, option, partial, context)
+                        .await?
+                }
+            }))
         })
+        .await
+        .0
+    }
+
+    /// Tells command plugin `name` about a player event (0.2.0 plugins only; a 0.1.0
+    /// plugin has no `on-player-event` and is not called).
+    pub async fn player_event(&self, name: &str, event: &PlayerEvent) -> Result<(), CallError> {
+        self.call(name, "on-player-event", async |pre: &CommandPre, store| {
+            store.data_mut().guild = Some(event.guild_id);
+            match pre {
+                CommandPre::V1(_) => Ok(Ok(())),
+                CommandPre::V2(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    Ok(Ok(bindings
+                        .call_on_player_event(&mut *store, event)
+                        .await?))
+                }
+            }
+        })
+        .await
+        .0
+    }
+
+    /// Whether `name` is a plugin built against 0.2.0 or later (it has `on-press`,
+    /// `on-timer` and, for commands, `on-player-event`).
+    pub fn interactive(&self, name: &str) -> bool {
+        self.current(name).is_ok_and(|(_, version)| {
+            matches!(
+                version.loaded.prepared,
+                Prepared::Command(CommandPre::V2(_)) | Prepared::Mention(MentionPre::V2(_))
+            )
+        })
+    }
+
+    /// The 0.2.0 command plugins granted `player-events`: who [`PluginHost::player_event`]
+    /// is for.
+    pub fn listeners(&self) -> Vec<String> {
+        let slots = self.inner.slots.read().expect("slots lock");
+        slots
+            .iter()
+            .filter(|(_, slot)| {
+                slot.context.grant.allows("player-events")
+                    && slot.current.load().as_ref().is_some_and(|v| {
+                        matches!(v.loaded.prepared, Prepared::Command(CommandPre::V2(_)))
+                    })
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Hands a press on one of its components to plugin `name` (command or mention).
+    pub async fn press(&self, name: &str, press: &Press) -> Result<PressAnswer, CallError> {
+        let answer = self
+            .call_any(name, "on-press", async |prepared, store| {
+                let state = store.data_mut();
+                state.user = Some(press.context.user_id);
+                state.guild = press.context.guild_id;
+                match prepared {
+                    Prepared::Command(CommandPre::V2(pre)) => {
+                        let bindings = pre.instantiate_async(&mut *store).await?;
+                        bindings.call_on_press(&mut *store, press).await
+                    }
+                    Prepared::Mention(MentionPre::V2(pre)) => {
+                        let bindings = pre.instantiate_async(&mut *store).await?;
+                        bindings.call_on_press(&mut *store, press).await
+                    }
+                    _ => Ok(Err(
+                        "this plugin takes no presses (built against API 0.1)".into()
+                    )),
+                }
+            })
+            .await?;
+        let prepare = |reply| components::prepare(name, reply).map_err(CallError::Plugin);
+        Ok(match answer {
+            PressAnswer::Update(reply) => PressAnswer::Update(prepare(reply)?),
+            PressAnswer::Reply(reply) => PressAnswer::Reply(prepare(reply)?),
+            PressAnswer::Nothing => PressAnswer::Nothing,
+        })
+    }
+
+    /// Fires a due timer of plugin `name` (command or mention).
+    pub async fn timer(&self, name: &str, timer: &Timer) -> Result<(), CallError> {
+        self.call_any(name, "on-timer", async |prepared, store| {
+            store.data_mut().guild = timer.guild_id;
+            match prepared {
+                Prepared::Command(CommandPre::V2(pre)) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    Ok(Ok(bindings.call_on_timer(&mut *store, timer).await?))
+                }
+                Prepared::Mention(MentionPre::V2(pre)) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    Ok(Ok(bindings.call_on_timer(&mut *store, timer).await?))
+                }
+                _ => Ok(Err(
+                    "this plugin has no timers (built against API 0.1)".into()
+                )),
+            }
+        })
+        .await
+    }
+
+    /// Calls plugin `name`'s current version, whatever its world.
+    async fn call_any<R>(
+        &self,
+        name: &str,
+        what: &'static str,
+        body: impl AsyncFnOnce(&Prepared, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, CallError> {
+        let (slot, version) = self.current(name)?;
+        call::run(
+            &self.inner.engine,
+            &slot.context,
+            &slot.counters,
+            self.host_calls(),
+            what,
+            async |store| body(&version.loaded.prepared, store).await,
+        )
         .await
         .0
     }
@@ -595,8 +797,17 @@ impl PluginHost {
     pub async fn mention_claims(&self, name: &str, message: &Message) -> Result<bool, CallError> {
         self.call(name, "claims", async |pre: &MentionPre, store| {
             store.data_mut().user = Some(message.context.user_id);
-            let bindings = pre.instantiate_async(&mut *store).await?;
-            Ok(Ok(bindings.call_claims(&mut *store, message).await?))
+            Ok(Ok(match pre {
+                MentionPre::V1(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    let old = adapt::message(message);
+                    bindings.call_claims(&mut *store, &old).await?
+                }
+                MentionPre::V2(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    bindings.call_claims(&mut *store, message).await?
+                }
+            }))
         })
         .await
         .0
@@ -616,8 +827,22 @@ impl PluginHost {
             let state = store.data_mut();
             state.draft = draft;
             state.user = Some(message.context.user_id);
-            let bindings = pre.instantiate_async(&mut *store).await?;
-            bindings.call_handle(&mut *store, message).await
+            state.guild = message.context.guild_id;
+            match pre {
+                MentionPre::V1(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    let old = adapt::message(message);
+                    Ok(bindings
+                        .call_handle(&mut *store, &old)
+                        .await?
+                        .map(adapt::reply))
+                }
+                MentionPre::V2(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    let reply = bindings.call_handle(&mut *store, message).await?;
+                    Ok(reply.and_then(|reply| components::prepare(name, reply)))
+                }
+            }
         })
         .await
         .0
@@ -641,8 +866,16 @@ impl PluginHost {
     /// Whether a source plugin claims `url`.
     pub async fn claims(&self, name: &str, url: &str) -> Result<bool, CallError> {
         self.call(name, "claims", async |pre: &SourcePre, store| {
-            let bindings = pre.instantiate_async(&mut *store).await?;
-            Ok(Ok(bindings.call_claims(&mut *store, url).await?))
+            Ok(Ok(match pre {
+                SourcePre::V1(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    bindings.call_claims(&mut *store, url).await?
+                }
+                SourcePre::V2(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    bindings.call_claims(&mut *store, url).await?
+                }
+            }))
         })
         .await
         .0
@@ -650,9 +883,16 @@ impl PluginHost {
 
     /// Tracks a source plugin finds for `query`.
     pub async fn resolve(&self, name: &str, query: &str) -> Result<Vec<Track>, CallError> {
-        self.call(name, "resolve", async |pre: &SourcePre, store| {
-            let bindings = pre.instantiate_async(&mut *store).await?;
-            bindings.call_resolve(&mut *store, query).await
+        self.call(name, "resolve", async |pre: &SourcePre, store| match pre {
+            SourcePre::V1(pre) => {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                let found = bindings.call_resolve(&mut *store, query).await?;
+                Ok(found.map(|tracks| tracks.into_iter().map(adapt::track).collect()))
+            }
+            SourcePre::V2(pre) => {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.call_resolve(&mut *store, query).await
+            }
         })
         .await
         .0
@@ -672,10 +912,17 @@ impl PluginHost {
                 let sink = AudioSink::new(writer.take().expect("writer taken once"));
                 let handle = store.data_mut().table().push(sink)?;
                 sink_rep = Some(handle.rep());
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                let result = bindings
-                    .call_fetch(&mut *store, id, Resource::new_borrow(handle.rep()))
-                    .await?;
+                let into = Resource::new_borrow(handle.rep());
+                let result = match pre {
+                    SourcePre::V1(pre) => {
+                        let bindings = pre.instantiate_async(&mut *store).await?;
+                        bindings.call_fetch(&mut *store, id, into).await?
+                    }
+                    SourcePre::V2(pre) => {
+                        let bindings = pre.instantiate_async(&mut *store).await?;
+                        bindings.call_fetch(&mut *store, id, into).await?
+                    }
+                };
                 Ok(result.map(|()| 0u64))
             })
             .await;
@@ -696,10 +943,6 @@ impl PluginHost {
         (result.map(|_| written), writer)
     }
 }
-
-type CommandPre = command::CommandPre<CallState>;
-type MentionPre = mention::MentionPre<CallState>;
-type SourcePre = source::SourcePre<CallState>;
 
 /// The prepared component of one world, picked out of a loaded version.
 trait WorldPre {

@@ -27,6 +27,10 @@ pub struct PluginContext {
     pub grant: EffectiveGrant,
     pub kv: KvSpace,
     pub services: Arc<dyn HostServices>,
+    /// The operator's settings for this plugin (`[plugins.config.NAME]`).
+    pub settings: std::collections::BTreeMap<String, String>,
+    /// The bot's database (timers), if it has one.
+    pub store: Option<crate::store::Store>,
 }
 
 /// The data of one call's store.

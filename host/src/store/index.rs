@@ -108,4 +108,27 @@ pub trait Index: Send + Sync + 'static {
     ) -> Result<bool>;
     /// Removes `key`; true if it held a live value.
     async fn kv_delete(&self, plugin: &str, key: &str, now: i64) -> Result<bool>;
+
+    /// Adds a timer unless `plugin` already has `limit` pending (None then).
+    async fn timer_add(&self, timer: &TimerRow, limit: u32) -> Result<Option<i64>>;
+    /// Removes a pending timer of `plugin`; true if there was one.
+    async fn timer_cancel(&self, plugin: &str, id: i64) -> Result<bool>;
+    /// Claims up to `limit` timers due at `now` that no live claim holds, until
+    /// `claimed_until`: each due timer is returned by one call only while its claim lasts.
+    async fn timers_claim(&self, now: i64, claimed_until: i64, limit: u32)
+    -> Result<Vec<TimerRow>>;
+    /// Forgets a timer that has fired.
+    async fn timer_done(&self, id: i64) -> Result<()>;
+}
+
+/// A plugin's timer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerRow {
+    /// Set by the database.
+    pub id: i64,
+    pub plugin: String,
+    /// Unix milliseconds.
+    pub due_at: i64,
+    pub payload: Vec<u8>,
+    pub guild_id: Option<u64>,
 }

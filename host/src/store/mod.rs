@@ -37,7 +37,7 @@ use cap_std::fs::Dir;
 pub use blobs::Blob;
 pub use error::{Result, StoreError};
 pub use fetcher::{BlobSink, Fetch};
-pub use index::{Index, IndexStats, LoudnessRow};
+pub use index::{Index, IndexStats, LoudnessRow, TimerRow};
 pub use key::TrackKey;
 pub use leases::Lease;
 pub use reconcile::Report;

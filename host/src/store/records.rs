@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{LoudnessRow, Result, Store, now_ms};
+use super::{LoudnessRow, Result, Store, TimerRow, now_ms};
 
 impl Store {
     /// The measured loudness of blob `hash`, stored with the blob and removed with it.
@@ -62,5 +62,43 @@ impl Store {
     /// Removes `key`; true if it held a live value.
     pub async fn kv_delete(&self, plugin: &str, key: &str) -> Result<bool> {
         self.inner.index.kv_delete(plugin, key, now_ms()).await
+    }
+
+    /// Schedules a timer for `plugin`; None when it already has `limit` pending.
+    pub async fn timer_add(
+        &self,
+        plugin: &str,
+        due_at: i64,
+        payload: &[u8],
+        guild_id: Option<u64>,
+        limit: u32,
+    ) -> Result<Option<i64>> {
+        let row = TimerRow {
+            id: 0,
+            plugin: plugin.to_string(),
+            due_at,
+            payload: payload.to_vec(),
+            guild_id,
+        };
+        self.inner.index.timer_add(&row, limit).await
+    }
+
+    /// Cancels `plugin`'s timer `id`; true if it was pending.
+    pub async fn timer_cancel(&self, plugin: &str, id: i64) -> Result<bool> {
+        self.inner.index.timer_cancel(plugin, id).await
+    }
+
+    /// Claims up to `limit` due timers for `lease` (see [`Index::timers_claim`]).
+    ///
+    /// [`Index::timers_claim`]: super::Index::timers_claim
+    pub async fn timers_due(&self, lease: Duration, limit: u32) -> Result<Vec<TimerRow>> {
+        let now = now_ms();
+        let until = now + lease.as_millis() as i64;
+        self.inner.index.timers_claim(now, until, limit).await
+    }
+
+    /// Forgets a fired timer.
+    pub async fn timer_done(&self, id: i64) -> Result<()> {
+        self.inner.index.timer_done(id).await
     }
 }

@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 };
 
 use super::error::Result;
-use super::index::{BlobRow, Index, IndexStats, LoudnessRow};
+use super::index::{BlobRow, Index, IndexStats, LoudnessRow, TimerRow};
 use super::key::TrackKey;
 use super::locks::Locks;
 
@@ -430,5 +430,80 @@ impl Index for SqliteIndex {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(removed.is_some_and(|(expires_at,)| expires_at.is_none_or(|at| at > now)))
+    }
+
+    async fn timer_add(&self, timer: &TimerRow, limit: u32) -> Result<Option<i64>> {
+        // Count and insert under the write lock, so the limit holds across processes.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (pending,): (i64,) = sqlx::query_as("SELECT count(*) FROM timers WHERE plugin = ?1")
+            .bind(&timer.plugin)
+            .fetch_one(&mut *tx)
+            .await?;
+        if pending >= i64::from(limit) {
+            return Ok(None);
+        }
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO timers (plugin, due_at, payload, guild_id) VALUES (?1, ?2, ?3, ?4)
+             RETURNING id",
+        )
+        .bind(&timer.plugin)
+        .bind(timer.due_at)
+        .bind(&timer.payload)
+        .bind(timer.guild_id.map(|g| g as i64))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    async fn timer_cancel(&self, plugin: &str, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM timers WHERE plugin = ?1 AND id = ?2")
+            .bind(plugin)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn timers_claim(
+        &self,
+        now: i64,
+        claimed_until: i64,
+        limit: u32,
+    ) -> Result<Vec<TimerRow>> {
+        // One statement: SQLite runs it under the write lock, so two processes never
+        // claim the same timer.
+        let rows: Vec<(i64, String, i64, Vec<u8>, Option<i64>)> = sqlx::query_as(
+            "UPDATE timers SET claimed_until = ?2
+             WHERE id IN (SELECT id FROM timers
+                          WHERE due_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
+                          ORDER BY due_at, id LIMIT ?3)
+             RETURNING id, plugin, due_at, payload, guild_id",
+        )
+        .bind(now)
+        .bind(claimed_until)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut timers: Vec<TimerRow> = rows
+            .into_iter()
+            .map(|(id, plugin, due_at, payload, guild)| TimerRow {
+                id,
+                plugin,
+                due_at,
+                payload,
+                guild_id: guild.map(|g| g as u64),
+            })
+            .collect();
+        timers.sort_by_key(|t| (t.due_at, t.id));
+        Ok(timers)
+    }
+
+    async fn timer_done(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM timers WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -225,7 +225,8 @@ pub fn mentioned_ids(content: &str) -> Vec<u64> {
     ids
 }
 
-/// An interaction: `kind` 2 = slash command, 4 = autocomplete.
+/// An interaction in #general: `kind` 2 = slash command, 4 = autocomplete (3, a
+/// component's, is [`component_interaction`]).
 pub fn interaction(id: u64, token: &str, kind: u8, user_id: u64, data: Value) -> Value {
     let permissions = if roles_of(user_id).contains(&ADMIN_ROLE.to_string()) {
         ALL_PERMISSIONS
@@ -241,6 +242,24 @@ pub fn interaction(id: u64, token: &str, kind: u8, user_id: u64, data: Value) ->
         "app_permissions": ALL_PERMISSIONS, "locale": "en-US", "guild_locale": "en-US",
         "entitlements": [], "attachment_size_limit": 26_214_400,
     })
+}
+
+/// A message component interaction (type 3): `user_id` used a component of `message`,
+/// which sits in `channel_id`. Discord sends the whole message along, so the bot can
+/// tell which of its messages (a queue page, a search result) the component belongs to.
+pub fn component_interaction(
+    id: u64,
+    token: &str,
+    user_id: u64,
+    channel_id: u64,
+    data: Value,
+    message: Value,
+) -> Value {
+    let mut interaction = interaction(id, token, 3, user_id, data);
+    interaction["channel_id"] = json!(channel_id.to_string());
+    interaction["channel"] = channel(channel_id);
+    interaction["message"] = message;
+    interaction
 }
 
 #[cfg(test)]
@@ -312,6 +331,13 @@ mod tests {
         let data = json!({"id": "1", "name": "hello", "type": 1,
                           "options": [{"name": "who", "type": 3, "value": "x", "focused": true}]});
         parse("INTERACTION_CREATE", interaction(3, "tok", 4, ALICE, data));
+        // See serenity_parses_component_interactions for components in detail.
+        let data = json!({"custom_id": "next", "component_type": 2});
+        let on = message(5, GENERAL, BOT_ID, "page 1", json!({}));
+        parse(
+            "INTERACTION_CREATE",
+            component_interaction(6, "tok", BOB, GENERAL, data, on),
+        );
         let bot_reply = message(
             4,
             GENERAL,
@@ -323,6 +349,71 @@ mod tests {
         let _: serenity::Message = serde_json::from_value(bot_reply).unwrap();
         let _: serenity::CurrentApplicationInfo = serde_json::from_value(application()).unwrap();
         let _: serenity::CurrentUser = serde_json::from_value(user(BOT_ID)).unwrap();
+    }
+
+    /// A press or a choice on a message the bot posted with serenity's own builders
+    /// reaches the bot as `Interaction::Component`, the message and its components
+    /// included (a payload serenity cannot parse would be dropped without a word).
+    #[test]
+    fn serenity_parses_component_interactions() {
+        use poise::serenity_prelude as serenity;
+        let rows = serde_json::to_value(vec![
+            serenity::CreateActionRow::Buttons(vec![
+                serenity::CreateButton::new("next").label("Next"),
+                serenity::CreateButton::new_link("https://example.com").label("Site"),
+            ]),
+            serenity::CreateActionRow::SelectMenu(serenity::CreateSelectMenu::new(
+                "pick",
+                serenity::CreateSelectMenuKind::String {
+                    options: vec![
+                        serenity::CreateSelectMenuOption::new("A", "a"),
+                        serenity::CreateSelectMenuOption::new("B", "b"),
+                    ],
+                },
+            )),
+        ])
+        .unwrap();
+        assert_eq!(crate::discord::rest::components_problem(&rows), None);
+        let posted = message(5, MUSIC, BOT_ID, "page 1", json!({"components": rows}));
+        let component = |d: Value| {
+            let frame = json!({"op": 0, "s": 1, "t": "INTERACTION_CREATE", "d": d});
+            match serde_json::from_value(frame).expect("INTERACTION_CREATE") {
+                serenity::GatewayEvent::Dispatch(
+                    _,
+                    serenity::Event::InteractionCreate(serenity::InteractionCreateEvent {
+                        interaction: serenity::Interaction::Component(c),
+                        ..
+                    }),
+                ) => c,
+                other => panic!("not a component interaction: {other:?}"),
+            }
+        };
+        let data = json!({"custom_id": "next", "component_type": 2});
+        let press = component(component_interaction(
+            6,
+            "tok",
+            BOB,
+            MUSIC,
+            data,
+            posted.clone(),
+        ));
+        assert_eq!(press.data.custom_id, "next");
+        assert!(matches!(
+            press.data.kind,
+            serenity::ComponentInteractionDataKind::Button
+        ));
+        assert_eq!(press.channel_id.get(), MUSIC);
+        assert_eq!(press.user.id.get(), BOB);
+        assert_eq!(press.message.id.get(), 5);
+        assert_eq!(press.message.components.len(), 2);
+        assert_eq!(press.message.components[0].components.len(), 2);
+        let data = json!({"custom_id": "pick", "component_type": 3, "values": ["b"]});
+        let choice = component(component_interaction(7, "tok", ALICE, MUSIC, data, posted));
+        let serenity::ComponentInteractionDataKind::StringSelect { values } = choice.data.kind
+        else {
+            panic!("not a string select: {:?}", choice.data.kind)
+        };
+        assert_eq!(values, ["b"]);
     }
 
     #[test]

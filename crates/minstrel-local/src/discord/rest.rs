@@ -230,9 +230,12 @@ async fn create_message(
     if content.chars().count() > 2000 {
         return error(400, 50035, "content: must be 2000 or fewer in length");
     }
-    if content.is_empty() && files.is_empty() && body["embeds"].as_array().is_none_or(Vec::is_empty)
-    {
+    let empty = |field: &str| body[field].as_array().is_none_or(Vec::is_empty);
+    if content.is_empty() && files.is_empty() && empty("embeds") && empty("components") {
         return error(400, 50006, "Cannot send an empty message");
+    }
+    if let Some(refusal) = components_refusal(&body, "") {
+        return refusal;
     }
     Json(world.bot_post(channel, &body, &files)).into_response()
 }
@@ -255,6 +258,9 @@ async fn edit_message(
     {
         return error(400, 50035, "content: must be 2000 or fewer in length");
     }
+    if let Some(refusal) = components_refusal(&body, "") {
+        return refusal;
+    }
     match parse_id(&message).and_then(|id| world.bot_edit(id, &body, &files)) {
         Some(m) => Json(m).into_response(),
         None => unknown_message(),
@@ -272,7 +278,9 @@ async fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// Interaction responses: 4 = message, 5 = deferred message, 8 = autocomplete result.
+/// Interaction responses: 4 = message, 5 = deferred message, 6 = deferred update and
+/// 7 = update of the message whose component was used, 8 = autocomplete result. An
+/// interaction is acknowledged once; a refused response acknowledges nothing.
 async fn interaction_callback(
     State(world): W,
     Path((_, token)): Path<(String, String)>,
@@ -284,30 +292,74 @@ async fn interaction_callback(
     if world.original(&token).is_some() {
         return error(400, 40060, "Interaction has already been acknowledged.");
     }
+    let data = body.get("data").cloned().unwrap_or(json!({}));
     match body["type"].as_u64() {
-        Some(4) | Some(5) => {
-            let data = body.get("data").cloned().unwrap_or(json!({}));
-            let msg = world.bot_post(channel, &data, &files);
-            world.set_original(
-                &token,
-                parse_id(msg["id"].as_str().unwrap_or("0")).unwrap_or(0),
-            );
-        }
-        Some(8) => {
-            let choices = body["data"]["choices"]
-                .as_array()
-                .map_or(&[][..], Vec::as_slice);
-            if let Some(problem) = choices_problem(choices) {
-                return error(
-                    400,
-                    50035,
-                    &format!("Invalid Form Body (data.choices: {problem})"),
-                );
-            }
-            world.set_original(&token, 0);
-        }
-        _ => return error(400, 50035, "unsupported interaction response type"),
+        Some(4 | 5) => respond_with_message(&world, &token, channel, &data, &files),
+        Some(kind @ (6 | 7)) => update_component_message(&world, &token, kind, &data, &files),
+        Some(8) => respond_with_choices(&world, &token, &data),
+        _ => error(400, 50035, "unsupported interaction response type"),
     }
+}
+
+/// Types 4 and 5: a new message in the interaction's channel, the original response.
+fn respond_with_message(
+    world: &World,
+    token: &str,
+    channel: u64,
+    data: &Value,
+    files: &[(String, Vec<u8>)],
+) -> Response {
+    if let Some(refusal) = components_refusal(data, "data.") {
+        return refusal;
+    }
+    let msg = world.bot_post(channel, data, files);
+    world.set_original(
+        token,
+        parse_id(msg["id"].as_str().unwrap_or("0")).unwrap_or(0),
+    );
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Types 6 and 7, for component interactions only: the original response is the
+/// message whose component was used (its later edits go through `@original`, as on
+/// Discord); 7 also edits that message with `data` right away.
+fn update_component_message(
+    world: &World,
+    token: &str,
+    kind: u64,
+    data: &Value,
+    files: &[(String, Vec<u8>)],
+) -> Response {
+    let Some(message) = world.component_message(token) else {
+        return error(
+            400,
+            50035,
+            "Invalid Form Body (type: only for message component interactions)",
+        );
+    };
+    if kind == 7 {
+        if let Some(refusal) = components_refusal(data, "data.") {
+            return refusal;
+        }
+        if world.bot_edit(message, data, files).is_none() {
+            return unknown_message();
+        }
+    }
+    world.set_original(token, message);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Type 8: autocomplete choices, checked as Discord checks them.
+fn respond_with_choices(world: &World, token: &str, data: &Value) -> Response {
+    let choices = data["choices"].as_array().map_or(&[][..], Vec::as_slice);
+    if let Some(problem) = choices_problem(choices) {
+        return error(
+            400,
+            50035,
+            &format!("Invalid Form Body (data.choices: {problem})"),
+        );
+    }
+    world.set_original(token, 0);
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -319,6 +371,9 @@ async fn followup(
     let Some(channel) = world.interaction_channel(&token) else {
         return error(404, 10015, "Unknown Webhook");
     };
+    if let Some(refusal) = components_refusal(&body, "") {
+        return refusal;
+    }
     let mut msg = world.bot_post(channel, &body, &files);
     msg["webhook_id"] = json!(BOT_ID.to_string());
     Json(msg).into_response()
@@ -347,6 +402,9 @@ async fn edit_webhook_message(
     Path((_, token, message)): Path<(String, String, String)>,
     Payload { body, files }: Payload,
 ) -> Response {
+    if let Some(refusal) = components_refusal(&body, "") {
+        return refusal;
+    }
     match webhook_message_id(&world, &token, &message)
         .and_then(|id| world.bot_edit(id, &body, &files))
     {
@@ -507,6 +565,100 @@ fn choices_problem(choices: &[Value]) -> Option<String> {
     })
 }
 
+/// 400 Invalid Form Body when Discord would reject the `components` of message body
+/// `body`; `at` is where the body sits in the request (`""`, or `"data."` in an
+/// interaction response).
+fn components_refusal(body: &Value, at: &str) -> Option<Response> {
+    let problem = components_problem(&body["components"])?;
+    Some(error(
+        400,
+        50035,
+        &format!("Invalid Form Body ({at}{problem})"),
+    ))
+}
+
+/// What Discord would reject in a message's `components` (absent or null is fine), if
+/// anything: at most 5 action rows (see [`row_problem`]). The problem starts with the
+/// field's path, as Discord names it (`components.0.components.1.custom_id: ...`).
+pub(crate) fn components_problem(components: &Value) -> Option<String> {
+    if components.is_null() {
+        return None;
+    }
+    let Some(rows) = components.as_array() else {
+        return Some("components: must be an array".into());
+    };
+    if rows.len() > 5 {
+        return Some(format!("components: {} action rows; at most 5", rows.len()));
+    }
+    rows.iter()
+        .enumerate()
+        .find_map(|(i, row)| row_problem(row, &format!("components.{i}")))
+}
+
+/// An action row (type 1) of 1 to 5 buttons, or of one select menu alone (a select
+/// takes the whole width of the row).
+fn row_problem(row: &Value, at: &str) -> Option<String> {
+    let children = row["components"].as_array().filter(|_| row["type"] == 1);
+    let Some(children) = children else {
+        return Some(format!(
+            "{at}: must be an action row (type 1) with components"
+        ));
+    };
+    if !(1..=5).contains(&children.len()) {
+        return Some(format!(
+            "{at}.components: {} components; must be 1 to 5",
+            children.len()
+        ));
+    }
+    if children.len() > 1 && children.iter().any(is_select) {
+        return Some(format!(
+            "{at}.components: a select menu must be alone in its action row"
+        ));
+    }
+    children
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| component_problem(c, &format!("{at}.components.{i}")))
+}
+
+/// Select menus: string (3), user (5), role (6), mentionable (7) and channel (8).
+fn is_select(component: &Value) -> bool {
+    matches!(component["type"].as_u64(), Some(3 | 5..=8))
+}
+
+/// A button or a select menu, each identified by the bot's `custom_id`; a string
+/// select offers 1 to 25 options. Link (5) and premium (6) buttons carry a URL or a
+/// SKU instead: pressing them reaches no bot.
+fn component_problem(component: &Value, at: &str) -> Option<String> {
+    match (component["type"].as_u64(), component["style"].as_u64()) {
+        (Some(2), Some(5)) => component["url"]
+            .as_str()
+            .is_none()
+            .then(|| format!("{at}.url: a link button needs a url")),
+        (Some(2), Some(6)) => component["sku_id"]
+            .is_null()
+            .then(|| format!("{at}.sku_id: a premium button needs a sku_id")),
+        (Some(2), _) => custom_id_problem(component, at),
+        (Some(3), _) => custom_id_problem(component, at).or_else(|| {
+            let options = component["options"].as_array().map_or(0, Vec::len);
+            (!(1..=25).contains(&options))
+                .then(|| format!("{at}.options: {options} options; must be 1 to 25"))
+        }),
+        _ if is_select(component) => custom_id_problem(component, at),
+        _ => Some(format!("{at}.type: not a button or a select menu")),
+    }
+}
+
+/// A `custom_id` of 1 to 100 characters: how the bot recognises the component when
+/// it is used.
+fn custom_id_problem(component: &Value, at: &str) -> Option<String> {
+    match component["custom_id"].as_str().map(|id| id.chars().count()) {
+        None | Some(0) => Some(format!("{at}.custom_id: required")),
+        Some(101..) => Some(format!("{at}.custom_id: must be 100 or fewer in length")),
+        Some(_) => None,
+    }
+}
+
 async fn put_global_commands(State(world): W, Payload { body, .. }: Payload) -> Response {
     put_commands(&world, false, body)
 }
@@ -535,4 +687,179 @@ async fn attachment(State(world): W, Path((id, _)): Path<(String, String)>) -> R
 async fn unknown(req: Request) -> Response {
     tracing::warn!(path = %req.uri().path(), "local Discord server: unknown route");
     error(404, 0, "404: Not Found")
+}
+
+#[cfg(test)]
+mod tests {
+    use poise::serenity_prelude as serenity;
+
+    use super::*;
+    use crate::discord::LocalDiscord;
+    use crate::discord::payloads::{ALICE, BOB, GENERAL};
+
+    fn button(custom_id: &str) -> Value {
+        json!({"type": 2, "style": 1, "label": "Go", "custom_id": custom_id})
+    }
+
+    fn select(options: usize) -> Value {
+        let options: Vec<Value> = (0..options)
+            .map(|i| json!({"label": format!("{i}"), "value": format!("{i}")}))
+            .collect();
+        json!({"type": 3, "custom_id": "pick", "options": options})
+    }
+
+    fn row(children: Vec<Value>) -> Value {
+        json!({"type": 1, "components": children})
+    }
+
+    #[test]
+    fn components_are_checked_like_discord() {
+        let problem = |rows: Vec<Value>| components_problem(&json!(rows));
+        let link = json!({"type": 2, "style": 5, "label": "Site", "url": "https://example.com"});
+        assert_eq!(components_problem(&Value::Null), None);
+        assert_eq!(problem(vec![]), None);
+        let full = row((0..5).map(|i| button(&format!("b{i}"))).collect());
+        assert_eq!(problem(vec![full.clone(); 5]), None);
+        assert_eq!(problem(vec![row(vec![select(25)]), row(vec![link])]), None);
+        assert_eq!(problem(vec![row(vec![button(&"x".repeat(100))])]), None);
+
+        let refused = |rows: Vec<Value>, expected: &str| {
+            let problem = problem(rows).expect(expected);
+            assert!(problem.starts_with(expected), "{problem}");
+        };
+        refused(vec![full; 6], "components: 6 action rows");
+        refused(vec![button("a")], "components.0: must be an action row");
+        refused(
+            vec![json!({"type": 1})],
+            "components.0: must be an action row",
+        );
+        refused(vec![row(vec![])], "components.0.components: 0 components");
+        let six = (0..6).map(|i| button(&format!("b{i}"))).collect();
+        refused(vec![row(six)], "components.0.components: 6 components");
+        refused(
+            vec![row(vec![select(2), button("a")])],
+            "components.0.components: a select menu must be alone",
+        );
+        let mut unnamed = button("a");
+        unnamed.as_object_mut().unwrap().remove("custom_id");
+        refused(
+            vec![row(vec![button("a")]), row(vec![button("b"), unnamed])],
+            "components.1.components.1.custom_id: required",
+        );
+        refused(
+            vec![row(vec![button(&"x".repeat(101))])],
+            "components.0.components.0.custom_id: must be 100 or fewer",
+        );
+        refused(
+            vec![row(vec![select(0)])],
+            "components.0.components.0.options: 0 options",
+        );
+        refused(
+            vec![row(vec![select(26)])],
+            "components.0.components.0.options: 26 options",
+        );
+        let text_input = json!({"type": 4, "custom_id": "t", "style": 1, "label": "T"});
+        refused(
+            vec![row(vec![text_input])],
+            "components.0.components.0.type",
+        );
+    }
+
+    /// The code of Discord's error answer, as serenity reports it.
+    fn code(result: Result<impl std::fmt::Debug, serenity::Error>) -> isize {
+        match result {
+            Err(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(e))) => e.error.code,
+            other => panic!("expected a Discord error, got {other:?}"),
+        }
+    }
+
+    /// Through serenity's own REST client: components are kept on post and edit, a
+    /// press reaches the message's channel, and types 6 and 7 update that message.
+    #[tokio::test]
+    async fn components_are_kept_pressed_and_updated() {
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let http = serenity::HttpBuilder::new("token")
+            .proxy(server.base_url())
+            .ratelimiter_disabled(true)
+            .application_id(serenity::ApplicationId::new(BOT_ID))
+            .build();
+        let channel = serenity::ChannelId::new(GENERAL);
+        let buttons = |id: &str| {
+            vec![serenity::CreateActionRow::Buttons(vec![
+                serenity::CreateButton::new(id).label("Go"),
+            ])]
+        };
+        let page = serenity::CreateMessage::new()
+            .content("page 1")
+            .components(buttons("next"));
+        let posted = channel.send_message(&http, page).await.unwrap();
+        assert_eq!(posted.components.len(), 1);
+        let id = posted.id.get();
+        // An edit that leaves components out keeps them.
+        let edit = serenity::EditMessage::new().content("page 1 again");
+        channel.edit_message(&http, posted.id, edit).await.unwrap();
+        assert_eq!(
+            world.message(id).unwrap()["components"][0]["components"][0]["custom_id"],
+            "next"
+        );
+
+        // Refused like Discord, and nothing is posted.
+        let posts = world.bot_messages().len();
+        let seven_rows = json!({"content": "x", "components": vec![row(vec![button("a")]); 7]});
+        assert_eq!(
+            code(http.send_message(channel, vec![], &seven_rows).await),
+            50035
+        );
+        assert_eq!(world.bot_messages().len(), posts);
+        // Components alone make a message.
+        let only_components = json!({"components": [row(vec![button("a")])]});
+        http.send_message(channel, vec![], &only_components)
+            .await
+            .unwrap();
+
+        // A press, then an update of the message (type 7).
+        assert_eq!(world.press(ALICE, 1, "next", &[], 1), None);
+        let token = world.press(ALICE, id, "next", &[], 2).unwrap();
+        assert_eq!(world.interaction_channel(&token), Some(GENERAL));
+        let interaction = serenity::InteractionId::new(token["itok-".len()..].parse().unwrap());
+        let update = serenity::CreateInteractionResponse::UpdateMessage(
+            serenity::CreateInteractionResponseMessage::new()
+                .content("page 2")
+                .components(buttons("prev")),
+        );
+        http.create_interaction_response(interaction, &token, &update, vec![])
+            .await
+            .unwrap();
+        let updated = world.message(id).unwrap();
+        assert_eq!(updated["content"], "page 2");
+        assert_eq!(
+            updated["components"][0]["components"][0]["custom_id"],
+            "prev"
+        );
+        assert_eq!(world.original(&token), Some(id));
+        let ack = serenity::CreateInteractionResponse::Acknowledge;
+        let again = http.create_interaction_response(interaction, &token, &ack, vec![]);
+        assert_eq!(code(again.await), 40060);
+
+        // A deferred update (type 6): @original is the message with the component.
+        let token = world.press(BOB, id, "prev", &[], 1).unwrap();
+        let interaction = serenity::InteractionId::new(token["itok-".len()..].parse().unwrap());
+        http.create_interaction_response(interaction, &token, &ack, vec![])
+            .await
+            .unwrap();
+        let edit = serenity::EditInteractionResponse::new().content("page 1");
+        http.edit_original_interaction_response(&token, &edit, vec![])
+            .await
+            .unwrap();
+        assert_eq!(world.message(id).unwrap()["content"], "page 1");
+
+        // Types 6 and 7 answer component interactions only, and a refusal acknowledges
+        // nothing.
+        let token = world.slash(ALICE, "queue", json!([]), 1);
+        let interaction = serenity::InteractionId::new(token["itok-".len()..].parse().unwrap());
+        let deferred = http.create_interaction_response(interaction, &token, &ack, vec![]);
+        assert_eq!(code(deferred.await), 50035);
+        assert_eq!(world.original(&token), None);
+    }
 }

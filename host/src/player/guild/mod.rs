@@ -21,9 +21,11 @@ mod saved;
 pub(super) use request::Request;
 pub(super) use saved::Saved;
 
+use super::events::Happened;
 use super::prepare::{self, Progress, Ready};
 use super::queue::{Limits, Queue, Song};
 use super::{Command, NowPlaying, Outcome, PlayerError, Queued, Shared, control};
+use crate::plugins::types::EndReason;
 
 /// How often the position of a playing song is saved (for resuming after a restart).
 const SAVE_POSITION_EVERY: Duration = Duration::from_secs(5);
@@ -155,9 +157,18 @@ impl GuildPlayer {
                 ready,
                 voice,
                 text,
+                at,
                 reply,
             } => {
-                let result = self.enqueue(songs, ready, voice, text).await;
+                let mut result = self.enqueue(songs, ready, voice, text).await;
+                // Moved in the same turn of the task, so no other request comes between.
+                if let (Some(at), Ok(queued)) = (at, &mut result)
+                    && queued.position > at + 1
+                    && self.queue.move_song(queued.position, at + 1).is_ok()
+                {
+                    queued.position = at + 1;
+                    self.save().await;
+                }
                 let _ = reply.send(result);
             }
             Request::Command(command, reply) => {
@@ -187,18 +198,29 @@ impl GuildPlayer {
                 if playing.play_id != play_id {
                     return; // a track we stopped on purpose
                 }
+                let reason = if error.is_some() {
+                    EndReason::Failed
+                } else {
+                    EndReason::Finished
+                };
                 if let Some(error) = error {
                     let title = self.title_of(playing.uid);
                     let error = crate::markdown::escape(&error);
                     self.announce(format!("Could not play **{title}**: {error}"))
                         .await;
                 }
+                let end = self.queue.current.as_ref().and_then(|s| s.duration_ms);
+                let end = Duration::from_millis(end.unwrap_or(0));
+                self.tell(Happened::Ended(reason), end);
                 self.playing = None;
                 // Even when `loop track` plays the same song again: a new vote.
                 self.skip_votes.1.clear();
                 self.queue.advance();
                 self.after_change();
                 self.start_current().await;
+                if self.queue.current.is_none() {
+                    self.tell(Happened::QueueEnded, Duration::ZERO);
+                }
                 if let Some(song) = &self.queue.current {
                     let title = crate::markdown::escape(&song.title);
                     self.announce(format!("Now playing **{title}**")).await;
@@ -343,6 +365,11 @@ impl GuildPlayer {
                 Ok(Outcome::Resumed)
             }
             Command::Stop => {
+                if self.playing.is_some() {
+                    let at = self.position().await;
+                    self.tell(Happened::Ended(EndReason::Stopped), at);
+                    self.tell(Happened::QueueEnded, Duration::ZERO);
+                }
                 self.stop_track();
                 self.queue.clear();
                 self.after_change();
@@ -408,12 +435,17 @@ impl GuildPlayer {
         if skipped.is_none() {
             return Err(PlayerError::NothingPlaying);
         }
+        let at = self.position().await;
+        self.tell(Happened::Ended(EndReason::Skipped), at);
         self.stop_track();
         // Votes are for the song that was playing, even if the queue brings it back.
         self.skip_votes.1.clear();
         self.queue.skip();
         self.after_change();
         self.start_current().await;
+        if self.queue.current.is_none() {
+            self.tell(Happened::QueueEnded, Duration::ZERO);
+        }
         Ok(Outcome::Skipped {
             skipped,
             now: self.queue.current.clone(),
@@ -458,7 +490,7 @@ impl GuildPlayer {
                 tracing::warn!(error = %e, "could not watch a track");
             }
         }
-        if let Some(at) = self.resume_at.take() {
+        if let Some(at) = self.resume_at {
             // The track goes on where it stopped before the restart. A seek sent before
             // the file is parsed can be lost (a fresh process's first track): make the
             // track playable first, off this task.
@@ -476,12 +508,14 @@ impl GuildPlayer {
                 }
             });
         }
+        let from = self.resume_at.take().unwrap_or_default();
         self.playing = Some(Playing {
             uid: song.uid,
             play_id,
             handle,
             paused: std::mem::take(&mut self.resume_paused),
         });
+        self.tell(Happened::Started, from);
         self.idle_since = None;
         tracing::info!(guild = self.guild, title = %song.title, "playing");
         self.prefetch_next();
@@ -532,6 +566,7 @@ impl GuildPlayer {
             .await
             .map_err(|e| PlayerError::Voice(e.to_string()))?;
         self.joined = true;
+        self.tell(Happened::Joined(voice), Duration::ZERO);
         Ok(call)
     }
 
@@ -542,6 +577,7 @@ impl GuildPlayer {
                 tracing::warn!(error = %e, "leaving the voice channel failed");
             }
             self.joined = false;
+            self.tell(Happened::Left, Duration::ZERO);
         }
         self.alone_since = None;
     }
@@ -612,6 +648,30 @@ impl GuildPlayer {
         }
         if self.playing.is_some() {
             self.prefetch_next();
+        }
+    }
+
+    /// Tells listening plugins what happened to the current song (never waits).
+    fn tell(&self, happened: Happened, position: Duration) {
+        let song = match happened {
+            Happened::Started | Happened::Ended(_) => self.queue.current.as_ref(),
+            _ => None,
+        };
+        self.shared
+            .events
+            .emit(self.guild, happened, song, position);
+    }
+
+    /// Where the playing song is (zero if it cannot be asked).
+    async fn position(&self) -> Duration {
+        match &self.playing {
+            Some(playing) => playing
+                .handle
+                .get_info()
+                .await
+                .map(|info| info.position)
+                .unwrap_or_default(),
+            None => Duration::ZERO,
         }
     }
 

@@ -15,6 +15,8 @@ pub(in crate::player) enum Request {
         /// The voice channel to play in; `None`: the one the player is in.
         voice: Option<u64>,
         text: Option<u64>,
+        /// Where in the queue the first song goes (0: next); `None`: last.
+        at: Option<usize>,
         reply: oneshot::Sender<Result<Queued, PlayerError>>,
     },
     Command(Command, oneshot::Sender<Result<Outcome, PlayerError>>),

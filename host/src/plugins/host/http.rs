@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::address::is_public;
-use crate::plugins::api::v0_1_0::http::{Host, Request, Response};
+use crate::plugins::api::v0_2_0::http::{Request, Response};
 use crate::plugins::state::CallState;
 
 /// Largest response body, in bytes.
@@ -36,18 +36,45 @@ const FORBIDDEN_HEADERS: &[&str] = &[
     "proxy-",
 ];
 
-impl Host for CallState {
-    async fn fetch(&mut self, request: Request) -> wasmtime::Result<Result<Response, String>> {
-        self.enter("http")?;
-        let grant = self.plugin.grant.clone();
-        let plugin = self.plugin.name.clone();
-        let result = fetch(&grant, request).await;
-        if let Err(reason) = &result {
-            tracing::warn!(plugin, %reason, "plugin HTTP request refused or failed");
+/// The interface is the same in every served version: one implementation, per version
+/// (the records are converted to the newest version's, which [`fetch`] takes).
+macro_rules! serve {
+    ($v:ident) => {
+        mod $v {
+            use super::*;
+            use crate::plugins::api::$v::http as wit;
+
+            impl wit::Host for CallState {
+                async fn fetch(
+                    &mut self,
+                    request: wit::Request,
+                ) -> wasmtime::Result<Result<wit::Response, String>> {
+                    self.enter("http")?;
+                    let grant = self.plugin.grant.clone();
+                    let plugin = self.plugin.name.clone();
+                    let request = Request {
+                        method: request.method,
+                        url: request.url,
+                        headers: request.headers,
+                        body: request.body,
+                    };
+                    let result = fetch(&grant, request).await;
+                    if let Err(reason) = &result {
+                        tracing::warn!(plugin, %reason, "plugin HTTP request refused or failed");
+                    }
+                    Ok(result.map(|r| wit::Response {
+                        status: r.status,
+                        headers: r.headers,
+                        body: r.body,
+                    }))
+                }
+            }
         }
-        Ok(result)
-    }
+    };
 }
+
+serve!(v0_1_0);
+serve!(v0_2_0);
 
 async fn fetch(
     grant: &crate::config::plugins::EffectiveGrant,

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::plugins::api::v0_1_0::kv::Host;
 use crate::plugins::state::CallState;
 use crate::store::Store;
 
@@ -135,29 +134,45 @@ fn unavailable(error: crate::store::StoreError) -> String {
     "kv is unavailable right now".to_string()
 }
 
-impl Host for CallState {
-    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
-        self.enter("kv")?;
-        Ok(self.plugin.kv.get(&key).await)
-    }
+/// The interface is the same in every served version: one implementation, per version.
+macro_rules! serve {
+    ($v:ident) => {
+        mod $v {
+            use super::*;
+            use crate::plugins::api::$v::kv::Host;
 
-    async fn set(
-        &mut self,
-        key: String,
-        value: Vec<u8>,
-        ttl_seconds: Option<u32>,
-    ) -> wasmtime::Result<Result<(), String>> {
-        self.enter("kv")?;
-        let ttl = ttl_seconds.map(|s| Duration::from_secs(s.into()));
-        let quota = self.plugin.grant.kv_quota;
-        Ok(self.plugin.kv.set(&key, value, ttl, quota).await)
-    }
+            impl Host for CallState {
+                async fn get(
+                    &mut self,
+                    key: String,
+                ) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
+                    self.enter("kv")?;
+                    Ok(self.plugin.kv.get(&key).await)
+                }
 
-    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, String>> {
-        self.enter("kv")?;
-        Ok(self.plugin.kv.delete(&key).await)
-    }
+                async fn set(
+                    &mut self,
+                    key: String,
+                    value: Vec<u8>,
+                    ttl_seconds: Option<u32>,
+                ) -> wasmtime::Result<Result<(), String>> {
+                    self.enter("kv")?;
+                    let ttl = ttl_seconds.map(|s| Duration::from_secs(s.into()));
+                    let quota = self.plugin.grant.kv_quota;
+                    Ok(self.plugin.kv.set(&key, value, ttl, quota).await)
+                }
+
+                async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, String>> {
+                    self.enter("kv")?;
+                    Ok(self.plugin.kv.delete(&key).await)
+                }
+            }
+        }
+    };
 }
+
+serve!(v0_1_0);
+serve!(v0_2_0);
 
 #[cfg(test)]
 mod tests {

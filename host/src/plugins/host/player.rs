@@ -1,25 +1,20 @@
 //! `minstrel:plugin/player`: the guild's queue, through [`HostServices`].
 //!
-//! A call may use the player of the guild its invocation came from, and no other: the
-//! `guild-id` a plugin passes must be that guild (a command used in one server cannot
-//! queue or skip in another). Calls serving no guild (direct messages) have no player.
+//! A call may use the player of the guild it serves, and no other: the `guild-id` a
+//! plugin passes must be that guild (a command used in one server cannot queue or skip
+//! in another; a press, a player event or a timer serves its own guild). Calls serving
+//! no guild (direct messages) have no player.
+//!
+//! 0.2.0 is the full interface; 0.1.0 (`enqueue`, `skip`, and a `queue` that starts with
+//! the current track) is answered from the same services.
 //!
 //! [`HostServices`]: crate::plugins::host_services::HostServices
 
-use crate::plugins::api::v0_1_0::player::Host;
-use crate::plugins::api::v0_1_0::types::Track;
-use crate::plugins::host_services;
-use crate::plugins::state::CallState;
+use crate::plugins::api::{v0_1_0, v0_2_0};
+use crate::plugins::host_services::{self, Control, Repeat, ServiceError};
+use std::sync::Arc;
 
-fn track(track: host_services::Track) -> Track {
-    Track {
-        id: track.id,
-        title: track.title,
-        duration_ms: track.duration_ms,
-        artwork_url: None,
-        page_url: track.page_url,
-    }
-}
+use crate::plugins::state::{CallState, PluginContext};
 
 impl CallState {
     /// `guild_id` if it is the guild this call serves, else the error the plugin gets.
@@ -37,55 +32,236 @@ impl CallState {
             None => Err("there is no player here: this was not used in a server".into()),
         }
     }
-}
 
-impl Host for CallState {
-    async fn enqueue(
+    /// The grant and guild checks every player call makes: the plugin's context and the
+    /// guild, or the error the plugin gets.
+    fn player_for(
         &mut self,
         guild_id: u64,
-        query: String,
-    ) -> wasmtime::Result<Result<Track, String>> {
+    ) -> wasmtime::Result<Result<(Arc<PluginContext>, u64), String>> {
         self.enter("player")?;
-        let guild = match self.own_guild(guild_id) {
-            Ok(guild) => guild,
+        Ok(self
+            .own_guild(guild_id)
+            .map(|guild| (self.plugin.clone(), guild)))
+    }
+}
+
+/// The one line a plugin sees for a failed player request.
+fn text(error: ServiceError) -> String {
+    error.to_string()
+}
+
+/// `let (plugin, guild) = checked!(self, guild_id);`: the checks of [`CallState::player_for`],
+/// returning the plugin's error early.
+macro_rules! checked {
+    ($state:expr, $guild:expr) => {
+        match $state.player_for($guild)? {
+            Ok(found) => found,
             Err(e) => return Ok(Err(e)),
-        };
-        let plugin = self.plugin.clone();
-        Ok(plugin
-            .services
-            .enqueue(&plugin.name, guild, query)
+        }
+    };
+}
+
+/// The track records are field for field the same in both versions.
+macro_rules! track_of {
+    ($v:ident) => {
+        fn track(track: host_services::Track) -> $v::types::Track {
+            $v::types::Track {
+                id: track.id,
+                title: track.title,
+                duration_ms: track.duration_ms,
+                artwork_url: None,
+                page_url: track.page_url,
+            }
+        }
+    };
+}
+
+mod v1 {
+    use super::*;
+    use v0_1_0::player::Host;
+    track_of!(v0_1_0);
+
+    impl Host for CallState {
+        async fn enqueue(
+            &mut self,
+            guild_id: u64,
+            query: String,
+        ) -> wasmtime::Result<Result<v0_1_0::types::Track, String>> {
+            let (p, guild) = checked!(self, guild_id);
+            Ok((async {
+                p.services
+                    .enqueue(&p.name, guild, query, None)
+                    .await
+                    .map(track)
+            })
             .await
-            .map(track)
-            .map_err(|e| e.to_string()))
+            .map_err(text))
+        }
+
+        async fn skip(
+            &mut self,
+            guild_id: u64,
+        ) -> wasmtime::Result<Result<Option<v0_1_0::types::Track>, String>> {
+            let (p, guild) = checked!(self, guild_id);
+            Ok(
+                (async { Ok(p.services.skip(&p.name, guild).await?.map(track)) })
+                    .await
+                    .map_err(text),
+            )
+        }
+
+        async fn queue(
+            &mut self,
+            guild_id: u64,
+        ) -> wasmtime::Result<Result<Vec<v0_1_0::types::Track>, String>> {
+            let (p, guild) = checked!(self, guild_id);
+            Ok((async {
+                let now = p.services.now_playing(&p.name, guild).await?;
+                let queue = p.services.queue(&p.name, guild).await?;
+                Ok(now
+                    .map(|now| now.track)
+                    .into_iter()
+                    .chain(queue.into_iter().map(|entry| entry.track))
+                    .map(track)
+                    .collect())
+            })
+            .await
+            .map_err(text))
+        }
+    }
+}
+
+mod v2 {
+    use super::*;
+    use v0_2_0::player::{Host, LoopMode, Playing, Queued};
+    use v0_2_0::types::Track;
+    track_of!(v0_2_0);
+
+    impl Host for CallState {
+        async fn enqueue(
+            &mut self,
+            guild_id: u64,
+            query: String,
+        ) -> wasmtime::Result<Result<Track, String>> {
+            let (p, guild) = checked!(self, guild_id);
+            Ok((async {
+                p.services
+                    .enqueue(&p.name, guild, query, None)
+                    .await
+                    .map(track)
+            })
+            .await
+            .map_err(text))
+        }
+
+        async fn enqueue_at(
+            &mut self,
+            guild_id: u64,
+            query: String,
+            position: u32,
+        ) -> wasmtime::Result<Result<Track, String>> {
+            let (p, guild) = checked!(self, guild_id);
+            Ok((async {
+                let at = Some(position);
+                p.services
+                    .enqueue(&p.name, guild, query, at)
+                    .await
+                    .map(track)
+            })
+            .await
+            .map_err(text))
+        }
+
+        async fn skip(&mut self, guild_id: u64) -> wasmtime::Result<Result<Option<Track>, String>> {
+            let (p, guild) = checked!(self, guild_id);
+            Ok(
+                (async { Ok(p.services.skip(&p.name, guild).await?.map(track)) })
+                    .await
+                    .map_err(text),
+            )
+        }
+
+        async fn queue(&mut self, guild_id: u64) -> wasmtime::Result<Result<Vec<Queued>, String>> {
+            let (p, guild) = checked!(self, guild_id);
+            Ok((async {
+                let queue = p.services.queue(&p.name, guild).await?;
+                Ok(queue
+                    .into_iter()
+                    .map(|entry| Queued {
+                        track: track(entry.track),
+                        requested_by: entry.requested_by,
+                    })
+                    .collect())
+            })
+            .await
+            .map_err(text))
+        }
+
+        async fn now_playing(
+            &mut self,
+            guild_id: u64,
+        ) -> wasmtime::Result<Result<Option<Playing>, String>> {
+            let (p, guild) = checked!(self, guild_id);
+            Ok((async {
+                let now = p.services.now_playing(&p.name, guild).await?;
+                Ok(now.map(|now| Playing {
+                    track: track(now.track),
+                    requested_by: now.requested_by,
+                    position_ms: now.position_ms,
+                    paused: now.paused,
+                }))
+            })
+            .await
+            .map_err(text))
+        }
+
+        async fn seek(
+            &mut self,
+            guild_id: u64,
+            position_ms: u64,
+        ) -> wasmtime::Result<Result<(), String>> {
+            self.control(guild_id, Control::Seek { position_ms }).await
+        }
+
+        async fn pause(
+            &mut self,
+            guild_id: u64,
+            paused: bool,
+        ) -> wasmtime::Result<Result<(), String>> {
+            self.control(guild_id, Control::Pause(paused)).await
+        }
+
+        async fn stop(&mut self, guild_id: u64) -> wasmtime::Result<Result<(), String>> {
+            self.control(guild_id, Control::Stop).await
+        }
+
+        async fn set_loop(
+            &mut self,
+            guild_id: u64,
+            mode: LoopMode,
+        ) -> wasmtime::Result<Result<(), String>> {
+            let repeat = match mode {
+                LoopMode::Off => Repeat::Off,
+                LoopMode::Track => Repeat::Track,
+                LoopMode::Queue => Repeat::Queue,
+            };
+            self.control(guild_id, Control::Repeat(repeat)).await
+        }
     }
 
-    async fn skip(&mut self, guild_id: u64) -> wasmtime::Result<Result<Option<Track>, String>> {
-        self.enter("player")?;
-        let guild = match self.own_guild(guild_id) {
-            Ok(guild) => guild,
-            Err(e) => return Ok(Err(e)),
-        };
-        let plugin = self.plugin.clone();
-        Ok(plugin
-            .services
-            .skip(&plugin.name, guild)
-            .await
-            .map(|now| now.map(track))
-            .map_err(|e| e.to_string()))
-    }
-
-    async fn queue(&mut self, guild_id: u64) -> wasmtime::Result<Result<Vec<Track>, String>> {
-        self.enter("player")?;
-        let guild = match self.own_guild(guild_id) {
-            Ok(guild) => guild,
-            Err(e) => return Ok(Err(e)),
-        };
-        let plugin = self.plugin.clone();
-        Ok(plugin
-            .services
-            .queue(&plugin.name, guild)
-            .await
-            .map(|queue| queue.into_iter().map(track).collect())
-            .map_err(|e| e.to_string()))
+    impl CallState {
+        async fn control(
+            &mut self,
+            guild_id: u64,
+            control: Control,
+        ) -> wasmtime::Result<Result<(), String>> {
+            let (p, guild) = checked!(self, guild_id);
+            Ok(
+                (async { p.services.control(&p.name, guild, control).await })
+                    .await
+                    .map_err(text),
+            )
+        }
     }
 }

@@ -97,6 +97,44 @@ impl World {
         token
     }
 
+    /// `user` presses button `custom_id` (no `values`) or chooses `values` in select
+    /// menu `custom_id` on message `message_id`; delivered `copies` times. The
+    /// component's type is the message's own (so a select left empty is still a
+    /// select); a `custom_id` the message lacks is taken for a button when `values` is
+    /// empty, else a string select, so a test can press a stale component. Returns the
+    /// interaction token, or `None` if there is no such message.
+    pub fn press(
+        &self,
+        user: u64,
+        message_id: u64,
+        custom_id: &str,
+        values: &[&str],
+        copies: usize,
+    ) -> Option<String> {
+        let message = self.message(message_id)?;
+        let channel = message["channel_id"]
+            .as_str()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(GENERAL);
+        let kind =
+            component_type(&message, custom_id).unwrap_or(if values.is_empty() { 2 } else { 3 });
+        let mut data = json!({"custom_id": custom_id, "component_type": kind});
+        // Buttons carry no values; every kind of select does.
+        if kind != 2 {
+            data["values"] = json!(values);
+        }
+        let id = self.next_id();
+        let token = format!("itok-{id}");
+        {
+            let mut state = self.state();
+            state.interactions.insert(token.clone(), (id, channel));
+            state.components.insert(token.clone(), message_id);
+        }
+        let payload = payloads::component_interaction(id, &token, user, channel, data, message);
+        self.dispatch("INTERACTION_CREATE", payload, copies);
+        Some(token)
+    }
+
     // ---- used by the REST routes -----------------------------------------------
 
     /// Records a request as it arrives (before its effects); returns its index for
@@ -129,10 +167,12 @@ impl World {
     ) -> Value {
         let id = self.next_id();
         let content = body["content"].as_str().unwrap_or_default();
+        let components = body.get("components").filter(|c| c.is_array());
         let mut extra = json!({
             "embeds": body.get("embeds").cloned().unwrap_or(json!([])),
             "attachments": self.attachments(files),
             "flags": body.get("flags").cloned().unwrap_or(json!(0)),
+            "components": components.cloned().unwrap_or(json!([])),
         });
         if let Some(reference) = body.get("message_reference").filter(|r| r.is_object()) {
             extra["message_reference"] = json!({
@@ -149,6 +189,9 @@ impl World {
         msg
     }
 
+    /// Edits a stored message: `content`, `embeds` and `components` are replaced when
+    /// the body has them (a field left out is kept, as on Discord), attachments when
+    /// files come with it.
     pub(crate) fn bot_edit(
         &self,
         id: u64,
@@ -163,6 +206,9 @@ impl World {
         }
         if let Some(embeds) = body.get("embeds").filter(|e| e.is_array()) {
             msg["embeds"] = embeds.clone();
+        }
+        if let Some(components) = body.get("components").filter(|c| c.is_array()) {
+            msg["components"] = components.clone();
         }
         if !files.is_empty() {
             msg["attachments"] = attachments;
@@ -199,6 +245,12 @@ impl World {
 
     pub(crate) fn interaction_channel(&self, token: &str) -> Option<u64> {
         self.state().interactions.get(token).map(|(_, c)| *c)
+    }
+
+    /// The message whose component interaction `token` answers (see [`World::press`]);
+    /// `None` for commands and autocomplete.
+    pub(crate) fn component_message(&self, token: &str) -> Option<u64> {
+        self.state().components.get(token).copied()
     }
 
     pub(crate) fn set_original(&self, token: &str, message: u64) {
@@ -244,6 +296,17 @@ impl World {
         self.changed.notify_waiters();
         stored
     }
+}
+
+/// The type of the component called `custom_id` in `message`'s action rows, if any.
+fn component_type(message: &Value, custom_id: &str) -> Option<u64> {
+    message["components"]
+        .as_array()?
+        .iter()
+        .filter_map(|row| row["components"].as_array())
+        .flatten()
+        .find(|c| c["custom_id"] == custom_id)
+        .and_then(|c| c["type"].as_u64())
 }
 
 /// Removes null-valued fields from every object in `value`.

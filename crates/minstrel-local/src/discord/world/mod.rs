@@ -1,7 +1,8 @@
 //! The local server's state, and the API a test (or a person in `minstrel dev`) uses to
 //! act as a user: send messages, mention the bot, invoke slash commands and
-//! autocomplete, join and leave voice channels, have any event delivered twice, and
-//! read back what the bot did (and, through [`World::voice`], what it played).
+//! autocomplete, press buttons and choose in select menus, join and leave voice
+//! channels, have any event delivered twice, and read back what the bot did (and,
+//! through [`World::voice`], what it played).
 //!
 //! One `World` behind one lock; its methods are split by concern: `sessions` (the event
 //! log and gateway sessions), `chat` (messages and interactions), `voice` (voice states).
@@ -89,6 +90,9 @@ struct State {
     originals: BTreeMap<String, u64>,
     /// Interaction token -> the interaction's id and channel.
     interactions: BTreeMap<String, (u64, u64)>,
+    /// Interaction token -> the message whose component was used (see [`World::press`]):
+    /// the message that response types 6 and 7 acknowledge and update.
+    components: BTreeMap<String, u64>,
     identifies: u64,
     /// (guild, user) -> where the user is connected.
     voice_states: BTreeMap<(u64, u64), VoiceMember>,
