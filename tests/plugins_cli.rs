@@ -192,7 +192,7 @@ fn new_scaffolds_a_plugin_that_builds_and_passes_check() {
         manifest.contains(r#"minstrel-sdk = { path = "minstrel-sdk" }"#),
         "{manifest}"
     );
-    for file in ["minstrel-sdk/src/lib.rs", "wit/since_v0.1.0/worlds.wit"] {
+    for file in ["minstrel-sdk/src/lib.rs", "wit/since_v0.2.0/worlds.wit"] {
         assert!(crate_dir.join(file).exists(), "{file}");
     }
 
@@ -212,6 +212,7 @@ fn new_scaffolds_a_plugin_that_builds_and_passes_check() {
     assert!(ok, "{value}");
     assert_eq!(value["plugin"]["world"], "command");
     assert_eq!(value["plugin"]["manifest"]["name"], "my-greeter");
+    assert_eq!(value["plugin"]["manifest"]["api_version"], "0.2.0");
 
     // Names that are not crate names are refused; existing folders are not overwritten.
     for bad in ["1abc", "a b", ""] {

@@ -66,7 +66,9 @@ async fn buttons_settings_and_timers_of_a_0_2_plugin_beside_a_0_1_one() {
     let mut config = host_config(dir.path());
     install(&config, "probe_v2", "probe");
     install(&config, "hello_command", "hello");
+    install(&config, "np_sdk_v2", "np");
     grant(&mut config, "probe", &["kv", "timers", "messages"]);
+    grant(&mut config, "np", &["player", "log"]);
     setting(&mut config.plugins, "probe", "token", "s3cret-value");
     let server = LocalDiscord::start().await.unwrap();
     let world = server.world();
@@ -80,6 +82,7 @@ async fn buttons_settings_and_timers_of_a_0_2_plugin_beside_a_0_1_one() {
     };
     assert_eq!(version("hello"), "0.1.0");
     assert_eq!(version("probe"), "0.2.0");
+    assert_eq!(version("np"), "0.2.0");
     let id = world.send_message(ALICE, "!hello Ada", 1);
     assert!(
         reply_to(world, id).await["content"]
@@ -139,6 +142,20 @@ async fn buttons_settings_and_timers_of_a_0_2_plugin_beside_a_0_1_one() {
     let answer = interaction_reply(world, &token).await;
     assert_eq!(answer["data"]["flags"], 64, "{answer}");
     assert!(world.message(message_id).unwrap()["content"] == "Pressed 2 times");
+
+    // A plugin written with the SDK's `v2` module: its buttons drive the player, and
+    // with nothing playing the press is answered with the player's refusal, privately.
+    let id = world.send_message(ALICE, "!np-buttons", 1);
+    let controls = reply_to(world, id).await;
+    assert_eq!(custom_ids(&controls), ["mp:np:pause", "mp:np:skip"]);
+    let controls_id: u64 = controls["id"].as_str().unwrap().parse().unwrap();
+    let token = world
+        .press(ALICE, controls_id, "mp:np:pause", &[], 1)
+        .unwrap();
+    let answer = interaction_reply(world, &token).await;
+    assert_eq!(answer["data"]["flags"], 64, "{answer}");
+    let text = answer["data"]["content"].as_str().unwrap();
+    assert!(text.starts_with("Sorry, that failed"), "{text}");
 
     // The secret reaches the plugin, and `plugin list` shows only that it is set.
     let id = world.send_message(ALICE, "!secret", 1);

@@ -402,9 +402,9 @@ export function onTimer(timer) {}
 fn rust_template(kind: Kind) -> &'static str {
     match kind {
         Kind::Source => {
-            r#"//! A Minstrel source plugin.
+            r#"//! A Minstrel source plugin (API 0.2.0, `minstrel_sdk::v2`).
 
-use minstrel_sdk::{Source, Track, audio::Sink};
+use minstrel_sdk::v2::{self, Source, Track, audio::Sink};
 
 struct Plugin;
 
@@ -428,13 +428,15 @@ impl Source for Plugin {
     }
 }
 
-minstrel_sdk::export_source!(Plugin);
+// `describe` is made from the crate's name and version and what is listed here
+// (`http = [..]`, `kv_quota = N`, `settings = [..]`).
+v2::export_source!(Plugin);
 "#
         }
         Kind::Command => {
-            r#"//! A Minstrel command plugin.
+            r#"//! A Minstrel command plugin (API 0.2.0, `minstrel_sdk::v2`).
 
-use minstrel_sdk::{Command, CommandSpec, Invocation, Reply};
+use minstrel_sdk::v2::{self, Command, CommandSpec, Invocation, Press, PressAnswer, Reply, button, reply};
 
 struct Plugin;
 
@@ -449,29 +451,41 @@ impl Command for Plugin {
 
     fn run(invocation: Invocation) -> Result<Reply, String> {
         match invocation.command.as_str() {
-            "hi" => Ok(Reply::text("Hi!")),
+            // The button's id is this plugin's own: a press comes back to `on_press`.
+            "hi" => Ok(reply("Hi!").row([button("again", "Again")])),
             other => Err(format!("unknown command {other}")),
+        }
+    }
+
+    fn on_press(press: Press) -> Result<PressAnswer, String> {
+        match press.id.as_str() {
+            "again" => Ok(PressAnswer::Update(
+                reply("Hi again!").row([button("again", "Again")]),
+            )),
+            other => Err(format!("unknown component {other}")),
         }
     }
 }
 
-minstrel_sdk::export_command!(Plugin);
+// `describe` is made from the crate's name and version and what is listed here
+// (`http = [..]`, `kv_quota = N`, `settings = [..]`, `player_events = true`).
+v2::export_command!(Plugin);
 "#
         }
         Kind::Mention => {
-            r#"//! A Minstrel mention plugin.
+            r#"//! A Minstrel mention plugin (API 0.2.0, `minstrel_sdk::v2`).
 
-use minstrel_sdk::{Mention, Message, Reply};
+use minstrel_sdk::v2::{self, Mention, Message, Reply, reply};
 
 struct Plugin;
 
 impl Mention for Plugin {
     fn handle(message: Message) -> Result<Reply, String> {
-        Ok(Reply::text(format!("You said: {}", message.content)))
+        Ok(reply(format!("You said: {}", message.content)))
     }
 }
 
-minstrel_sdk::export_mention!(Plugin);
+v2::export_mention!(Plugin);
 "#
         }
     }
