@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every plugin in plugins/ (and the SDK they use) for wasm32-wasip2: the Rust
-# crates with cargo, then py-ping with componentize-py and js-ping with componentize-js
-# (both installed by scripts/setup.sh).
+# crates with cargo, then py-buttons and py-ping with componentize-py and js-ping with
+# componentize-js (both installed by scripts/setup.sh).
 #
 # Output: plugins/target/wasm32-wasip2/release/*.wasm, the one place the tests, the
 # benchmarks and `minstrel dev` look. Idempotent: a second run with nothing changed
@@ -46,6 +46,14 @@ for tool in "$componentize_py" "$componentize_js"; do
         exit 1
     fi
 done
+
+# Python, API 0.2.0: py-buttons (`minstrel plugin new --lang python`'s command template).
+wit2="$root/wit/since_v0.2.0"
+if stale "$out/py_buttons.wasm" py-buttons "$wit2" "$componentize_py"; then
+    echo "build-plugins: py-buttons (componentize-py)"
+    "$componentize_py" -d "$wit2" -w command componentize app -p py-buttons -o "$out/py_buttons.wasm.tmp"
+    mv "$out/py_buttons.wasm.tmp" "$out/py_buttons.wasm"
+fi
 
 # Python: the module app.py of py-ping, for the `command` world.
 if stale "$out/py_ping.wasm" py-ping "$wit" "$componentize_py"; then

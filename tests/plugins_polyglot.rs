@@ -1,6 +1,7 @@
-//! Plugins written in Python (plugins/py-ping, componentize-py) and JavaScript
-//! (plugins/js-ping, componentize-js), built by scripts/build-plugins.sh: served by the
-//! real bot against the local Discord server, and described by `minstrel plugin check`.
+//! Plugins written in Python (plugins/py-ping, and plugins/py-buttons on API 0.2.0;
+//! componentize-py) and JavaScript (plugins/js-ping, componentize-js), built by
+//! scripts/build-plugins.sh: served by the real bot against the local Discord server,
+//! and described by `minstrel plugin check`.
 
 use std::path::Path;
 use std::process::Command;
@@ -25,6 +26,7 @@ async fn start(dir: &Path) -> (LocalDiscord, Host) {
     config.plugins.call_timeout_ms = 30_000;
     install(&config, "py_ping", "pyping");
     install(&config, "js_ping", "jsping");
+    install(&config, "py_buttons", "pyb");
     let server = LocalDiscord::start().await.unwrap();
     // The plugins are compiled before the bot connects.
     let host = tokio::time::timeout(
@@ -121,9 +123,25 @@ async fn python_command_and_javascript_mention_answer_through_the_bot() {
     )
     .await;
 
+    // A Python plugin on API 0.2.0 (the `plugin new` template): a reply with a button,
+    // and the press answered by the plugin's `on_press` with an update.
+    let id = world.send_message(ALICE, "!hi", 1);
+    let hi = reply_to(world, id).await;
+    assert_eq!(hi["content"], "Hi, alice!");
+    let button = &hi["components"][0]["components"][0];
+    assert_eq!(button["custom_id"], "mp:pyb:again", "{hi}");
+    let hi_id: u64 = hi["id"].as_str().unwrap().parse().unwrap();
+    world.press(ALICE, hi_id, "mp:pyb:again", &[], 2).unwrap();
+    let updated = |w: &World| w.message(hi_id).unwrap()["content"] == "Hi again, alice!";
+    assert!(
+        world.wait_for(WAIT, updated).await,
+        "{:?}",
+        world.message(hi_id)
+    );
+
     caught_up(world).await;
-    // One answer each: the two slash commands, the three messages and the `!ping`.
-    assert_eq!(world.bot_messages().len(), 6, "{:?}", world.bot_messages());
+    // One answer each: the two slash commands, the four messages and the `!ping`.
+    assert_eq!(world.bot_messages().len(), 7, "{:?}", world.bot_messages());
     host.shutdown().await;
 }
 
