@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every plugin in plugins/ (and the SDK they use) for wasm32-wasip2: the Rust
-# crates with cargo, then py-buttons and py-ping with componentize-py and js-ping with
-# componentize-js (both installed by scripts/setup.sh).
+# crates with cargo, then py-buttons and py-ping with componentize-py, js-hello and
+# js-ping with componentize-js (both installed by scripts/setup.sh).
 #
 # Output: plugins/target/wasm32-wasip2/release/*.wasm, the one place the tests, the
 # benchmarks and `minstrel dev` look. Idempotent: a second run with nothing changed
@@ -60,6 +60,13 @@ if stale "$out/py_ping.wasm" py-ping "$wit" "$componentize_py"; then
     echo "build-plugins: py-ping (componentize-py)"
     "$componentize_py" -d "$wit" -w command componentize app -p py-ping -o "$out/py_ping.wasm.tmp"
     mv "$out/py_ping.wasm.tmp" "$out/py_ping.wasm"
+fi
+
+# JavaScript, API 0.2.0: js-hello (`minstrel plugin new --lang js`'s mention template).
+if stale "$out/js_hello.wasm" js-hello "$wit2" "$node_dir/installed.lock"; then
+    echo "build-plugins: js-hello (componentize-js)"
+    "$componentize_js" js-hello/plugin.js --wit "$wit2" --world-name mention -d http fetch-event -o "$out/js_hello.wasm.tmp"
+    mv "$out/js_hello.wasm.tmp" "$out/js_hello.wasm"
 fi
 
 # JavaScript: ping.js of js-ping, for the `mention` world. `-d http fetch-event` leaves

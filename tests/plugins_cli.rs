@@ -468,3 +468,33 @@ fn new_in_python_builds_and_passes_check() {
 fn new_in_javascript_builds_and_passes_check() {
     new_in_lang_builds_and_passes_check("js", "componentize-js");
 }
+
+/// The examples in plugins/ that are built and run through the bot (tests/plugins_polyglot)
+/// are the templates exactly as `plugin new` writes them, so a template that stops
+/// building or answering fails a test.
+#[test]
+fn the_polyglot_examples_are_the_templates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+    for (name, kind, lang, file) in [
+        ("py-buttons", "command", "python", "app.py"),
+        ("js-hello", "mention", "js", "plugin.js"),
+    ] {
+        let out = plugin(tmp.path())
+            .args(["new", name, "--kind", kind, "--lang", lang, "--dir"])
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let written = std::fs::read_to_string(tmp.path().join(name).join(file)).unwrap();
+        let example = std::fs::read_to_string(root.join(name).join(file)).unwrap();
+        assert!(
+            written == example,
+            "plugins/{name}/{file} differs from `plugin new {name} --kind {kind} --lang {lang}`"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! Plugins written in Python (plugins/py-ping, and plugins/py-buttons on API 0.2.0;
-//! componentize-py) and JavaScript (plugins/js-ping, componentize-js), built by
+//! componentize-py) and JavaScript (plugins/js-ping, and plugins/js-hello on API 0.2.0;
+//! componentize-js), built by
 //! scripts/build-plugins.sh: served by the real bot against the local Discord server,
 //! and described by `minstrel plugin check`.
 
@@ -19,7 +20,7 @@ use serde_json::{Value, json};
 /// seconds, more in a debug build on a busy machine.
 const COMPILE: Duration = Duration::from_secs(300);
 
-/// The bot with `py_ping` and `js_ping` installed, once it has registered `/pyping`.
+/// The bot with the four polyglot examples installed, once it has registered `/pyping`.
 async fn start(dir: &Path) -> (LocalDiscord, Host) {
     let mut config = host_config(dir);
     // A call instantiates a fresh interpreter: quick, but leave room on a busy machine.
@@ -27,6 +28,7 @@ async fn start(dir: &Path) -> (LocalDiscord, Host) {
     install(&config, "py_ping", "pyping");
     install(&config, "js_ping", "jsping");
     install(&config, "py_buttons", "pyb");
+    install(&config, "js_hello", "jsh");
     let server = LocalDiscord::start().await.unwrap();
     // The plugins are compiled before the bot connects.
     let host = tokio::time::timeout(
@@ -139,9 +141,23 @@ async fn python_command_and_javascript_mention_answer_through_the_bot() {
         world.message(hi_id)
     );
 
+    // A JavaScript mention plugin on API 0.2.0 (the `plugin new` template): a reply with
+    // a button, and the press answered by its `onPress` with a new message.
+    let id = world.send_message(ALICE, &format!("<@{BOT_ID}> hello there"), 1);
+    let hello = reply_to(world, id).await;
+    assert_eq!(hello["content"], "Hello, alice!");
+    let button = &hello["components"][0]["components"][0];
+    assert_eq!(button["custom_id"], "mp:jsh:wave", "{hello}");
+    let hello_id: u64 = hello["id"].as_str().unwrap().parse().unwrap();
+    let token = world.press(ALICE, hello_id, "mp:jsh:wave", &[], 2).unwrap();
+    assert_eq!(interaction_text(world, &token).await, "alice waves back.");
+    // The message pressed is left as it was.
+    assert_eq!(world.message(hello_id).unwrap()["content"], "Hello, alice!");
+
     caught_up(world).await;
-    // One answer each: the two slash commands, the four messages and the `!ping`.
-    assert_eq!(world.bot_messages().len(), 7, "{:?}", world.bot_messages());
+    // One answer each: the two slash commands, the five messages, the `!ping` and the
+    // press answered with a new message.
+    assert_eq!(world.bot_messages().len(), 9, "{:?}", world.bot_messages());
     host.shutdown().await;
 }
 
@@ -168,23 +184,45 @@ async fn plugin_check(file: &Path) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_names_the_world_version_and_asks_of_each() {
-    for (krate, world, asks) in [
+    for (krate, world, api, asks) in [
         (
             "py_ping",
             "command",
+            "0.1.0",
             json!(["http", "kv", "llm", "log", "player"]),
         ),
         (
             "js_ping",
             "mention",
+            "0.1.0",
             json!(["draft", "http", "kv", "llm", "log"]),
+        ),
+        (
+            "py_buttons",
+            "command",
+            "0.2.0",
+            json!(["http", "kv", "llm", "log", "messages", "player", "timers"]),
+        ),
+        (
+            "js_hello",
+            "mention",
+            "0.2.0",
+            json!(["draft", "http", "kv", "llm", "log", "messages", "timers"]),
         ),
     ] {
         let value = plugin_check(&component(krate)).await;
         assert_eq!(value["ok"], true, "{krate}: {value}");
         let plugin = &value["plugin"];
         assert_eq!(plugin["world"], world, "{krate}");
-        assert_eq!(plugin["manifest"]["api_version"], "0.1.0", "{krate}");
+        assert_eq!(plugin["manifest"]["api_version"], api, "{krate}");
+        if api == "0.2.0" {
+            // Named by its own `describe`, not by a custom section.
+            assert_eq!(
+                plugin["manifest"]["name"],
+                krate.replace('_', "-"),
+                "{krate}"
+            );
+        }
         // These toolchains import every interface of the world, used or not.
         assert_eq!(plugin["asks"], asks, "{krate}");
         // No wasi:http: it is not something the host provides.

@@ -1,5 +1,6 @@
 //! Plugin API 0.2.0 and other languages. Run `scripts/build-plugins.sh`, then
-//! `cargo bench -p minstrel --bench plugins_v2`; results go in BENCHMARKS.md.
+//! `cargo bench -p minstrel --bench plugins_v2` (`-- loads` for the loads only);
+//! results go in BENCHMARKS.md.
 //!
 //! 1. Instantiate + call, per language: a trivial command in Rust (`reload-a`), Python
 //!    (`py-ping`, componentize-py) and JavaScript (`js-ping`'s `claims`,
@@ -21,12 +22,14 @@ use std::time::{Duration, Instant};
 
 use minstrel::config::{Config, StoreConfig};
 use minstrel::discord::BotOptions;
+use minstrel::plugins::engine::PluginEngine;
 use minstrel::plugins::types::{
     Context, EndReason, Invocation, Message, PlayerEvent, PlayerEventKind, Press,
 };
-use minstrel::plugins::{Grant, NoServices, PluginHost, PluginsConfig};
+use minstrel::plugins::{Grant, NoServices, PluginHost, PluginsConfig, cache, manifest};
 use minstrel_local::discord::LocalDiscord;
 use minstrel_local::discord::payloads::{ALICE, GUILD_ID};
+use wasmtime::component::Component;
 
 use built::component;
 
@@ -152,12 +155,64 @@ async fn large_loads() {
             host.load_file(&file).await.unwrap();
             warm.push(started.elapsed());
         }
+        let phases = warm_phases(&component(krate));
         let (c50, cmax) = (summary(cold.clone()).0, *cold.iter().max().unwrap());
         let (w50, wmax) = (summary(warm.clone()).0, *warm.iter().max().unwrap());
         println!(
             "  {label} ({size:.1} MB): cold p50 {c50:?} max {cmax:?};  warm p50 {w50:?} max {wmax:?}"
         );
+        println!("    warm, by phase (p50): {phases}");
     }
+}
+
+/// Where a warm load's time goes: the steps `loader::load` takes before linking, each
+/// timed alone (p50 of 10); the rest of a load is linking, pre-instantiating and
+/// `describe`.
+fn warm_phases(file: &Path) -> String {
+    let engine = PluginEngine::new(&PluginsConfig::default(), 256 << 20).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(file).unwrap();
+    let hash = cache::content_hash(&bytes);
+    cache::compile(&engine, &bytes, &hash, Some(cache.path())).unwrap();
+    let p50 = |mut step: Box<dyn FnMut()>| {
+        let mut samples = Vec::new();
+        for _ in 0..10 {
+            let started = Instant::now();
+            step();
+            samples.push(started.elapsed());
+        }
+        summary(samples).0
+    };
+    let read = p50(Box::new(|| {
+        std::hint::black_box(std::fs::read(file).unwrap());
+    }));
+    let manifest = p50(Box::new(|| {
+        std::hint::black_box(manifest::read(&bytes).unwrap());
+    }));
+    let hashing = p50(Box::new(|| {
+        std::hint::black_box(blake3::hash(&bytes));
+    }));
+    let compile = p50(Box::new(|| {
+        let (_, origin) = cache::compile(&engine, &bytes, &hash, Some(cache.path())).unwrap();
+        assert_eq!(origin, cache::Origin::CacheHit);
+    }));
+    // The artifact read into memory and deserialized from there, as loads were made
+    // before the sealed memfd: code and memory images copied again.
+    let artifact = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .unwrap();
+    let in_memory = p50(Box::new(|| {
+        let bytes = std::fs::read(&artifact).unwrap();
+        // SAFETY: written by `cache::compile` of this engine just above.
+        let component = unsafe { Component::deserialize(engine.engine(), &bytes) }.unwrap();
+        std::hint::black_box(component);
+    }));
+    format!(
+        "read {read:?}, manifest {manifest:?}, blake3 {hashing:?}, compiled-cache load {compile:?} \
+         (read into memory instead: {in_memory:?})"
+    )
 }
 
 async fn callbacks() {
@@ -257,10 +312,21 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // `cargo bench ... -- loads` runs only the sections whose name holds `loads`.
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let run = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
     runtime.block_on(async {
-        per_language().await;
-        large_loads().await;
-        callbacks().await;
-        press_to_answer().await;
+        if run("per_language") {
+            per_language().await;
+        }
+        if run("large_loads") {
+            large_loads().await;
+        }
+        if run("callbacks") {
+            callbacks().await;
+        }
+        if run("press_to_answer") {
+            press_to_answer().await;
+        }
     });
 }

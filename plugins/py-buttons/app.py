@@ -1,9 +1,7 @@
-"""`/hi` with an "Again" button: an API 0.2.0 command plugin in Python, as
-`minstrel plugin new py-buttons --kind command --lang python` writes it.
+"""A Minstrel command plugin in Python (componentize-py).
 
-Build (scripts/build-plugins.sh does this):
-
-    componentize-py -d ../../wit/since_v0.2.0 -w command componentize app -p . -o py_buttons.wasm
+`class WitWorld` implements the `command` world of wit/since_v0.2.0; run
+`componentize-py -d wit/since_v0.2.0 -w command bindings .` to see the generated types.
 """
 
 import wit_world

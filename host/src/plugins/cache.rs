@@ -6,9 +6,15 @@
 //! produce. Files are written to a temp name, synced and renamed into place; a corrupt or
 //! incompatible file is deleted and recompiled.
 //!
-//! Safety of loading: `Component::deserialize_file` trusts its input (it is native
-//! code). The cache folder lives under the data folder, which only the host writes; an
-//! attacker who can write there can already replace the host's database and binary.
+//! Loading copies the artifact once, into a sealed memfd that nothing can change or
+//! shrink, and wasmtime maps its code and its memory images from there (on other
+//! systems: read into memory, which copies the code and each memory image again).
+//! Mapping the cache file itself would save that copy, but a file truncated by
+//! someone else while mapped would crash the host with SIGBUS.
+//!
+//! Safety of loading: deserializing trusts its input (it is native code). The cache
+//! folder lives under the data folder, which only the host writes; an attacker who can
+//! write there can already replace the host's database and binary.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,25 +34,29 @@ pub enum Origin {
     Compiled,
 }
 
-/// Compiles `bytes`, or loads the compiled artifact from `cache_dir`. Blocking: call it
-/// from `spawn_blocking`.
+/// The key of a component's bytes: the first 32 hex digits of their blake3.
+pub fn content_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex()[..32].to_string()
+}
+
+/// Compiles `bytes` (whose [`content_hash`] is `hash`), or loads the compiled artifact
+/// from `cache_dir`. Blocking: call it from `spawn_blocking`.
 pub fn compile(
     engine: &PluginEngine,
     bytes: &[u8],
+    hash: &str,
     cache_dir: Option<&Path>,
 ) -> Result<(Component, Origin), LoadError> {
     let Some(dir) = cache_dir else {
         return fresh(engine, bytes).map(|c| (c, Origin::Compiled));
     };
-    let path = artifact_path(dir, engine, bytes);
-    // Read into memory rather than `deserialize_file` (which maps the file): a mapped
-    // file truncated by someone else would crash the host with SIGBUS.
-    if let Ok(artifact) = std::fs::read(&path) {
+    let path = artifact_path(dir, engine, hash);
+    if path.exists() {
         // SAFETY: the file was written by `store` below from `Component::serialize` of an
         // engine with the same compatibility hash (it is in the file name); see the
         // module docs for why the folder is trusted. wasmtime still checks its header
         // and rejects artifacts of another engine configuration or version.
-        match unsafe { Component::deserialize(engine.engine(), &artifact) } {
+        match unsafe { deserialize(engine, &path) } {
             Ok(component) => return Ok((component, Origin::CacheHit)),
             Err(error) => {
                 tracing::warn!(path = %path.display(), %error, "discarding unusable compiled plugin");
@@ -61,14 +71,51 @@ pub fn compile(
     Ok((component, Origin::Compiled))
 }
 
+/// The artifact at `path`, copied into a memfd sealed against any change and mapped
+/// from there.
+///
+/// # Safety
+/// As [`Component::deserialize_file`]: the file must hold an artifact of this engine.
+#[cfg(target_os = "linux")]
+unsafe fn deserialize(engine: &PluginEngine, path: &Path) -> wasmtime::Result<Component> {
+    use memfd::{FileSeal, MemfdOptions};
+    use std::os::fd::AsRawFd;
+    let memfd = MemfdOptions::default()
+        .close_on_exec(true)
+        .allow_sealing(true)
+        .create("minstrel-plugin")?;
+    // `io::copy` between files is a kernel-side copy (copy_file_range or sendfile).
+    std::io::copy(&mut std::fs::File::open(path)?, &mut memfd.as_file())?;
+    memfd.add_seals(&[
+        FileSeal::SealShrink,
+        FileSeal::SealGrow,
+        FileSeal::SealWrite,
+        FileSeal::SealSeal,
+    ])?;
+    // wasmtime opens the path and maps it privately; the memfd itself may close after.
+    let reopen = format!("/proc/self/fd/{}", memfd.as_file().as_raw_fd());
+    // SAFETY: the caller's promise, and the memfd cannot change or shrink (sealed).
+    unsafe { Component::deserialize_file(engine.engine(), reopen) }
+}
+
+/// The artifact at `path`, read into memory.
+///
+/// # Safety
+/// As [`Component::deserialize`]: the file must hold an artifact of this engine.
+#[cfg(not(target_os = "linux"))]
+unsafe fn deserialize(engine: &PluginEngine, path: &Path) -> wasmtime::Result<Component> {
+    let artifact = std::fs::read(path)?;
+    // SAFETY: the caller's promise.
+    unsafe { Component::deserialize(engine.engine(), &artifact) }
+}
+
 fn fresh(engine: &PluginEngine, bytes: &[u8]) -> Result<Component, LoadError> {
     Component::new(engine.engine(), bytes).map_err(|e| LoadError::Compile(one_line(&e)))
 }
 
-/// The artifact file for `bytes` under `dir`.
-pub fn artifact_path(dir: &Path, engine: &PluginEngine, bytes: &[u8]) -> PathBuf {
-    let hash = blake3::hash(bytes).to_hex();
-    dir.join(format!("{}-{}.cwasm", &hash[..32], engine.compatibility()))
+/// The artifact file for the component whose [`content_hash`] is `hash`, under `dir`.
+pub fn artifact_path(dir: &Path, engine: &PluginEngine, hash: &str) -> PathBuf {
+    dir.join(format!("{hash}-{}.cwasm", engine.compatibility()))
 }
 
 fn store(dir: &Path, path: &Path, component: &Component) -> std::io::Result<()> {

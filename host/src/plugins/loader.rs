@@ -152,7 +152,8 @@ pub fn inspect(
             imported: imported.to_string(),
         });
     }
-    let (component, origin) = cache::compile(engine, bytes, cache_dir)?;
+    let hash = cache::content_hash(bytes);
+    let (component, origin) = cache::compile(engine, bytes, &hash, cache_dir)?;
     let ty = component.component_type();
     let mut asks = BTreeSet::new();
     let mut wasi = BTreeSet::new();
@@ -196,7 +197,7 @@ pub fn inspect(
         world,
         asks,
         wasi,
-        hash: blake3::hash(bytes).to_hex()[..32].to_string(),
+        hash,
         origin,
     };
     Ok((inspection, component))
