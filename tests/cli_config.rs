@@ -31,3 +31,23 @@ fn a_non_utf8_environment_variable_is_no_panic() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// An admin listener reachable from other machines needs a token: `minstrel run` says
+/// so and stops before connecting to anything.
+#[test]
+fn an_open_admin_listener_without_a_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = minstrel(dir.path())
+        .arg("run")
+        .env("DISCORD_TOKEN", "unused")
+        .env("MINSTREL_DISCORD__API_BASE", "http://127.0.0.1:9")
+        .env("MINSTREL_ADMIN__LISTEN", "0.0.0.0:0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is reachable from other machines: set [admin] token"),
+        "{stderr}"
+    );
+}

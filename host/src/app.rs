@@ -8,7 +8,8 @@
 //!
 //! Every background task the host starts stops on [`Host::shutdown`]: the players save
 //! their queues and leave voice, the bot disconnects, the shutdown token stops the
-//! command registry and the plugin watcher, and the store stops its keeper.
+//! command registry, the plugin watcher and the admin listener, and the store stops its
+//! keeper.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct Host {
     pub players: Players,
     pub services: Arc<Services>,
     pub bot: RunningBot,
+    /// Where the admin listener serves, when `[admin] listen` is set.
+    pub admin: Option<std::net::SocketAddr>,
     shutdown: CancellationToken,
     _stop_on_drop: tokio_util::sync::DropGuard,
     watch: Option<crate::plugins::watcher::WatchHandle>,
@@ -72,6 +75,7 @@ pub async fn start_with(
     bot: BotOptions,
     plugin_services: impl FnOnce(Arc<dyn HostServices>) -> Arc<dyn HostServices>,
 ) -> anyhow::Result<Host> {
+    let admin = crate::admin::bind(&config.admin).await?;
     let store = Store::open(&config.data_dir, config.store.clone())
         .await
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
@@ -133,12 +137,20 @@ pub async fn start_with(
         shutdown.clone(),
     )
     .await?;
+    let watched = crate::admin::Watched {
+        store: store.clone(),
+        plugins: plugins.clone(),
+        players: players.clone(),
+        gateway: running.gateway(),
+    };
+    let admin = admin.map(|bound| crate::admin::serve(bound, watched, shutdown.clone()));
     Ok(Host {
         store,
         plugins,
         players,
         services,
         bot: running,
+        admin,
         _stop_on_drop: shutdown.clone().drop_guard(),
         shutdown,
         watch,

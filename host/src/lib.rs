@@ -11,6 +11,8 @@
 //!   event claims and the TTL metadata cache.
 //! - [`fetch`]: fetchers that fill the store (the built-in HTTP fetcher).
 //! - [`app`]: starting the whole host (store, plugins, bot) for `run` and `dev`.
+//! - [`admin`]: the operator's listener: `/healthz` and `/metrics`.
+//! - [`metrics`]: the names of what the host counts, and the Prometheus recorder.
 //! - [`discord`]: the bot: poise commands, plugin commands, mentions, exactly-once claims.
 //! - [`player`]: playback: per-guild queues on songbird, leased renditions from the cache.
 //! - [`llm`]: the client of the operator's OpenAI-compatible chat endpoint.
@@ -30,6 +32,7 @@
 //! Read `ARCHITECTURE.md` at the repository root first.
 
 pub mod address;
+pub mod admin;
 pub mod app;
 pub mod children;
 pub mod cli;
@@ -39,6 +42,7 @@ pub mod fetch;
 pub mod llm;
 pub mod markdown;
 pub mod media;
+pub mod metrics;
 pub mod player;
 pub mod plugins;
 pub mod services;

@@ -162,6 +162,8 @@ pub async fn caught_up(world: &World) {
 pub struct BotProcess {
     child: std::process::Child,
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// Every line received so far.
+    seen: Vec<String>,
 }
 
 impl BotProcess {
@@ -182,23 +184,35 @@ impl BotProcess {
                 let _ = tx.send(line);
             }
         });
-        let mut bot = Self { child, lines };
+        let mut bot = Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
         bot.logged("commands registered").await;
         bot
     }
 
-    /// Waits up to [`WAIT`] for a log line containing `text`.
-    pub async fn logged(&mut self, text: &str) {
+    /// The first log line containing `text`, waiting up to [`WAIT`] for it.
+    pub async fn logged(&mut self, text: &str) -> String {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(text)) {
+            return line.clone();
+        }
+        let (lines, seen) = (&mut self.lines, &mut self.seen);
         let found = tokio::time::timeout(WAIT, async {
-            while let Some(line) = self.lines.recv().await {
+            while let Some(line) = lines.recv().await {
+                seen.push(line.clone());
                 if line.contains(text) {
-                    return true;
+                    return Some(line);
                 }
             }
-            false
+            None
         })
         .await;
-        assert_eq!(found, Ok(true), "the bot process never logged {text:?}");
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!("the bot process never logged {text:?}"),
+        }
     }
 
     /// Sends SIGTERM (what `systemctl stop` and `docker stop` send) and waits up to

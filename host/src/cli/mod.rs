@@ -21,8 +21,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
-use crate::config::Config;
+use crate::config::{Config, LogConfig, LogFormat};
 use crate::fetch::HttpFetcher;
 use crate::store::{Store, TrackKey};
 
@@ -154,12 +155,13 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-/// Logs to stderr, or appends to `file`; `RUST_LOG` overrides the `default` filter.
-fn init_tracing(default: &str, file: Option<&std::path::Path>) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    match file {
-        None => logs.with_writer(std::io::stderr).init(),
+/// Logs to stderr, or appends to `file`, as text or JSON lines; `RUST_LOG` overrides
+/// the configured filter.
+fn init_tracing(config: &LogConfig, file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.level));
+    let writer = match file {
+        None => BoxMakeWriter::new(std::io::stderr),
         Some(path) => {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)
@@ -170,10 +172,17 @@ fn init_tracing(default: &str, file: Option<&std::path::Path>) -> anyhow::Result
                 .append(true)
                 .open(path)
                 .with_context(|| format!("opening the log {}", path.display()))?;
-            logs.with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .init();
+            BoxMakeWriter::new(std::sync::Mutex::new(file))
         }
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match config.format {
+        LogFormat::Text => logs.with_ansi(file.is_none()).init(),
+        // Each line: the event's fields, and every enclosing span's (`event` with its
+        // kind and guild, `plugin` with its name and call) under `spans`.
+        LogFormat::Json => logs.json().with_span_list(true).init(),
     }
     Ok(())
 }

@@ -21,8 +21,8 @@ const ENV_PREFIX: &str = "MINSTREL_";
 pub struct Config {
     /// Folder holding the database, the blobs and scratch space.
     pub data_dir: PathBuf,
-    /// `tracing` filter, e.g. `info` or `minstrel=debug`. `RUST_LOG` wins when set.
-    pub log: String,
+    /// Logging: `log = "info"` for the level alone, or a `[log]` table.
+    pub log: LogConfig,
     pub store: StoreConfig,
     /// The plugin runtime: folder, sandbox limits, grants (see [`plugins`]).
     pub plugins: plugins::PluginsConfig,
@@ -32,6 +32,46 @@ pub struct Config {
     pub player: PlayerConfig,
     /// The media service (yt-dlp) behind the plugins' `media` interface.
     pub media: MediaConfig,
+    /// The operator's listener: health and metrics (see `admin`).
+    pub admin: AdminConfig,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info` or `minstrel=debug`. `RUST_LOG` wins when set.
+    pub level: String,
+    /// `text` for people, `json` (one object per line, with the fields of the event
+    /// and its spans: guild, plugin, call) for log shippers.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// `[admin]`: off unless `listen` is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address of the health and metrics listener, e.g. `127.0.0.1:9400`.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Bearer token `/metrics` requires; needed to listen beyond loopback. Prefer
+    /// `MINSTREL_ADMIN__TOKEN` to writing it in the file.
+    pub token: Option<plugins::Setting>,
 }
 
 /// The Discord connection. The bot token is read from the `DISCORD_TOKEN` environment
@@ -67,13 +107,14 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("minstrel-data"),
-            log: "info".into(),
+            log: LogConfig::default(),
             store: StoreConfig::default(),
             plugins: plugins::PluginsConfig::default(),
             discord: DiscordConfig::default(),
             llm: LlmConfig::default(),
             player: PlayerConfig::default(),
             media: MediaConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -335,6 +376,7 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Self> {
         let mut table: toml::Table = toml::from_str(text).context("parsing config")?;
+        log_as_table(&mut table);
         for (name, value) in env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -343,6 +385,12 @@ impl Config {
             if path.iter().any(String::is_empty) {
                 bail!("malformed environment override {name}");
             }
+            // `MINSTREL_LOG=debug` sets the level and keeps the file's format.
+            let path = if path == ["log"] {
+                vec!["log".to_string(), "level".to_string()]
+            } else {
+                path
+            };
             set_path(&mut table, &path, parse_scalar(&value))
                 .with_context(|| format!("applying environment override {name}"))?;
         }
@@ -370,6 +418,15 @@ fn overrides(
         pairs.push((name.to_string(), value.to_string()));
     }
     Ok(pairs)
+}
+
+/// `log = "LEVEL"` (the older form) is `[log] level = "LEVEL"`.
+fn log_as_table(table: &mut toml::Table) {
+    if let Some(toml::Value::String(level)) = table.get("log") {
+        let mut log = toml::Table::new();
+        log.insert("level".into(), toml::Value::String(level.clone()));
+        table.insert("log".into(), toml::Value::Table(log));
+    }
 }
 
 fn parse_scalar(value: &str) -> toml::Value {
@@ -488,6 +545,35 @@ mod tests {
             err.to_string(),
             "environment override MINSTREL_DATA_DIR is not valid UTF-8"
         );
+    }
+
+    #[test]
+    fn log_is_a_level_or_a_table_and_the_admin_token_stays_secret() {
+        // The older form: the level alone.
+        let c = Config::from_parts("log = \"debug\"\n", env(&[])).unwrap();
+        assert_eq!(c.log.level, "debug");
+        assert_eq!(c.log.format, LogFormat::Text);
+        // The table; `MINSTREL_LOG` sets the level and keeps the format.
+        let text = "[log]\nlevel = \"info\"\nformat = \"json\"\n";
+        let c = Config::from_parts(text, env(&[("MINSTREL_LOG", "warn")])).unwrap();
+        assert_eq!(
+            (c.log.level.as_str(), c.log.format),
+            ("warn", LogFormat::Json)
+        );
+        let c = Config::from_parts(
+            "",
+            env(&[
+                ("MINSTREL_LOG__FORMAT", "json"),
+                ("MINSTREL_ADMIN__LISTEN", "127.0.0.1:9400"),
+                ("MINSTREL_ADMIN__TOKEN", "hunter2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.admin.listen, Some("127.0.0.1:9400".parse().unwrap()));
+        assert_eq!(c.admin.token.as_ref().unwrap().0, "hunter2");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(Config::from_parts("[log]\nformat = \"xml\"\n", env(&[])).is_err());
     }
 
     #[test]

@@ -35,7 +35,26 @@ pub struct RunningBot {
     fatal: tokio::sync::watch::Sender<Option<String>>,
 }
 
+/// Whether the gateway connection is up; cheap to clone.
+#[derive(Clone)]
+pub struct Gateway(Arc<serenity::ShardManager>);
+
+impl Gateway {
+    /// True when every shard of this process is connected (and there is one).
+    pub async fn connected(&self) -> bool {
+        let runners = self.0.runners.lock().await;
+        !runners.is_empty()
+            && runners
+                .values()
+                .all(|r| r.stage == serenity::ConnectionStage::Connected)
+    }
+}
+
 impl RunningBot {
+    pub fn gateway(&self) -> Gateway {
+        Gateway(Arc::clone(&self.shard_manager))
+    }
+
     pub async fn shutdown(self) {
         self.shard_manager.shutdown_all().await;
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
@@ -168,6 +187,7 @@ pub async fn start(
                 ..Default::default()
             },
             command_check: Some(|ctx| Box::pin(claim_command(ctx))),
+            post_command: |ctx| Box::pin(count_command(ctx, "ok")),
             on_error: |error| Box::pin(on_error(error)),
             event_handler: |framework, event| Box::pin(on_event(framework, event)),
             // Also the HTTP client's default (see `allowed_mentions`); set here as well
@@ -225,18 +245,32 @@ async fn setup(
     Ok(data)
 }
 
+/// The outcome of a command's claim, and when it was asked: the command's start.
+struct Claimed(bool, std::time::Instant);
+
 /// Claims the event behind a command before it runs: false (a duplicate) stops it
 /// silently (see `on_error`).
 async fn claim_command(ctx: super::Context<'_>) -> Result<bool, Error> {
     // poise runs this check once per command in the tree (`cache` then `cache gc`):
     // remember the outcome for the rest of this invocation.
-    struct Claimed(bool);
     if let Some(claimed) = ctx.invocation_data::<Claimed>().await {
         return Ok(claimed.0);
     }
+    let started = std::time::Instant::now();
     let won = claim_event(ctx).await?;
-    ctx.set_invocation_data(Claimed(won)).await;
+    ctx.set_invocation_data(Claimed(won, started)).await;
     Ok(won)
+}
+
+/// Counts a built-in command that ran (this process won its claim) and its duration.
+async fn count_command(ctx: super::Context<'_>, outcome: &'static str) {
+    let command = ctx.command().qualified_name.clone();
+    if let Some(claimed) = ctx.invocation_data::<Claimed>().await {
+        metrics::histogram!(crate::metrics::COMMAND_SECONDS, "command" => command.clone())
+            .record(claimed.1.elapsed().as_secs_f64());
+    }
+    metrics::counter!(crate::metrics::COMMANDS, "command" => command, "outcome" => outcome)
+        .increment(1);
 }
 
 async fn claim_event(ctx: super::Context<'_>) -> Result<bool, Error> {
@@ -255,6 +289,7 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         poise::FrameworkError::UnknownCommand { .. }
         | poise::FrameworkError::UnknownInteraction { .. } => {}
         poise::FrameworkError::Command { error, ctx, .. } => {
+            count_command(ctx, "failed").await;
             tracing::warn!(command = %ctx.command().qualified_name, error = %format!("{error:#}"), "command failed");
             let reply = poise::CreateReply::default()
                 .content(super::reply::failed(&error))
@@ -272,9 +307,35 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
     }
 }
 
+/// Counts every gateway event and serves it inside a span naming its kind and guild,
+/// so every log line of its handling (plugin calls included) carries them.
+async fn on_event(
+    framework: poise::FrameworkContext<'_, Data, Error>,
+    event: &serenity::FullEvent,
+) -> Result<(), Error> {
+    use tracing::Instrument;
+    let kind = event.snake_case_name();
+    metrics::counter!(crate::metrics::EVENTS, "kind" => kind).increment(1);
+    let guild = match event {
+        serenity::FullEvent::Message { new_message } => new_message.guild_id,
+        serenity::FullEvent::VoiceStateUpdate { new, .. } => new.guild_id,
+        serenity::FullEvent::InteractionCreate { interaction } => match interaction {
+            serenity::Interaction::Command(c) | serenity::Interaction::Autocomplete(c) => {
+                c.guild_id
+            }
+            serenity::Interaction::Component(c) => c.guild_id,
+            serenity::Interaction::Modal(m) => m.guild_id,
+            _ => None,
+        },
+        _ => None,
+    };
+    let span = tracing::info_span!("event", kind, guild = guild.map(|g| g.get()));
+    serve_event(framework, event).instrument(span).await
+}
+
 // The claim is awaited inside each arm; a match guard cannot await.
 #[allow(clippy::collapsible_match)]
-async fn on_event(
+async fn serve_event(
     framework: poise::FrameworkContext<'_, Data, Error>,
     event: &serenity::FullEvent,
 ) -> Result<(), Error> {

@@ -46,7 +46,7 @@ use crate::player::Players;
 use crate::plugins::PluginHost;
 use crate::store::Store;
 
-pub use bot::{BotOptions, Connection, RunningBot, start};
+pub use bot::{BotOptions, Connection, Gateway, RunningBot, start};
 
 pub type Error = anyhow::Error;
 pub type Context<'a> = poise::Context<'a, Data, Error>;

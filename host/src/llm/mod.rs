@@ -112,6 +112,7 @@ impl LlmClient {
         .map_err(|e| LlmError::Connect(e.to_string()))?;
         let answer: Value = serde_json::from_slice(&body)
             .map_err(|e| LlmError::Malformed(format!("not JSON: {e}")))?;
+        count_usage(&answer);
         answer["choices"][0]["message"]["content"]
             .as_str()
             .map(str::to_string)
@@ -136,6 +137,18 @@ impl LlmClient {
     }
 
     async fn send(
+        &self,
+        who: &str,
+        request: ChatRequest,
+        stream: bool,
+    ) -> Result<reqwest::Response, LlmError> {
+        let result = self.request(who, request, stream).await;
+        let outcome = crate::metrics::outcome(&result);
+        metrics::counter!(crate::metrics::LLM_REQUESTS, "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn request(
         &self,
         who: &str,
         request: ChatRequest,
@@ -192,6 +205,18 @@ impl LlmClient {
             });
         }
         Ok(response)
+    }
+}
+
+/// Tokens an answer (or a streamed chunk) reports in `usage`, if it does.
+fn count_usage(answer: &Value) {
+    for (field, kind) in [
+        ("prompt_tokens", "prompt"),
+        ("completion_tokens", "completion"),
+    ] {
+        if let Some(n) = answer["usage"][field].as_u64() {
+            metrics::counter!(crate::metrics::LLM_TOKENS, "kind" => kind).increment(n);
+        }
     }
 }
 
@@ -294,6 +319,7 @@ impl Completion {
         let Some(choices) = chunk["choices"].as_array() else {
             return Err(LlmError::Malformed("an event has no choices".into()));
         };
+        count_usage(&chunk);
         let Some(choice) = choices.first() else {
             // Usage-only chunks have an empty list.
             return Ok(None);

@@ -133,6 +133,9 @@ impl Media {
         let result = tokio::time::timeout_at(deadline, work)
             .await
             .unwrap_or(Err(MediaError::Timeout(limit)));
+        let outcome = crate::metrics::outcome(&result);
+        metrics::counter!(crate::metrics::YTDLP_RUNS, "kind" => "download", "outcome" => outcome)
+            .increment(1);
         match &result {
             Ok(bytes) => tracing::info!(url = url.as_str(), bytes, "media downloaded"),
             Err(error) => tracing::warn!(url = url.as_str(), %error, "media download failed"),
@@ -163,6 +166,9 @@ impl Media {
         let result = tokio::time::timeout_at(deadline, work)
             .await
             .unwrap_or(Err(MediaError::Timeout(limit)));
+        let outcome = crate::metrics::outcome(&result);
+        metrics::counter!(crate::metrics::YTDLP_RUNS, "kind" => "probe", "outcome" => outcome)
+            .increment(1);
         if let Err(error) = &result {
             tracing::warn!(target, %error, "media probe failed");
         }

@@ -49,6 +49,14 @@ impl Events {
 
     /// Queues the event for every listening plugin; never waits.
     pub fn emit(&self, guild: u64, happened: Happened, song: Option<&Song>, position: Duration) {
+        let kind = match happened {
+            Happened::Started => "track_started",
+            Happened::Ended(_) => "track_ended",
+            Happened::QueueEnded => "queue_ended",
+            Happened::Joined(_) => "joined_voice",
+            Happened::Left => "left_voice",
+        };
+        metrics::counter!(crate::metrics::PLAYER_EVENTS, "kind" => kind).increment(1);
         let listeners = self.plugins.listeners();
         if listeners.is_empty() {
             return;

@@ -184,6 +184,18 @@ impl Players {
         &self.shared.config
     }
 
+    /// Guilds where the bot is in a voice channel.
+    pub async fn in_voice(&self) -> usize {
+        let calls: Vec<_> = self.shared.songbird.iter().map(|(_, call)| call).collect();
+        let mut count = 0;
+        for call in calls {
+            if call.lock().await.current_channel().is_some() {
+                count += 1;
+            }
+        }
+        count
+    }
+
     fn guild(&self, guild: u64) -> mpsc::UnboundedSender<Request> {
         let mut guilds = self.guilds.lock().expect("guild map");
         guilds

@@ -328,6 +328,10 @@ impl Encode<'_> {
 
 #[async_trait]
 impl Fetch for Render {
+    fn kind(&self) -> &'static str {
+        "render"
+    }
+
     async fn fetch(&self, sink: &mut BlobSink) -> Result<()> {
         let config = &self.renderer.config;
         let _slot = self

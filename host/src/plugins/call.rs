@@ -81,6 +81,12 @@ pub(crate) async fn run<R>(
             );
         }
         counters.record(elapsed, result.as_ref().err());
+        let outcome = result.as_ref().map_or_else(CallError::kind, |_| "ok");
+        let plugin = context.name.clone();
+        metrics::counter!(crate::metrics::PLUGIN_CALLS, "plugin" => plugin.clone(), "call" => what, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!(crate::metrics::PLUGIN_CALL_SECONDS, "plugin" => plugin, "call" => what)
+            .record(elapsed.as_secs_f64());
         match &result {
             Ok(_) => tracing::debug!(elapsed_us = elapsed.as_micros() as u64, "plugin call"),
             Err(CallError::Plugin(text)) => {

@@ -47,6 +47,8 @@ impl Store {
                 {
                     inner.blobs.remove(&blob.hash)?;
                     tracing::debug!(hash = %blob.hash, size = blob.size, "evicted");
+                    metrics::counter!(crate::metrics::CACHE_EVICTIONS).increment(1);
+                    metrics::counter!(crate::metrics::CACHE_EVICTED_BYTES).increment(blob.size);
                     bytes = bytes.saturating_sub(blob.size);
                     done.blobs += 1;
                     done.bytes += blob.size;

@@ -17,6 +17,11 @@ pub trait Fetch: Send + Sync + 'static {
         let _ = (store, blob);
         Ok(())
     }
+
+    /// What the fill is, for the metrics: `download` (a source's bytes) unless said.
+    fn kind(&self) -> &'static str {
+        "download"
+    }
 }
 
 /// Where a fetcher writes. Writes past the size cap fail with

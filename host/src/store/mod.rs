@@ -182,8 +182,10 @@ impl Store {
     /// runs once; a failure reaches every waiter and leaves nothing behind.
     pub async fn get_or_fetch<F: Fetch>(&self, key: &TrackKey, fetcher: F) -> Result<Fetched> {
         if let Some(blob) = self.lookup(key).await? {
+            metrics::counter!(crate::metrics::CACHE_HITS).increment(1);
             return Ok(Fetched { blob, hit: true });
         }
+        metrics::counter!(crate::metrics::CACHE_MISSES).increment(1);
         let store = self.clone();
         let flight_key = key.clone();
         let (result, _) = self
@@ -224,11 +226,19 @@ impl Store {
         }
         let mut sink = BlobSink::new(inner.blobs.writer(inner.config.max_fetch_bytes)?);
         let limit = inner.config.fetch_timeout();
-        match tokio::time::timeout(limit, fetcher.fetch(&mut sink)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(StoreError::Timeout(limit)),
-        }
+        let started = std::time::Instant::now();
+        let fetched = match tokio::time::timeout(limit, fetcher.fetch(&mut sink)).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Timeout(limit)),
+        };
+        let kind = fetcher.kind();
+        let outcome = crate::metrics::outcome(&fetched);
+        metrics::counter!(crate::metrics::FETCHES, "kind" => kind, "outcome" => outcome)
+            .increment(1);
+        fetched?;
+        metrics::counter!(crate::metrics::FETCH_BYTES, "kind" => kind).increment(sink.written());
+        metrics::histogram!(crate::metrics::FETCH_SECONDS, "kind" => kind)
+            .record(started.elapsed().as_secs_f64());
         let store = self.clone();
         let (blob, blob_lock) = tokio::task::spawn_blocking(move || {
             sink.into_writer()
@@ -253,7 +263,11 @@ impl Store {
     pub async fn claim(&self, kind: &str, id: &str) -> Result<bool> {
         let now = now_ms();
         let ttl = self.inner.config.claim_ttl().as_millis() as i64;
-        self.inner.index.claim(kind, id, now, now + ttl).await
+        let won = self.inner.index.claim(kind, id, now, now + ttl).await?;
+        let outcome = if won { "won" } else { "lost" };
+        metrics::counter!(crate::metrics::CLAIMS, "kind" => kind.to_string(), "outcome" => outcome)
+            .increment(1);
+        Ok(won)
     }
 
     pub async fn stats(&self) -> Result<Stats> {
