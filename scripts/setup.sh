@@ -18,6 +18,8 @@ if ! pkg-config --exists opus 2>/dev/null; then
   need_apt+=(libopus-dev)
 fi
 command -v cmake >/dev/null || need_apt+=(cmake)
+# Debian's Chromium: the status page's test renders it headless.
+command -v chromium >/dev/null || need_apt+=(chromium)
 command -v python3 >/dev/null || need_apt+=(python3)
 # Node.js and npm: the JavaScript plugin toolchain (componentize-js).
 command -v node >/dev/null || need_apt+=(nodejs)

@@ -1,6 +1,7 @@
 //! The operator's view of a real `minstrel run` process: `/healthz` says what is wrong,
-//! `/metrics` (the Prometheus exposition, parsed) moves when a song plays, and JSON logs
-//! carry the guild and the plugin of what they report.
+//! `/metrics` (the Prometheus exposition, parsed) moves when a song plays, the `/status`
+//! page shows the song and the failed plugin in a real browser, and JSON logs carry the
+//! guild and the plugin of what they report.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -59,8 +60,39 @@ fn sample(samples: &HashMap<String, f64>, key: &str) -> f64 {
     samples.get(key).copied().unwrap_or(0.0)
 }
 
+/// Headless Chromium with `args` (no sandbox: tests may run as root; no background
+/// traffic: the network is closed), within 60 s; its standard output.
+fn chromium(args: &[&str]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("timeout")
+        .args([
+            "60",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+        ])
+        .args([
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+        ])
+        .args(["--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .output()
+        .expect("chromium (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "chromium {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn health_metrics_and_json_logs_of_a_running_bot() {
+fn health_metrics_status_page_and_json_logs_of_a_running_bot() {
     run(async {
         let tmp = tempfile::tempdir().unwrap();
         let server = LocalDiscord::start().await.unwrap();
@@ -97,7 +129,8 @@ fn health_metrics_and_json_logs_of_a_running_bot() {
         assert_eq!(status, 401);
 
         let before = scrape(addr).await;
-        command(world, "!play tone:440:3", |c| c.starts_with("Playing")).await;
+        // Long enough to be still playing when the status page is read at the end.
+        command(world, "!play tone:440:60", |c| c.starts_with("Playing")).await;
         wait_packets(world, 50).await;
         let text = command(world, "!hello Ada", |c| c.starts_with("Hello")).await;
         assert_eq!(text, "Hello, Ada!");
@@ -162,5 +195,34 @@ fn health_metrics_and_json_logs_of_a_running_bot() {
         let health: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(health["plugins"]["failed"], serde_json::json!(["broken"]));
         assert_eq!(health["status"], "unhealthy");
+
+        // The status page, in a real browser (Debian's chromium, headless): the song
+        // playing and the plugin that failed, read from the page as rendered.
+        let (status, _) = get(addr, "/status", false).await;
+        assert_eq!(status, 401, "the page needs the token too");
+        let url = format!("http://{addr}/status?token={TOKEN}");
+        let dom = chromium(&["--dump-dom", &url]);
+        assert!(
+            dom.contains("440 Hz tone"),
+            "no song playing on the page: {dom}"
+        );
+        assert!(
+            dom.contains(r#"<td>broken</td><td class="failed">failed</td>"#),
+            "no failed plugin on the page: {dom}"
+        );
+        assert!(
+            dom.contains(r#"<td>tone</td><td class="loaded">loaded</td>"#),
+            "{dom}"
+        );
+        // A screenshot, kept as the test's artefact.
+        let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+        let _ = std::fs::remove_file(&shot);
+        chromium(&[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,900",
+            &url,
+        ]);
+        let png = std::fs::read(&shot).expect("chromium saved no screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
     });
 }

@@ -119,6 +119,31 @@ async fn fifty_replacements_under_a_steady_call_stream() {
     watch.shutdown().await;
 }
 
+/// A load reads the file, and reading it is no change: one write, one load, for a good
+/// file and for a broken one (whose failed load once set off the next, forever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_write_is_one_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let host = host(config(&dir), &tmp.path().join("data"));
+    let watch = minstrel::plugins::watcher::spawn(host.clone()).unwrap();
+    std::fs::write(dir.join("broken.wasm"), b"not a component").unwrap();
+    std::fs::copy(component("reload_a"), dir.join("probe.wasm")).unwrap();
+    let attempts = |name: &str| host.status(name).map_or(0, |s| s.load_attempts);
+    assert!(
+        wait_for(WAIT, async || attempts("broken") >= 1
+            && attempts("probe") >= 1)
+        .await,
+        "the watcher loaded neither file"
+    );
+    // Twenty debounce periods: a load that sets off another would have run again.
+    tokio::time::sleep(host.config().debounce() * 20).await;
+    assert_eq!(attempts("broken"), 1, "{:?}", host.status("broken"));
+    assert_eq!(attempts("probe"), 1, "{:?}", host.status("probe"));
+    watch.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_the_file_unloads_and_adding_one_loads() {
     let tmp = tempfile::tempdir().unwrap();

@@ -11,8 +11,9 @@
 //!   event claims and the TTL metadata cache.
 //! - [`fetch`]: fetchers that fill the store (the built-in HTTP fetcher).
 //! - [`app`]: starting the whole host (store, plugins, bot) for `run` and `dev`.
-//! - [`admin`]: the operator's listener: `/healthz` and `/metrics`.
+//! - [`admin`]: the operator's listener: `/healthz`, `/metrics` and the `/status` page.
 //! - [`metrics`]: the names of what the host counts, and the Prometheus recorder.
+//! - [`recent`]: the last warnings and errors logged, for the status page.
 //! - [`discord`]: the bot: poise commands, plugin commands, mentions, exactly-once claims.
 //! - [`player`]: playback: per-guild queues on songbird, leased renditions from the cache.
 //! - [`llm`]: the client of the operator's OpenAI-compatible chat endpoint.
@@ -45,5 +46,6 @@ pub mod media;
 pub mod metrics;
 pub mod player;
 pub mod plugins;
+pub mod recent;
 pub mod services;
 pub mod store;

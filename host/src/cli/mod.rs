@@ -22,6 +22,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::prelude::*;
 
 use crate::config::{Config, LogConfig, LogFormat};
 use crate::fetch::HttpFetcher;
@@ -175,15 +176,19 @@ fn init_tracing(config: &LogConfig, file: Option<&std::path::Path>) -> anyhow::R
             BoxMakeWriter::new(std::sync::Mutex::new(file))
         }
     };
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    match config.format {
-        LogFormat::Text => logs.with_ansi(file.is_none()).init(),
+    let logs = tracing_subscriber::fmt::layer().with_writer(writer);
+    let logs = match config.format {
+        LogFormat::Text => logs.with_ansi(file.is_none()).boxed(),
         // Each line: the event's fields, and every enclosing span's (`event` with its
         // kind and guild, `plugin` with its name and call) under `spans`.
-        LogFormat::Json => logs.json().with_span_list(true).init(),
-    }
+        LogFormat::Json => logs.json().with_span_list(true).boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(crate::recent::Recent)
+        .with(filter)
+        .try_init()
+        .context("starting the log")?;
     Ok(())
 }
 

@@ -129,6 +129,15 @@ pub struct NowPlaying {
     pub volume: u8,
 }
 
+/// One guild's player, for the status page.
+#[derive(Debug, Clone)]
+pub struct GuildStatus {
+    pub guild: u64,
+    pub now_playing: Option<NowPlaying>,
+    /// Songs waiting after the current one.
+    pub queued: usize,
+}
+
 /// What queueing songs did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
@@ -182,6 +191,34 @@ impl Players {
 
     pub fn config(&self) -> &PlayerConfig {
         &self.shared.config
+    }
+
+    /// Every guild whose player has a song playing or queued, by guild id.
+    pub async fn status(&self) -> Vec<GuildStatus> {
+        let mut guilds: Vec<u64> = self
+            .guilds
+            .lock()
+            .expect("guild map")
+            .keys()
+            .copied()
+            .collect();
+        guilds.sort_unstable();
+        let mut out = Vec::new();
+        for guild in guilds {
+            let (Ok(now_playing), Ok(queue)) =
+                (self.now_playing(guild).await, self.queue(guild).await)
+            else {
+                continue;
+            };
+            if now_playing.is_some() || !queue.upcoming.is_empty() {
+                out.push(GuildStatus {
+                    guild,
+                    now_playing,
+                    queued: queue.upcoming.len(),
+                });
+            }
+        }
+        out
     }
 
     /// Guilds where the bot is in a voice channel.

@@ -88,6 +88,10 @@ pub fn spawn(host: PluginHost) -> notify::Result<WatchHandle> {
     let events = tx.clone();
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            // Opening, reading and closing a file unwritten change nothing; and a load
+            // reads the file, so counting that as a change would load it again, forever.
+            // A close after writing is kept: it marks the end of a write.
+            Ok(event) if is_read(event.kind) => {}
             Ok(event) => {
                 for path in event.paths {
                     let _ = events.send(WatchMessage::Changed(path));
@@ -102,6 +106,11 @@ pub fn spawn(host: PluginHost) -> notify::Result<WatchHandle> {
         task: Some(task),
         _watcher: watcher,
     })
+}
+
+fn is_read(kind: notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    matches!(kind, notify::EventKind::Access(access) if access != AccessKind::Close(AccessMode::Write))
 }
 
 /// The watcher task.

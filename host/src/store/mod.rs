@@ -69,6 +69,10 @@ pub struct Stats {
     pub index: IndexStats,
     pub max_cache_bytes: u64,
     pub flights_in_progress: usize,
+    /// Lookups by `get_or_fetch` in this process since it opened the store: found in
+    /// the cache, or not.
+    pub process_hits: u64,
+    pub process_misses: u64,
 }
 
 /// A handle to the store; cheap to clone.
@@ -89,6 +93,9 @@ struct Inner {
     holder: String,
     /// Stops the keeper (see [`Store::close`]).
     closed: tokio_util::sync::CancellationToken,
+    /// See [`Stats::process_hits`].
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -129,6 +136,8 @@ impl Store {
                 meta_flights: Flights::default(),
                 holder: uuid::Uuid::new_v4().to_string(),
                 closed: Default::default(),
+                hits: Default::default(),
+                misses: Default::default(),
             }),
         };
         leases::spawn_keeper(&store);
@@ -181,10 +190,13 @@ impl Store {
     /// callers ask at once, in this process or others sharing the data dir, the fetcher
     /// runs once; a failure reaches every waiter and leaves nothing behind.
     pub async fn get_or_fetch<F: Fetch>(&self, key: &TrackKey, fetcher: F) -> Result<Fetched> {
+        use std::sync::atomic::Ordering::Relaxed;
         if let Some(blob) = self.lookup(key).await? {
+            self.inner.hits.fetch_add(1, Relaxed);
             metrics::counter!(crate::metrics::CACHE_HITS).increment(1);
             return Ok(Fetched { blob, hit: true });
         }
+        self.inner.misses.fetch_add(1, Relaxed);
         metrics::counter!(crate::metrics::CACHE_MISSES).increment(1);
         let store = self.clone();
         let flight_key = key.clone();
@@ -275,6 +287,8 @@ impl Store {
             index: self.inner.index.stats(now_ms()).await?,
             max_cache_bytes: self.inner.config.max_cache_bytes,
             flights_in_progress: self.inner.flights.len(),
+            process_hits: self.inner.hits.load(std::sync::atomic::Ordering::Relaxed),
+            process_misses: self.inner.misses.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 

@@ -5,15 +5,22 @@
 //!   which. Open to anyone who can reach the port (it tells nothing secret), so load
 //!   balancers and service managers can probe it.
 //! - `GET /metrics`: the Prometheus exposition of everything in [`crate::metrics`].
-//!   Needs `Authorization: Bearer <[admin] token>` when a token is set.
+//! - `GET /status`: a page for people ([`status`]): plugins, cache, players, recent
+//!   warnings and errors.
+//!
+//! `/metrics` and `/status` need the token when one is set: `Authorization: Bearer
+//! TOKEN`, or `?token=TOKEN` for a browser's address bar.
 //!
 //! Listening beyond loopback without a token is refused at start-up.
 
+mod status;
+
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -91,6 +98,7 @@ pub fn serve(bound: Bound, watched: Watched, shutdown: CancellationToken) -> Soc
     let app = axum::Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(scrape))
+        .route("/status", get(status_page))
         .with_state(Admin {
             watched,
             metrics: bound.metrics,
@@ -104,7 +112,7 @@ pub fn serve(bound: Bound, watched: Watched, shutdown: CancellationToken) -> Soc
             tracing::error!(%error, "the admin listener stopped");
         }
     });
-    tracing::info!(%addr, "admin listener: /healthz, /metrics");
+    tracing::info!(%addr, "admin listener: /healthz, /metrics, /status");
     addr
 }
 
@@ -137,20 +145,49 @@ async fn healthz(State(admin): State<Admin>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn scrape(State(admin): State<Admin>, headers: HeaderMap) -> Response {
-    if let Some(token) = &admin.token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                "a bearer token is required: Authorization: Bearer <[admin] token>\n",
-            )
-                .into_response();
-        }
+/// `Some(401 response)` unless the request carries the token (when one is set).
+fn refused(
+    admin: &Admin,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Option<Response> {
+    let token = admin.token.as_ref()?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or(query.get("token").map(String::as_str));
+    if given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+        return None;
+    }
+    Some(
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "the admin token is required: Authorization: Bearer TOKEN, or ?token=TOKEN\n",
+        )
+            .into_response(),
+    )
+}
+
+async fn status_page(
+    State(admin): State<Admin>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(refusal) = refused(&admin, &headers, &query) {
+        return refusal;
+    }
+    axum::response::Html(status::page(&admin.watched).await).into_response()
+}
+
+async fn scrape(
+    State(admin): State<Admin>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(refusal) = refused(&admin, &headers, &query) {
+        return refusal;
     }
     set_gauges(&admin.watched).await;
     (
