@@ -4,6 +4,7 @@
 //! - this module: parsing, logging, `run` and `cache ...`.
 //! - [`plugin`]: `plugin check|list|new|wit`; `scaffold` writes new plugin projects.
 //! - [`source`]: `source resolve|fetch`, a source plugin without the bot.
+//! - `doctor`: what the bot needs, checked one line each with the fix.
 //! - `dev` and `demo` (with the `dev` feature): the bot and the store against the
 //!   loopback stand-ins of `minstrel-local`.
 
@@ -11,6 +12,7 @@
 mod demo;
 #[cfg(feature = "dev")]
 mod dev;
+mod doctor;
 pub mod plugin;
 mod scaffold;
 pub mod source;
@@ -54,6 +56,9 @@ enum Command {
     },
     /// Exercise the store end to end on bundled sample audio, served over loopback.
     Demo,
+    /// Check what the bot needs (ffmpeg, yt-dlp, the data folder and database, the
+    /// plugins, the token and its gateway intents), one line each with the fix.
+    Doctor,
     /// Run the bot against Discord (token from DISCORD_TOKEN), or against the API base
     /// in the config.
     Run,
@@ -127,7 +132,15 @@ pub fn main() -> ExitCode {
     let log_file = dev.then(|| config.data_dir.join(dev::LOG_FILE));
     #[cfg(not(feature = "dev"))]
     let log_file: Option<PathBuf> = None;
-    if let Err(e) = init_tracing(&config.log, log_file.as_deref()) {
+    // The doctor reports everything itself, one line each; the log would repeat it.
+    let log = match cli.command {
+        Command::Doctor => crate::config::LogConfig {
+            level: "off".into(),
+            ..config.log.clone()
+        },
+        _ => config.log.clone(),
+    };
+    if let Err(e) = init_tracing(&log, log_file.as_deref()) {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
     }
@@ -202,6 +215,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Cache { command } => cache(command, &config).await,
         Command::Run => run_bot(&config).await.map(|()| ExitCode::SUCCESS),
+        Command::Doctor => doctor::run(&config).await,
         #[cfg(feature = "dev")]
         Command::Demo => demo::run(&config).await.map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "dev")]

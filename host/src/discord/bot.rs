@@ -103,15 +103,27 @@ fn client_failure(error: &serenity::Error) -> String {
         serenity::Error::Gateway(serenity::GatewayError::InvalidAuthentication) => true,
         _ => false,
     };
+    let intents = matches!(
+        error,
+        serenity::Error::Gateway(
+            serenity::GatewayError::DisallowedGatewayIntents
+                | serenity::GatewayError::InvalidGatewayIntents
+        )
+    );
     if unauthorized {
         "Discord rejected the bot token (401 Unauthorized): check DISCORD_TOKEN".to_string()
+    } else if intents {
+        format!(
+            "Discord refused the gateway intents the bot needs (close 4014): {}",
+            super::probe::ENABLE_MESSAGE_CONTENT
+        )
     } else {
         format!("the connection to Discord failed: {error}")
     }
 }
 
 /// The REST client for `options`, with the allowed mentions of [`allowed_mentions`].
-fn http_client(options: &BotOptions) -> serenity::Http {
+pub(super) fn http_client(options: &BotOptions) -> serenity::Http {
     let mut http =
         serenity::HttpBuilder::new(&options.token).default_allowed_mentions(allowed_mentions());
     if let Some(base) = &options.api_base {

@@ -36,6 +36,7 @@ pub mod music;
 pub mod plugin_commands;
 pub mod poster;
 pub mod presses;
+pub mod probe;
 pub mod registry;
 pub mod reply;
 pub mod split;

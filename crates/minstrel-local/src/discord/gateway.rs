@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 use super::payloads;
 use super::world::{Control, Dispatch, Resumed, World};
 
+/// The Message Content intent bit of an IDENTIFY.
+const MESSAGE_CONTENT: u64 = 1 << 15;
+
 const HEARTBEAT_MS: u64 = 5_000;
 
 pub async fn upgrade(State(world): State<Arc<World>>, ws: WebSocketUpgrade) -> Response {
@@ -81,6 +84,14 @@ async fn session(world: Arc<World>, mut socket: WebSocket) {
                             // As Discord: close 4004, authentication failed.
                             let reason = "Authentication failed.".into();
                             let close = CloseFrame { code: 4004, reason };
+                            let _ = socket.send(Message::Close(Some(close))).await;
+                            return;
+                        }
+                        let intents = payload["d"]["intents"].as_u64().unwrap_or(0);
+                        if intents & MESSAGE_CONTENT != 0 && !world.message_content_allowed() {
+                            // As Discord: close 4014, a privileged intent not enabled.
+                            let reason = "Disallowed intent(s).".into();
+                            let close = CloseFrame { code: 4014, reason };
                             let _ = socket.send(Message::Close(Some(close))).await;
                             return;
                         }

@@ -176,10 +176,13 @@ pub fn ready(session_id: &str, resume_url: &str) -> Value {
     })
 }
 
-pub fn application() -> Value {
+/// The application; `message_content`: its Message Content intent is enabled ("limited",
+/// as for a bot in fewer than 100 guilds: flag 1 << 19).
+pub fn application(message_content: bool) -> Value {
+    let flags: u64 = if message_content { 1 << 19 } else { 0 };
     json!({"id": BOT_ID.to_string(), "name": "Minstrel", "description": "", "icon": null,
            "type": null, "bot_public": false, "bot_require_code_grant": false,
-           "verify_key": "00", "flags": 0, "flags_new": "0", "redirect_uris": [],
+           "verify_key": "00", "flags": flags, "flags_new": flags.to_string(), "redirect_uris": [],
            "interactions_endpoint_url": null, "role_connections_verification_url": null,
            "owner": user(OWNER_ID), "approximate_guild_count": 1,
            "approximate_user_install_count": 0, "approximate_user_authorization_count": 0,
@@ -347,7 +350,8 @@ mod tests {
             {"type": 0, "message_id": "1", "channel_id": GENERAL.to_string()}, "type": 19}),
         );
         let _: serenity::Message = serde_json::from_value(bot_reply).unwrap();
-        let _: serenity::CurrentApplicationInfo = serde_json::from_value(application()).unwrap();
+        let _: serenity::CurrentApplicationInfo =
+            serde_json::from_value(application(true)).unwrap();
         let _: serenity::CurrentUser = serde_json::from_value(user(BOT_ID)).unwrap();
     }
 

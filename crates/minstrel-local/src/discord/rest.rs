@@ -205,8 +205,8 @@ async fn me() -> Response {
     Json(user).into_response()
 }
 
-async fn application() -> Response {
-    Json(payloads::application()).into_response()
+async fn application(State(world): W) -> Response {
+    Json(payloads::application(world.message_content_allowed())).into_response()
 }
 
 async fn channel(Path(channel): Path<String>) -> Response {

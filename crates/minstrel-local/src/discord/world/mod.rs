@@ -111,6 +111,8 @@ struct State {
     sessions: HashMap<String, Session>,
     /// See [`World::require_token`].
     token: Option<String>,
+    /// See [`World::disallow_message_content`].
+    message_content_disallowed: bool,
     /// See [`World::fail_command_registrations`]: answers still to give, in order.
     registration_failures: VecDeque<u16>,
     /// See [`World::reject_command_named`].
@@ -187,6 +189,17 @@ impl World {
     /// is closed with 4004 (authentication failed).
     pub fn require_token(&self, token: &str) {
         self.state().token = Some(token.to_string());
+    }
+
+    /// From now on the Message Content intent is not enabled for the bot, as when the
+    /// developer portal's switch is off: the application's flags lack it, and an
+    /// IDENTIFY asking for it is closed with 4014 (disallowed intents).
+    pub fn disallow_message_content(&self) {
+        self.state().message_content_disallowed = true;
+    }
+
+    pub(crate) fn message_content_allowed(&self) -> bool {
+        !self.state().message_content_disallowed
     }
 
     /// Whether `presented` (an `Authorization` header or an IDENTIFY's token, with or
