@@ -51,3 +51,31 @@ fn an_open_admin_listener_without_a_token_is_refused() {
         "{stderr}"
     );
 }
+
+/// deploy/minstrel.service passes `systemd-analyze verify`, pointed at the built binary:
+/// every key known and valid, the command executable.
+#[test]
+fn the_systemd_unit_verifies() {
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/minstrel.service"),
+    )
+    .unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/minstrel "),
+        "{unit}"
+    );
+    let bin = minstrel_tests::minstrel_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("minstrel.service");
+    let here = unit.replace("/usr/local/bin/minstrel", &bin.display().to_string());
+    std::fs::write(&path, here).unwrap();
+    let out = std::process::Command::new("timeout")
+        .args(["60", "systemd-analyze", "verify"])
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze (Debian's systemd package)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    // A bad value is reported but not fatal: any word from it is a failure.
+    assert!(stderr.trim().is_empty(), "{stderr}");
+}
