@@ -17,9 +17,10 @@ use serde_json::Value;
 
 const TOKEN: &str = "admin-secret";
 
-/// `GET http://addr/path`, with the admin token when `auth`: status and body.
+/// `GET http://addr/path`, with the admin token when `auth`: status and body, within
+/// [`WAIT`].
 async fn get(addr: SocketAddr, path: &str, auth: bool) -> (u16, String) {
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
     let mut request = client.get(format!("http://{addr}{path}"));
     if auth {
         request = request.bearer_auth(TOKEN);

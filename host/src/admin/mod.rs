@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::AdminConfig;
 use crate::discord::Gateway;
 use crate::player::Players;
-use crate::plugins::PluginHost;
+use crate::plugins::{PluginHost, PluginStatus};
 use crate::store::Store;
 
 /// What the listener reads; all cheap clones.
@@ -125,11 +125,7 @@ async fn healthz(State(admin): State<Admin>) -> Response {
         Err(_) => Err(format!("no answer within {DATABASE_WAIT:?}")),
     };
     let plugins = watched.plugins.list();
-    let failed: Vec<&str> = plugins
-        .iter()
-        .filter(|p| p.state == "failed")
-        .map(|p| p.name.as_str())
-        .collect();
+    let failed = failed_plugins(&plugins);
     let healthy = gateway && database.is_ok() && failed.is_empty();
     let body = json!({
         "status": if healthy { "ok" } else { "unhealthy" },
@@ -205,10 +201,19 @@ async fn set_gauges(watched: &Watched) {
         metrics::gauge!(CACHE_BUDGET_BYTES).set(stats.max_cache_bytes as f64);
     }
     let plugins = watched.plugins.list();
-    let failed = plugins.iter().filter(|p| p.state == "failed").count();
+    let failed = failed_plugins(&plugins).len();
     metrics::gauge!(PLUGINS_LOADED).set((plugins.len() - failed) as f64);
     metrics::gauge!(PLUGINS_FAILED).set(failed as f64);
     metrics::gauge!(PLAYERS_IN_VOICE).set(watched.players.in_voice().await as f64);
+}
+
+/// The plugins with no version serving: what makes the bot unhealthy.
+fn failed_plugins(plugins: &[PluginStatus]) -> Vec<&str> {
+    plugins
+        .iter()
+        .filter(|p| p.state == "failed")
+        .map(|p| p.name.as_str())
+        .collect()
 }
 
 /// Compares without an early exit, so the time taken says nothing of the token.

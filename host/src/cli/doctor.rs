@@ -133,7 +133,8 @@ async fn tools(config: &Config, report: &mut Report) {
 /// The first line `program arg` prints.
 async fn version(program: &Path, arg: &str) -> Result<String, String> {
     let mut command = tokio::process::Command::new(program);
-    command
+    // As the host runs them: no secrets (DISCORD_TOKEN) in their environment.
+    crate::children::clean_env(&mut command)
         .arg(arg)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
