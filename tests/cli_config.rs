@@ -79,3 +79,47 @@ fn the_systemd_unit_verifies() {
     // A bad value is reported but not fatal: any word from it is a failure.
     assert!(stderr.trim().is_empty(), "{stderr}");
 }
+
+/// The container is built by scripts/install.sh, whose steps are the ones the test
+/// suite runs too (setup.sh, build-plugins.sh): every script the Dockerfile and the
+/// install script name exists, is executable and parses. (No container engine runs here,
+/// so this is as far as the image is checked.)
+#[test]
+fn the_dockerfile_runs_the_install_script_and_its_steps_are_the_suites() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap();
+    let scripts_in = |text: &str| -> Vec<String> {
+        text.split(|c: char| c.is_whitespace() || c == '"')
+            .filter(|word| word.starts_with("scripts/") && word.ends_with(".sh"))
+            .map(str::to_string)
+            .collect()
+    };
+    let dockerfile = read("Dockerfile");
+    assert!(
+        dockerfile.lines().any(|l| l.starts_with("RUN scripts/install.sh ")),
+        "{dockerfile}"
+    );
+    let install = read("scripts/install.sh");
+    let suite = read("scripts/test.sh");
+    for step in ["scripts/setup.sh", "scripts/build-plugins.sh"] {
+        assert!(scripts_in(&install).contains(&step.to_string()), "install.sh runs {step}");
+        assert!(scripts_in(&suite).contains(&step.to_string()), "test.sh runs {step}");
+    }
+    for script in scripts_in(&dockerfile).into_iter().chain(scripts_in(&install)) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = root.join(&script);
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
+            .permissions()
+            .mode();
+        assert!(mode & 0o111 != 0, "{script} is not executable");
+        let parsed = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(parsed.success(), "{script} does not parse");
+    }
+    let compose = read("compose.yaml");
+    assert!(compose.contains("build: ."), "{compose}");
+}

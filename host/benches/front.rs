@@ -65,6 +65,8 @@ async fn start_bot(
         ..Config::default()
     };
     config.plugins.dir = tmp.path().join("plugins");
+    // Only the plugins the benchmark installs.
+    config.plugins.bundled = false;
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
     // One user typing hundreds of searches: measure the search path, not the per-user
     // debounce and budget that would hold them back.
@@ -261,6 +263,8 @@ async fn slow_suggestions() {
         ..Config::default()
     };
     config.plugins.dir = tmp.path().join("plugins");
+    // Only the plugins the benchmark installs.
+    config.plugins.bundled = false;
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
     std::fs::copy(
         component("youtube"),

@@ -181,6 +181,7 @@ async fn run() {
         ..Config::default()
     };
     config.plugins.dir = tmp.path().join("plugins");
+    config.plugins.bundled = false;
     config.plugins.call_timeout_ms = 60_000;
     config.plugins.host_calls_per_call = 1_000_000;
     std::fs::create_dir_all(&config.plugins.dir).unwrap();

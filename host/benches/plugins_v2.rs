@@ -252,6 +252,7 @@ async fn press_to_answer() {
         ..Config::default()
     };
     config.plugins.dir = tmp.path().join("plugins");
+    config.plugins.bundled = false;
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
     std::fs::copy(component("probe_v2"), config.plugins.dir.join("probe.wasm")).unwrap();
     config.plugins.grants.insert(

@@ -118,6 +118,9 @@ pub async fn start_with(
             Err(e) => tracing::warn!(plugin = %path.display(), error = %e, "plugin not loaded"),
         }
     }
+    let bundled = plugins.load_bundled().await;
+    let failed = bundled.iter().filter(|(_, r)| r.is_err()).count();
+    tracing::info!(loaded = bundled.len() - failed, failed, "bundled plugins loaded");
     let watch = if config.plugins.hot_reload {
         Some(
             crate::plugins::watcher::spawn(plugins.clone())

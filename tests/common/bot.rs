@@ -18,7 +18,7 @@ use serde_json::Value;
 pub const WAIT: Duration = Duration::from_secs(30);
 
 /// A host config on `dir`: data in `dir/data` under the test store limits, plugins in
-/// `dir/plugins` (created, empty).
+/// `dir/plugins` (created, empty), none of the bundled plugins.
 pub fn host_config(dir: &Path) -> Config {
     let mut config = Config {
         data_dir: dir.join("data"),
@@ -26,6 +26,7 @@ pub fn host_config(dir: &Path) -> Config {
         ..Config::default()
     };
     config.plugins.dir = dir.join("plugins");
+    config.plugins.bundled = false;
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
     config
 }
@@ -195,15 +196,24 @@ impl BotProcess {
 
     /// The first log line containing `text`, waiting up to [`WAIT`] for it.
     pub async fn logged(&mut self, text: &str) -> String {
-        if let Some(line) = self.seen.iter().find(|l| l.contains(text)) {
+        self.logged_times(text, 1).await
+    }
+
+    /// The `n`th log line containing `text`, waiting up to [`WAIT`] for it.
+    pub async fn logged_times(&mut self, text: &str, n: usize) -> String {
+        if let Some(line) = self.seen.iter().filter(|l| l.contains(text)).nth(n - 1) {
             return line.clone();
         }
+        let mut count = self.seen.iter().filter(|l| l.contains(text)).count();
         let (lines, seen) = (&mut self.lines, &mut self.seen);
         let found = tokio::time::timeout(WAIT, async {
             while let Some(line) = lines.recv().await {
                 seen.push(line.clone());
                 if line.contains(text) {
-                    return Some(line);
+                    count += 1;
+                    if count == n {
+                        return Some(line);
+                    }
                 }
             }
             None
@@ -211,7 +221,7 @@ impl BotProcess {
         .await;
         match found {
             Ok(Some(line)) => line,
-            _ => panic!("the bot process never logged {text:?}"),
+            _ => panic!("the bot process never logged {text:?} {n} times"),
         }
     }
 

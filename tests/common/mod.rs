@@ -107,9 +107,11 @@ fn newest_in(path: &Path, newest: &mut Option<(PathBuf, std::time::SystemTime)>)
     }
 }
 
-/// The `minstrel` binary as a command. No `MINSTREL_` variable of this process is passed
-/// on (`MINSTREL_BIN`, a developer's own settings): the binary takes every one for a
-/// config override, so a test sets the ones it means.
+/// The `minstrel` binary as a command, without the bundled plugins (a test installs the
+/// plugins it means; `env_remove("MINSTREL_PLUGINS__BUNDLED")` brings them back). No
+/// other `MINSTREL_` variable of this process is passed on (`MINSTREL_BIN`, a
+/// developer's own settings): the binary takes every one for a config override, so a
+/// test sets the ones it means.
 pub fn minstrel_command() -> Command {
     let mut cmd = Command::new(minstrel_bin());
     for (name, _) in std::env::vars_os() {
@@ -117,6 +119,7 @@ pub fn minstrel_command() -> Command {
             cmd.env_remove(name);
         }
     }
+    cmd.env("MINSTREL_PLUGINS__BUNDLED", "false");
     cmd
 }
 

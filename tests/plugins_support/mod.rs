@@ -27,6 +27,7 @@ pub fn config(dir: &Path) -> PluginsConfig {
         host_calls_per_call: 1_000,
         max_concurrent_calls: 16,
         debounce_ms: 50,
+        bundled: false,
         ..PluginsConfig::default()
     }
 }

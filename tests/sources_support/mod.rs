@@ -254,6 +254,7 @@ pub async fn source_host(
         dir: dir.clone(),
         hot_reload: false,
         max_concurrent_calls: 16,
+        bundled: false,
         ..PluginsConfig::default()
     };
     config.grants.insert(name.to_string(), grant);

@@ -53,7 +53,11 @@ th {{ background: #f3f3f3; }}
             p.state,
             p.world.map_or("", |w| w.name()),
             escape(p.api_version.as_deref().unwrap_or("")),
-            escape(p.version.as_deref().unwrap_or("")),
+            escape(&format!(
+                "{}{}",
+                p.version.as_deref().unwrap_or(""),
+                if p.bundled { " (bundled)" } else { "" }
+            )),
             escape(&granted.join(", ")),
             p.counters.calls,
             p.counters.failures,

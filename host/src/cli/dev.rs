@@ -22,17 +22,12 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::config::Config;
 use crate::discord::BotOptions;
-use crate::plugins::Grant;
 use minstrel_local::discord::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC, USERS};
 use minstrel_local::discord::{LocalDiscord, World};
 use minstrel_local::llm::LocalLlm;
 
 /// The log of `minstrel dev`, in the data folder (the terminal is the chat).
 pub const LOG_FILE: &str = "dev.log";
-
-/// The plugin file (stem) of the first-party LLM mention plugin that scripts/dev.sh
-/// installs.
-const ASK_PLUGIN: &str = "ask_mention";
 
 pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
     let mut config = config.clone();
@@ -47,14 +42,6 @@ pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
             Some(llm)
         }
     };
-    config
-        .plugins
-        .grants
-        .entry(ASK_PLUGIN.into())
-        .or_insert_with(|| Grant {
-            interfaces: vec!["llm".into(), "draft".into()],
-            ..Grant::default()
-        });
     let config = &config;
     let recordings = config.data_dir.join("dev-voice");
     let server =

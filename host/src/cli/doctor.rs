@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::discord::probe::{self, ProbeError};
-use crate::plugins::{NoServices, PluginHost, World};
+use crate::plugins::{NoServices, PluginHost, World, bundled};
 use crate::store::Store;
 
 /// Oldest ffmpeg whose filters and encoders the renditions use.
@@ -259,8 +259,10 @@ fn filesystem_of(dir: &Path) -> Option<String> {
 /// The plugins folder and each plugin in it, loaded as the bot loads them.
 async fn plugins(config: &Config, report: &mut Report) {
     let dir = &config.plugins.dir;
-    let build = "build them (scripts/build-plugins.sh) and copy youtube.wasm, http.wasm, \
-                 local.wasm or tone.wasm from plugins/target/wasm32-wasip2/release into it";
+    let build = "install with scripts/install.sh (the binary then bundles youtube, http, local \
+                 and tone), or build them (scripts/build-plugins.sh) and copy youtube.wasm, \
+                 http.wasm, local.wasm or tone.wasm from plugins/target/wasm32-wasip2/release \
+                 into the plugins folder";
     let host = match PluginHost::new(
         config.plugins.clone(),
         &config.data_dir,
@@ -273,7 +275,14 @@ async fn plugins(config: &Config, report: &mut Report) {
         }
     };
     let loaded = host.load_dir().await;
-    if loaded.is_empty() {
+    let bundled = host.load_bundled().await;
+    if config.plugins.bundled && bundled::all().is_empty() {
+        report.warn(
+            "this binary bundles no plugins (it was built before them)",
+            build,
+        );
+    }
+    if loaded.is_empty() && bundled.is_empty() {
         report.fail(
             format!(
                 "plugins folder {}: no plugins, so `/play` finds nothing",
@@ -283,22 +292,32 @@ async fn plugins(config: &Config, report: &mut Report) {
         );
         return;
     }
-    for (path, result) in &loaded {
-        let name = PluginHost::name_of(path).unwrap_or_default();
+    let from_folder = loaded
+        .iter()
+        .map(|(path, result)| (PluginHost::name_of(path).unwrap_or_default(), result, false));
+    let from_binary = bundled.iter().map(|(name, result)| (name.clone(), result, true));
+    for (name, result, is_bundled) in from_folder.chain(from_binary) {
+        let origin = if is_bundled { ", bundled" } else { "" };
         match result {
-            Ok(report_) => report.ok(format!(
-                "plugin {name}: {} ({})",
-                report_.world.name(),
+            Ok(loaded) => report.ok(format!(
+                "plugin {name}: {} (API {}{origin})",
+                loaded.world.name(),
                 host.status(&name)
                     .and_then(|s| s.api_version)
-                    .map(|v| format!("API {v}"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
             )),
+            Err(e) if is_bundled => report.fail(
+                format!("plugin {name} (bundled): {e}"),
+                format!(
+                    "put a working {name}.wasm in {} to replace it, or set [plugins] bundled = false",
+                    dir.display()
+                ),
+            ),
             Err(e) => report.fail(
                 format!("plugin {name}: {e}"),
                 format!(
                     "rebuild it for a served API (0.1.0 or 0.2.0), or remove {}",
-                    path.display()
+                    dir.join(format!("{name}.wasm")).display()
                 ),
             ),
         }

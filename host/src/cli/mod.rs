@@ -191,7 +191,12 @@ fn init_tracing(config: &LogConfig, file: Option<&std::path::Path>) -> anyhow::R
     };
     let logs = tracing_subscriber::fmt::layer().with_writer(writer);
     let logs = match config.format {
-        LogFormat::Text => logs.with_ansi(file.is_none()).boxed(),
+        // Colours for a person at a terminal only: journald, docker logs and files get
+        // plain text.
+        LogFormat::Text => {
+            let colours = file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            logs.with_ansi(colours).boxed()
+        }
         // Each line: the event's fields, and every enclosing span's (`event` with its
         // kind and guild, `plugin` with its name and call) under `spans`.
         LogFormat::Json => logs.json().with_span_list(true).boxed(),

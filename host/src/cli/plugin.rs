@@ -142,13 +142,14 @@ async fn list(config: &PluginsConfig, data_dir: &Path, json: bool) -> anyhow::Re
     // Plugin commands named like a built-in are refused, as the bot would.
     host.reserve_commands(crate::discord::builtin_command_names());
     host.load_dir().await;
+    host.load_bundled().await;
     let statuses = host.list();
     if json {
         println!("{}", serde_json::to_string(&statuses)?);
         return Ok(ExitCode::SUCCESS);
     }
     if statuses.is_empty() {
-        println!("no plugins in {}", config.dir.display());
+        println!("no plugins in {} and none bundled", config.dir.display());
     }
     for status in &statuses {
         let world = status.world.map_or("-", World::name);
@@ -174,6 +175,9 @@ async fn list(config: &PluginsConfig, data_dir: &Path, json: bool) -> anyhow::Re
             .collect();
         if !missing.is_empty() {
             println!("{:<20} asks for ungranted: {missing:?}", "");
+        }
+        if status.bundled {
+            println!("{:<20} bundled with this binary", "");
         }
         if let Some(error) = &status.last_error {
             println!("{:<20} error: {error}", "");

@@ -52,10 +52,12 @@ pub async fn run(command: SourceCommand, config: &Config) -> anyhow::Result<Exit
         store.clone(),
     )
     .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e}"))?;
-    let file = config.plugins.dir.join(format!("{plugin}.wasm"));
-    host.load_file(&file)
-        .await
-        .with_context(|| format!("loading {}", file.display()))?;
+    host.load_one(plugin).await.with_context(|| {
+        format!(
+            "loading plugin {plugin} (from {}, or bundled)",
+            config.plugins.dir.display()
+        )
+    })?;
     match command {
         SourceCommand::Resolve {
             plugin,

@@ -68,6 +68,12 @@ pub struct PluginsConfig {
     pub max_stack_bytes: usize,
     /// Calls that may run at once, over all plugins (sizes the pooling allocator).
     pub max_concurrent_calls: u32,
+    /// Load the first-party plugins built into the binary (youtube, http, local, tone,
+    /// chart, ask-mention, poll). A file of the same name in `dir` replaces one.
+    pub bundled: bool,
+    /// The music folder the bundled `local` plugin plays from (read-only). Unset: it
+    /// plays nothing.
+    pub music_dir: Option<PathBuf>,
     /// Granted to every plugin.
     pub defaults: Grant,
     /// Granted to the plugin of that name, on top of `defaults`.
@@ -123,6 +129,8 @@ impl Default for PluginsConfig {
             host_calls_per_call: 10_000,
             max_stack_bytes: 512 << 10,
             max_concurrent_calls: 64,
+            bundled: true,
+            music_dir: None,
             defaults: Grant {
                 interfaces: vec!["log".into()],
                 ..Grant::default()
@@ -178,7 +186,6 @@ pub struct EffectiveGrant {
 pub const DEFAULT_KV_QUOTA: u32 = 1_000;
 
 impl PluginsConfig {
-    /// The grant for the plugin named `name`: defaults plus its own entry.
     /// The settings of plugin `name` (under its name, or with `_` for `-`, as an
     /// environment variable must spell it).
     pub fn settings_for(&self, name: &str) -> BTreeMap<String, String> {
@@ -192,8 +199,18 @@ impl PluginsConfig {
         out
     }
 
+    /// The grant for the plugin named `name`: defaults plus its own entry.
     pub fn grant_for(&self, name: &str) -> EffectiveGrant {
-        let own = self.grants.get(name);
+        self.effective_grant(self.grants.get(name))
+    }
+
+    /// The grant for a bundled plugin: defaults plus its own entry, or plus `fallback`
+    /// (its default grant) when the operator wrote none.
+    pub fn bundled_grant_for(&self, name: &str, fallback: &Grant) -> EffectiveGrant {
+        self.effective_grant(Some(self.grants.get(name).unwrap_or(fallback)))
+    }
+
+    fn effective_grant(&self, own: Option<&Grant>) -> EffectiveGrant {
         let parts = std::iter::once(&self.defaults).chain(own);
         let mut interfaces = BTreeSet::new();
         let mut http_hosts = Vec::new();

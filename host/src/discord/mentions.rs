@@ -18,7 +18,7 @@ use super::live::LiveReply;
 use super::reply::{send_reply, text_reply};
 use super::{Data, Error};
 use crate::plugins::types::{Context as PluginContext, EarlierMessage, Message, Reply};
-use crate::plugins::{CallError, PluginHost, World};
+use crate::plugins::{CallError, PluginHost, World, bundled};
 
 /// Whether `msg` addresses the bot by mention.
 pub fn mentions_bot(msg: &serenity::Message, bot: serenity::UserId) -> bool {
@@ -78,8 +78,10 @@ async fn reply_chain(
 }
 
 /// The order in which `loaded` mention plugins are asked: those named in `order` first
-/// (names not loaded are skipped), then the rest by name.
-pub fn candidates(mut loaded: Vec<String>, order: &[String]) -> Vec<String> {
+/// (names not loaded are skipped), then the rest by name, and last the bundled ones
+/// (`bundled`, in their own order: a general answerer must not shadow the operator's
+/// plugins).
+pub fn candidates(mut loaded: Vec<String>, bundled: &[String], order: &[String]) -> Vec<String> {
     loaded.sort();
     let mut out: Vec<String> = Vec::with_capacity(loaded.len());
     for name in order {
@@ -87,13 +89,21 @@ pub fn candidates(mut loaded: Vec<String>, order: &[String]) -> Vec<String> {
             out.push(name.clone());
         }
     }
-    out.extend(loaded.into_iter().filter(|n| !order.contains(n)));
+    let rest = |name: &String| !order.contains(name);
+    out.extend(loaded.iter().filter(|n| rest(n) && !bundled.contains(n)).cloned());
+    out.extend(bundled.iter().filter(|n| rest(n) && loaded.contains(n)).cloned());
     out
 }
 
 /// The plugin that takes `message`, if any (see the module docs for the rules).
 pub async fn route(plugins: &PluginHost, order: &[String], message: &Message) -> Option<String> {
-    for name in candidates(plugins.names(World::Mention), order) {
+    let loaded = plugins.names(World::Mention);
+    let bundled: Vec<String> = bundled::all()
+        .iter()
+        .map(|b| b.name.to_string())
+        .filter(|name| plugins.is_bundled(name))
+        .collect();
+    for name in candidates(loaded, &bundled, order) {
         match plugins.mention_claims(&name, message).await {
             Ok(true) => return Some(name),
             Ok(false) => {}
@@ -202,14 +212,25 @@ mod tests {
     }
 
     #[test]
-    fn configured_order_first_then_by_name() {
+    fn configured_order_first_then_by_name_then_bundled() {
         let loaded = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let order = loaded(&["chart", "missing", "ask"]);
         assert_eq!(
-            candidates(loaded(&["zeta", "ask", "alpha", "chart"]), &order),
+            candidates(loaded(&["zeta", "ask", "alpha", "chart"]), &[], &order),
             ["chart", "ask", "alpha", "zeta"]
         );
-        assert_eq!(candidates(loaded(&["b", "a"]), &[]), ["a", "b"]);
-        assert!(candidates(vec![], &order).is_empty());
+        assert_eq!(candidates(loaded(&["b", "a"]), &[], &[]), ["a", "b"]);
+        assert!(candidates(vec![], &[], &order).is_empty());
+        // Bundled plugins follow the operator's, in their own order, unless listed.
+        let bundled = loaded(&["chart", "ask-mention"]);
+        let all = loaded(&["ask-mention", "zeta", "chart", "alpha"]);
+        assert_eq!(
+            candidates(all.clone(), &bundled, &[]),
+            ["alpha", "zeta", "chart", "ask-mention"]
+        );
+        assert_eq!(
+            candidates(all, &bundled, &loaded(&["ask-mention"])),
+            ["ask-mention", "alpha", "zeta", "chart"]
+        );
     }
 }

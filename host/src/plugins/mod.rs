@@ -5,6 +5,8 @@
 //! - `api` (private: the rest of the host sees `types`): generated bindings, one module
 //!   per served API version, and the version check.
 //! - `crate::config::plugins`: the `[plugins]` config section: folder, limits, grants.
+//! - [`bundled`]: the first-party plugins built into the binary, and their default
+//!   grants.
 //! - [`manifest`]: the API version and manifest a component carries (custom sections).
 //! - [`engine`]: the wasmtime engine (async, pooling allocator, epoch interruption) and
 //!   its epoch ticker thread.
@@ -43,6 +45,7 @@
 
 mod adapt;
 mod api;
+pub mod bundled;
 pub mod cache;
 pub mod call;
 pub mod command_specs;

@@ -6,6 +6,7 @@
 //! the version they started on, and the old version is freed when the last one ends. A
 //! load that fails leaves the slot's version alone and records the error.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -19,6 +20,7 @@ use super::api::v0_2_0::types::{
     CommandSpec, Context, Invocation, Message, PlayerEvent, Press, PressAnswer, Reply, Timer, Track,
 };
 use super::cache::Origin;
+use super::bundled::{self, Bundled};
 use super::call::{self, Finished};
 use super::command_specs::{self, Declared, Refused};
 use super::engine::PluginEngine;
@@ -56,7 +58,11 @@ struct Inner {
 /// One plugin name.
 struct Slot {
     current: ArcSwapOption<Version>,
+    /// The context of a file from the plugins folder: the operator's grant.
     context: Arc<PluginContext>,
+    /// The context of the bundled plugin of this name, if there is one: its default
+    /// grant unless the operator wrote one. Both share the plugin's kv space.
+    bundled: Option<Arc<PluginContext>>,
     counters: Counters,
     last_error: Mutex<Option<String>>,
     /// Load attempts so far (successful or not); lets watchers of the slot see that a
@@ -64,14 +70,24 @@ struct Slot {
     attempts: std::sync::atomic::AtomicU64,
 }
 
-/// One loaded version of a plugin file.
+/// One loaded version of a plugin.
 struct Version {
     loaded: Loaded,
-    path: PathBuf,
+    /// The file it came from; `None` for the bundled plugin.
+    path: Option<PathBuf>,
+    /// Its name, grant, kv and settings: what its calls run with.
+    context: Arc<PluginContext>,
     loaded_at: SystemTime,
     load_millis: u64,
     /// A command plugin's commands, checked at load (empty for other worlds).
     commands: Declared,
+}
+
+/// Where a plugin's bytes come from.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    File(&'a Path),
+    Bundled(&'static Bundled),
 }
 
 /// How a load went.
@@ -92,6 +108,8 @@ pub struct PluginStatus {
     /// load of a newer file failed).
     pub state: &'static str,
     pub path: Option<PathBuf>,
+    /// Whether the serving version is the one built into the binary.
+    pub bundled: bool,
     pub world: Option<World>,
     pub api_version: Option<String>,
     pub version: Option<String>,
@@ -222,8 +240,66 @@ impl PluginHost {
         let name = Self::name_of(path).ok_or_else(|| {
             LoadError::Io(std::io::Error::other("plugin files must end in .wasm"))
         })?;
-        let slot = self.slot(&name);
-        let result = self.load_into(&slot, path, started).await;
+        self.load(&name, Input::File(path), started).await
+    }
+
+    /// Loads the bundled plugins (when `bundled` is on), except those a file in the
+    /// plugins folder replaces. Failures are reported, not fatal.
+    pub async fn load_bundled(&self) -> Vec<(String, Result<LoadReport, LoadError>)> {
+        let mut out = Vec::new();
+        if !self.inner.config.bundled {
+            return out;
+        }
+        for plugin in bundled::all() {
+            if self.folder_file(plugin.name).is_file() {
+                continue;
+            }
+            let result = self.load(plugin.name, Input::Bundled(plugin), Instant::now()).await;
+            out.push((plugin.name.to_string(), result));
+        }
+        out
+    }
+
+    /// Loads plugin `name` alone: its file in the plugins folder, or else the bundled
+    /// plugin of that name.
+    pub async fn load_one(&self, name: &str) -> Result<LoadReport, LoadError> {
+        let file = self.folder_file(name);
+        if !file.exists()
+            && self.inner.config.bundled
+            && let Some(plugin) = bundled::find(name)
+        {
+            return self.load(name, Input::Bundled(plugin), Instant::now()).await;
+        }
+        self.load_file(&file).await
+    }
+
+    /// The file of plugin `name` in the plugins folder.
+    fn folder_file(&self, name: &str) -> PathBuf {
+        self.inner.config.dir.join(format!("{name}.wasm"))
+    }
+
+    /// The file of plugin `name` left the plugins folder: the bundled plugin of that
+    /// name serves again if there is one, otherwise the plugin is unloaded.
+    pub async fn removed(&self, name: &str) {
+        let plugin = bundled::find(name).filter(|_| self.inner.config.bundled);
+        match plugin {
+            Some(plugin) => {
+                let _ = self.load(name, Input::Bundled(plugin), Instant::now()).await;
+            }
+            None => {
+                self.unload(name);
+            }
+        }
+    }
+
+    async fn load(
+        &self,
+        name: &str,
+        input: Input<'_>,
+        started: Instant,
+    ) -> Result<LoadReport, LoadError> {
+        let slot = self.slot(name);
+        let result = self.load_into(&slot, input, started).await;
         slot.attempts
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match &result {
@@ -231,6 +307,7 @@ impl PluginHost {
                 *slot.last_error.lock().expect("slot lock") = None;
                 tracing::info!(
                     plugin = %name,
+                    bundled = matches!(input, Input::Bundled(_)),
                     world = report.world.name(),
                     origin = ?report.origin,
                     millis = report.millis,
@@ -249,23 +326,34 @@ impl PluginHost {
     async fn load_into(
         &self,
         slot: &Arc<Slot>,
-        path: &Path,
+        input: Input<'_>,
         started: Instant,
     ) -> Result<LoadReport, LoadError> {
-        let bytes = tokio::fs::read(path).await?;
+        let (bytes, path, context) = match input {
+            Input::File(path) => (
+                Cow::Owned(tokio::fs::read(path).await?),
+                Some(path.to_path_buf()),
+                slot.context.clone(),
+            ),
+            Input::Bundled(plugin) => (
+                Cow::Borrowed(plugin.bytes),
+                None,
+                slot.bundled.clone().expect("a bundled plugin's slot has its context"),
+            ),
+        };
         let engine = self.inner.engine.clone();
         let cache_dir = self.inner.cache_dir.clone();
-        let context = slot.context.clone();
+        let compile_context = context.clone();
         // Compiling takes milliseconds to seconds of CPU: keep it off the async workers.
         let loaded = tokio::task::spawn_blocking(move || {
-            loader::load(&engine, &bytes, cache_dir.as_deref(), &context)
+            loader::load(&engine, &bytes, cache_dir.as_deref(), &compile_context)
         })
         .await
         .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))??;
         let mut loaded = loaded;
         loader::describe(
             &self.inner.engine,
-            &slot.context,
+            &context,
             &slot.counters,
             self.host_calls(),
             &mut loaded,
@@ -276,15 +364,15 @@ impl PluginHost {
             .manifest
             .settings
             .iter()
-            .find(|key| key.required && !slot.context.settings.contains_key(&key.name))
+            .find(|key| key.required && !context.settings.contains_key(&key.name))
         {
             return Err(LoadError::MissingSetting {
-                plugin: slot.context.name.clone(),
+                plugin: context.name.clone(),
                 key: missing.name.clone(),
             });
         }
         let report = LoadReport {
-            name: slot.context.name.clone(),
+            name: context.name.clone(),
             world: loaded.inspection.world,
             origin: loaded.inspection.origin,
             millis: started.elapsed().as_millis() as u64,
@@ -294,26 +382,27 @@ impl PluginHost {
             .manifest
             .http_hosts
             .iter()
-            .filter(|h| !slot.context.grant.allows_host(h))
+            .filter(|h| !context.grant.allows_host(h))
             .collect();
         if !not_granted.is_empty() {
             tracing::warn!(plugin = %report.name, hosts = ?not_granted, "plugin asks for HTTP hosts that are not granted");
         }
-        if loaded.inspection.manifest.player_events && !slot.context.grant.allows("player-events") {
+        if loaded.inspection.manifest.player_events && !context.grant.allows("player-events") {
             tracing::warn!(plugin = %report.name, "plugin asks for player events, which are not granted");
         }
         for ask in &loaded.inspection.asks {
-            if !slot.context.grant.allows(ask) {
+            if !context.grant.allows(ask) {
                 tracing::warn!(plugin = %report.name, interface = %ask, "plugin imports an interface that is not granted; its use will fail");
             }
         }
-        let commands = self.declared_commands(slot, &loaded).await?;
+        let commands = self.declared_commands(slot, &context, &loaded).await?;
         for refused in &commands.refused {
             tracing::warn!(plugin = %report.name, command = %refused.name, reason = %refused.reason, "plugin command refused");
         }
         slot.current.store(Some(Arc::new(Version {
             loaded,
-            path: path.to_path_buf(),
+            path,
+            context,
             loaded_at: SystemTime::now(),
             load_millis: report.millis,
             commands,
@@ -326,6 +415,7 @@ impl PluginHost {
     async fn declared_commands(
         &self,
         slot: &Arc<Slot>,
+        context: &Arc<PluginContext>,
         loaded: &Loaded,
     ) -> Result<Declared, LoadError> {
         let Some(pre) = CommandPre::of(&loaded.prepared) else {
@@ -333,7 +423,7 @@ impl PluginHost {
         };
         let (specs, _) = call::run(
             &self.inner.engine,
-            &slot.context,
+            context,
             &slot.counters,
             self.host_calls(),
             "commands",
@@ -415,16 +505,26 @@ impl PluginHost {
         slots
             .entry(name.to_string())
             .or_insert_with(|| {
+                let config = &self.inner.config;
+                let kv = KvSpace::new(name, self.inner.kv_store.clone());
+                let context = |grant, kv| {
+                    Arc::new(PluginContext {
+                        name: name.to_string(),
+                        grant,
+                        kv,
+                        services: self.inner.services.clone(),
+                        settings: config.settings_for(name),
+                        store: self.inner.kv_store.clone(),
+                    })
+                };
+                let bundled = bundled::find(name).map(|_| {
+                    let grant = config.bundled_grant_for(name, &bundled::default_grant(name, config));
+                    context(grant, kv.clone())
+                });
                 Arc::new(Slot {
                     current: ArcSwapOption::empty(),
-                    context: Arc::new(PluginContext {
-                        name: name.to_string(),
-                        grant: self.inner.config.grant_for(name),
-                        kv: KvSpace::new(name, self.inner.kv_store.clone()),
-                        services: self.inner.services.clone(),
-                        settings: self.inner.config.settings_for(name),
-                        store: self.inner.kv_store.clone(),
-                    }),
+                    context: context(config.grant_for(name), kv),
+                    bundled,
                     counters: Counters::default(),
                     last_error: Mutex::new(None),
                     attempts: Default::default(),
@@ -455,7 +555,8 @@ impl PluginHost {
                     (Some(_), Some(_)) => "degraded",
                     (None, _) => "failed",
                 };
-                let grant = slot.context.grant.clone();
+                let context = current.as_ref().map_or(&slot.context, |v| &v.context);
+                let grant = context.grant.clone();
                 let mut commands: Vec<String> = table
                     .iter()
                     .filter(|(_, (plugin, _))| *plugin == slot.context.name)
@@ -471,7 +572,8 @@ impl PluginHost {
                 PluginStatus {
                     name: slot.context.name.clone(),
                     state,
-                    path: current.as_ref().map(|v| v.path.clone()),
+                    path: current.as_ref().and_then(|v| v.path.clone()),
+                    bundled: current.as_ref().is_some_and(|v| v.path.is_none()),
                     world: inspection.map(|i| i.world),
                     api_version: inspection.map(|i| i.manifest.api_version.clone()),
                     version: inspection.and_then(|i| i.manifest.version.clone()),
@@ -541,6 +643,11 @@ impl PluginHost {
             .collect()
     }
 
+    /// Whether the version of `name` serving is the one built into the binary.
+    pub fn is_bundled(&self, name: &str) -> bool {
+        self.current(name).is_ok_and(|(_, v)| v.path.is_none())
+    }
+
     fn current(&self, name: &str) -> Result<(Arc<Slot>, Arc<Version>), CallError> {
         let slot = self
             .inner
@@ -588,7 +695,7 @@ impl PluginHost {
         };
         let (result, finished) = call::run(
             &self.inner.engine,
-            &slot.context,
+            &version.context,
             &slot.counters,
             self.host_calls(),
             what,
@@ -711,10 +818,10 @@ impl PluginHost {
         slots
             .iter()
             .filter(|(_, slot)| {
-                slot.context.grant.allows("player-events")
-                    && slot.current.load().as_ref().is_some_and(|v| {
-                        matches!(v.loaded.prepared, Prepared::Command(CommandPre::V2(_)))
-                    })
+                slot.current.load().as_ref().is_some_and(|v| {
+                    v.context.grant.allows("player-events")
+                        && matches!(v.loaded.prepared, Prepared::Command(CommandPre::V2(_)))
+                })
             })
             .map(|(name, _)| name.clone())
             .collect()
@@ -781,7 +888,7 @@ impl PluginHost {
         let (slot, version) = self.current(name)?;
         call::run(
             &self.inner.engine,
-            &slot.context,
+            &version.context,
             &slot.counters,
             self.host_calls(),
             what,

@@ -5,8 +5,9 @@
 //! keeps a deadline per changed file, pushed back by each new event for that file
 //! (debounce: editors and `cp` write a file in several steps), and when a deadline
 //! passes it loads the file (compiling off the async runtime, see
-//! [`PluginHost::load_file`]) or, if the file is gone, unloads the plugin. Files are
-//! handled one at a time, so two loads of one plugin never race.
+//! [`PluginHost::load_file`]) or, if the file is gone, unloads the plugin (or puts the
+//! bundled plugin of that name back). Files are handled one at a time, so two loads of
+//! one plugin never race.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -55,9 +56,9 @@ impl Drop for WatchHandle {
     }
 }
 
-/// A plugin host on its own: build the runtime, load the plugins folder, and watch it
-/// when `hot_reload` is on (the bot does the same in `app`, beside its store). Keep the handle alive as long as reloads should
-/// happen.
+/// A plugin host on its own: build the runtime, load the plugins folder and the bundled
+/// plugins, and watch the folder when `hot_reload` is on (the bot does the same in
+/// `app`, beside its store). Keep the handle alive as long as reloads should happen.
 pub async fn start(
     config: PluginsConfig,
     data_dir: &Path,
@@ -65,12 +66,13 @@ pub async fn start(
 ) -> Result<(PluginHost, Option<WatchHandle>), StartError> {
     let host = PluginHost::new(config, data_dir, services)
         .map_err(|e| StartError::Engine(e.to_string()))?;
-    let loaded = host.load_dir().await;
-    let failed = loaded.iter().filter(|(_, r)| r.is_err()).count();
+    let mut loaded: Vec<bool> = host.load_dir().await.iter().map(|(_, r)| r.is_ok()).collect();
+    loaded.extend(host.load_bundled().await.iter().map(|(_, r)| r.is_ok()));
+    let failed = loaded.iter().filter(|ok| !**ok).count();
     tracing::info!(
         loaded = loaded.len() - failed,
         failed,
-        "plugins folder loaded"
+        "plugins loaded"
     );
     let watch = if host.config().hot_reload {
         Some(spawn(host.clone())?)
@@ -158,6 +160,6 @@ async fn apply(host: &PluginHost, path: PathBuf) {
         // Errors are logged and recorded by load_file; the previous version keeps serving.
         let _ = host.load_file(&path).await;
     } else {
-        host.unload(&name);
+        host.removed(&name).await;
     }
 }

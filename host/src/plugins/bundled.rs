@@ -1,0 +1,68 @@
+//! The first-party plugins built into the binary (see `host/build.rs`), and the grants
+//! they load with unless the operator writes their own.
+//!
+//! Only these bytes get the default grants: a file of the same name in the plugins
+//! folder replaces the bundled plugin and gets what the operator grants it, nothing
+//! more, so dropping a `youtube.wasm` there cannot inherit `media`.
+
+use crate::config::plugins::{Grant, PluginsConfig};
+
+/// One plugin built into the binary.
+pub struct Bundled {
+    pub name: &'static str,
+    pub bytes: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+
+/// Every bundled plugin, in the order they load (and mention plugins are asked): a
+/// specialised mention plugin (chart) before a general one (ask-mention).
+pub fn all() -> &'static [Bundled] {
+    BUNDLED
+}
+
+/// The bundled plugin named `name`.
+pub fn find(name: &str) -> Option<&'static Bundled> {
+    BUNDLED.iter().find(|b| b.name == name)
+}
+
+/// Long enough for a download of a whole song (the media service has its own limits).
+const FETCH_TIMEOUT_MS: u64 = 600_000;
+
+/// What bundled plugin `name` is granted when `[plugins.grants.NAME]` is absent.
+pub fn default_grant(name: &str, config: &PluginsConfig) -> Grant {
+    let interfaces = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+    match name {
+        "youtube" => Grant {
+            interfaces: interfaces(&["media"]),
+            call_timeout_ms: Some(FETCH_TIMEOUT_MS),
+            ..Grant::default()
+        },
+        // The interface, but no host: it reaches nothing until the operator grants hosts.
+        "http" => Grant {
+            interfaces: interfaces(&["http"]),
+            call_timeout_ms: Some(FETCH_TIMEOUT_MS),
+            ..Grant::default()
+        },
+        "local" => Grant {
+            files_dir: config.music_dir.clone(),
+            call_timeout_ms: Some(FETCH_TIMEOUT_MS),
+            ..Grant::default()
+        },
+        "ask-mention" => Grant {
+            interfaces: interfaces(&["llm", "draft"]),
+            call_timeout_ms: Some(120_000),
+            ..Grant::default()
+        },
+        "chart" => Grant {
+            interfaces: interfaces(&["llm"]),
+            call_timeout_ms: Some(120_000),
+            ..Grant::default()
+        },
+        "poll" => Grant {
+            interfaces: interfaces(&["kv"]),
+            ..Grant::default()
+        },
+        _ => Grant::default(),
+    }
+}
