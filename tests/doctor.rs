@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use minstrel_local::discord::LocalDiscord;
+use minstrel_local::discord::payloads::{GUILD_ID, LOUNGE, MUSIC};
 use minstrel_tests::bot::WAIT;
 use minstrel_tests::built::component;
 use minstrel_tests::process::{finished, spawn};
@@ -17,8 +18,20 @@ async fn doctor(
     token: &str,
     env: &[(&str, &str)],
 ) -> (Option<i32>, String) {
+    doctor_with(server, dir, token, env, &[]).await
+}
+
+/// [`doctor`] with more arguments.
+async fn doctor_with(
+    server: &LocalDiscord,
+    dir: &Path,
+    token: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Option<i32>, String) {
     let mut cmd = minstrel(&dir.join("data"));
     cmd.arg("doctor")
+        .args(args)
         .env("DISCORD_TOKEN", token)
         .env("MINSTREL_DISCORD__API_BASE", server.base_url())
         .env("MINSTREL_PLUGINS__DIR", dir.join("plugins"));
@@ -158,4 +171,44 @@ async fn a_disabled_message_content_intent_is_explained() {
     assert!(ended, "the bot kept running after close 4014: {stderr}");
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(advice), "{stderr}");
+}
+
+/// `--guild`: where the bot may connect and speak, from the guild's roles and the voice
+/// channels' overwrites as Discord computes them; a guild the bot is not in is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_permissions_in_a_guild_are_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = LocalDiscord::start().await.unwrap();
+    plugins_with(
+        tmp.path(),
+        &[("tone.wasm", &std::fs::read(component("tone")).unwrap())],
+    );
+    let guild = GUILD_ID.to_string();
+    let args = ["--guild", guild.as_str()];
+    let (code, out) = doctor_with(&server, tmp.path(), "test-token", &[], &args).await;
+    assert_eq!(code, Some(0), "{out}");
+    line(&out, "ok", "voice in Minstrel Dev: may connect and speak in Music, Lounge");
+
+    server.world().deny_bot_voice(LOUNGE);
+    let (code, out) = doctor_with(&server, tmp.path(), "test-token", &[], &args).await;
+    assert_eq!(code, Some(0), "a warning only: {out}");
+    line(&out, "ok", "voice in Minstrel Dev: may connect and speak in Music");
+    let (_, fix) = line(&out, "warn", "may not connect or speak in Lounge");
+    assert!(fix.unwrap().contains("Connect and Speak"), "{out}");
+
+    server.world().deny_bot_voice(MUSIC);
+    let (code, out) = doctor_with(&server, tmp.path(), "test-token", &[], &args).await;
+    assert_eq!(code, Some(1), "{out}");
+    let (_, fix) = line(
+        &out,
+        "FAIL",
+        "voice in Minstrel Dev: the bot may not connect and speak in any voice channel",
+    );
+    assert!(fix.unwrap().contains("Server Settings -> Roles"), "{out}");
+
+    let (code, out) =
+        doctor_with(&server, tmp.path(), "test-token", &[], &["--guild", "12345"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    let (_, fix) = line(&out, "FAIL", "voice: the bot is not in guild 12345");
+    assert!(fix.unwrap().contains("invite it"), "{out}");
 }

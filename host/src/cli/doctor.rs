@@ -45,12 +45,12 @@ impl Report {
     }
 }
 
-pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, guild: Option<u64>) -> anyhow::Result<ExitCode> {
     let mut report = Report::default();
     tools(config, &mut report).await;
     let store = data_folder(config, &mut report).await;
     plugins(config, &mut report).await;
-    discord(config, &mut report).await;
+    discord(config, guild, &mut report).await;
     if let Some(store) = store {
         store.close();
     }
@@ -327,8 +327,9 @@ async fn plugins(config: &Config, report: &mut Report) {
     }
 }
 
-/// The token, and the Message Content intent the prefix commands and mentions need.
-async fn discord(config: &Config, report: &mut Report) {
+/// The token, the Message Content intent the prefix commands and mentions need, and
+/// with `guild`, the voice permissions there.
+async fn discord(config: &Config, guild: Option<u64>, report: &mut Report) {
     let Ok(token) = std::env::var("DISCORD_TOKEN") else {
         report.fail(
             "DISCORD_TOKEN is not set",
@@ -348,14 +349,69 @@ async fn discord(config: &Config, report: &mut Report) {
                     probe::ENABLE_MESSAGE_CONTENT,
                 );
             }
+            if let Some(guild) = guild {
+                voice(config, &token, guild, report).await;
+            }
         }
         Err(ProbeError::Unauthorized) => report.fail(
             "token: Discord refused it (401 Unauthorized)",
             "reset the token in the developer portal (Bot -> Reset Token) and set DISCORD_TOKEN to it",
         ),
-        Err(ProbeError::Other(e)) => report.fail(
+        Err(e) => report.fail(
             format!("Discord: not reachable ({e})"),
             "check the network (and [discord] api_base, if set)",
+        ),
+    }
+}
+
+/// Where in `guild` the bot may connect and speak.
+async fn voice(config: &Config, token: &str, guild: u64, report: &mut Report) {
+    const ROLE_FIX: &str = "give the bot's role Connect and Speak (Server Settings -> Roles), \
+                            and check the voice channel's own permissions";
+    match probe::voice_access(token, config.discord.api_base.as_deref(), guild).await {
+        Ok(access) => {
+            let (allowed, denied): (Vec<_>, Vec<_>) =
+                access.channels.iter().partition(|(_, ok)| *ok);
+            let names = |list: &[&(String, bool)]| {
+                list.iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if allowed.is_empty() {
+                report.fail(
+                    format!(
+                        "voice in {}: the bot may not connect and speak in any voice channel",
+                        access.guild_name
+                    ),
+                    ROLE_FIX,
+                );
+            } else {
+                report.ok(format!(
+                    "voice in {}: may connect and speak in {}",
+                    access.guild_name,
+                    names(&allowed)
+                ));
+                if !denied.is_empty() {
+                    report.warn(
+                        format!(
+                            "voice in {}: may not connect or speak in {}",
+                            access.guild_name,
+                            names(&denied)
+                        ),
+                        ROLE_FIX,
+                    );
+                }
+            }
+        }
+        Err(ProbeError::NotInGuild) => report.fail(
+            format!("voice: the bot is not in guild {guild}"),
+            "invite it (README, \"Running it for your server\", step 1), or check the id",
+        ),
+        Err(ProbeError::Unauthorized) => {}
+        Err(ProbeError::Other(e)) => report.fail(
+            format!("voice in guild {guild}: cannot read its channels ({e})"),
+            "check the network, and that the bot can view the server",
         ),
     }
 }

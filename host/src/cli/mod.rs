@@ -58,7 +58,12 @@ enum Command {
     Demo,
     /// Check what the bot needs (ffmpeg, yt-dlp, the data folder and database, the
     /// plugins, the token and its gateway intents), one line each with the fix.
-    Doctor,
+    Doctor {
+        /// Also check that the bot may connect and speak in this guild's voice channels
+        /// (the server's id: Developer Mode, then right-click the server -> Copy Server ID).
+        #[arg(long)]
+        guild: Option<u64>,
+    },
     /// Run the bot against Discord (token from DISCORD_TOKEN), or against the API base
     /// in the config.
     Run,
@@ -134,7 +139,7 @@ pub fn main() -> ExitCode {
     let log_file: Option<PathBuf> = None;
     // The doctor reports everything itself, one line each; the log would repeat it.
     let log = match cli.command {
-        Command::Doctor => crate::config::LogConfig {
+        Command::Doctor { .. } => crate::config::LogConfig {
             level: "off".into(),
             ..config.log.clone()
         },
@@ -220,7 +225,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Cache { command } => cache(command, &config).await,
         Command::Run => run_bot(&config).await.map(|()| ExitCode::SUCCESS),
-        Command::Doctor => doctor::run(&config).await,
+        Command::Doctor { guild } => doctor::run(&config, guild).await,
         #[cfg(feature = "dev")]
         Command::Demo => demo::run(&config).await.map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "dev")]

@@ -1,5 +1,6 @@
 //! Asking Discord about the bot without connecting to the gateway: whether the token is
-//! accepted, and whether the Message Content intent is enabled (for `minstrel doctor`).
+//! accepted, whether the Message Content intent is enabled, and where in a guild the bot
+//! may connect and speak (for `minstrel doctor`).
 
 use poise::serenity_prelude as serenity;
 
@@ -16,17 +17,20 @@ pub struct Application {
     pub message_content: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     /// The token was refused.
+    #[error("the token was refused")]
     Unauthorized,
+    /// The guild is unknown to the bot (it was not invited, or the id is wrong).
+    #[error("the bot is not in that guild")]
+    NotInGuild,
     /// Anything else, in one line.
+    #[error("{0}")]
     Other(String),
 }
 
-/// `GET /users/@me` and `GET /oauth2/applications/@me` with `token`, against Discord or
-/// the API base of a Discord-compatible server.
-pub async fn application(token: &str, api_base: Option<&str>) -> Result<Application, ProbeError> {
+fn http(token: &str, api_base: Option<&str>) -> serenity::Http {
     let options = super::BotOptions {
         token: token.to_string(),
         api_base: api_base.map(str::to_string),
@@ -34,7 +38,13 @@ pub async fn application(token: &str, api_base: Option<&str>) -> Result<Applicat
         prefix: String::new(),
         mention_order: Vec::new(),
     };
-    let http = super::bot::http_client(&options);
+    super::bot::http_client(&options)
+}
+
+/// `GET /users/@me` and `GET /oauth2/applications/@me` with `token`, against Discord or
+/// the API base of a Discord-compatible server.
+pub async fn application(token: &str, api_base: Option<&str>) -> Result<Application, ProbeError> {
+    let http = http(token, api_base);
     let user = http.get_current_user().await.map_err(refused)?;
     let app = http.get_current_application_info().await.map_err(refused)?;
     let flags = app.flags.unwrap_or_default();
@@ -45,6 +55,58 @@ pub async fn application(token: &str, api_base: Option<&str>) -> Result<Applicat
             serenity::ApplicationFlags::GATEWAY_MESSAGE_CONTENT
                 | serenity::ApplicationFlags::GATEWAY_MESSAGE_CONTENT_LIMITED,
         ),
+    })
+}
+
+/// The bot's voice permissions in one guild.
+#[derive(Debug, Clone)]
+pub struct VoiceAccess {
+    pub guild_name: String,
+    /// Every voice and stage channel: its name, and whether the bot may connect and
+    /// speak there (roles and channel overwrites applied, as Discord computes them).
+    pub channels: Vec<(String, bool)>,
+}
+
+/// Reads guild `guild`, its channels and the bot's member with `token`, and computes the
+/// bot's permissions in each voice channel. `NotInGuild` when the bot was not invited.
+pub async fn voice_access(
+    token: &str,
+    api_base: Option<&str>,
+    guild: u64,
+) -> Result<VoiceAccess, ProbeError> {
+    let http = http(token, api_base);
+    let me = http.get_current_user().await.map_err(refused)?;
+    // Discord answers 403 (Missing Access) or 404 (Unknown Guild) for a guild the bot is
+    // not in.
+    let guild = http
+        .get_guild(serenity::GuildId::new(guild))
+        .await
+        .map_err(|error| match &error {
+            serenity::Error::Http(e)
+                if e.status_code().is_some_and(|s| matches!(s.as_u16(), 403 | 404)) =>
+            {
+                ProbeError::NotInGuild
+            }
+            _ => refused(error),
+        })?;
+    let member = http.get_member(guild.id, me.id).await.map_err(refused)?;
+    let channels = http.get_channels(guild.id).await.map_err(refused)?;
+    let needed = serenity::Permissions::CONNECT | serenity::Permissions::SPEAK;
+    Ok(VoiceAccess {
+        guild_name: guild.name.clone(),
+        channels: channels
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.kind,
+                    serenity::ChannelType::Voice | serenity::ChannelType::Stage
+                )
+            })
+            .map(|c| {
+                let allowed = guild.user_permissions_in(c, &member).contains(needed);
+                (c.name.clone(), allowed)
+            })
+            .collect(),
     })
 }
 

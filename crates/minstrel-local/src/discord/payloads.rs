@@ -33,6 +33,8 @@ pub const VOICE_CHANNELS: &[u64] = &[MUSIC, LOUNGE];
 /// @everyone: view, send, embed, attach, history, reactions, connect, speak.
 const EVERYONE_PERMISSIONS: &str = "3263552";
 const MANAGE_GUILD: &str = "32";
+/// Connect (1 << 20) and Speak (1 << 21).
+pub const CONNECT_AND_SPEAK: &str = "3145728";
 /// Every permission bit, as sent for interactions' `member.permissions` of admins.
 pub const ALL_PERMISSIONS: &str = "2251799813685247";
 

@@ -51,6 +51,9 @@ pub fn router(world: Arc<World>) -> Router {
             "/api/v10/applications/{app}/guilds/{guild}/commands",
             put(put_guild_commands).get(get_guild_commands),
         )
+        .route("/api/v10/guilds/{guild}", get(get_guild))
+        .route("/api/v10/guilds/{guild}/channels", get(get_guild_channels))
+        .route("/api/v10/guilds/{guild}/members/{user}", get(get_member))
         .route("/attachments/{id}/{name}", get(attachment))
         .fallback(unknown)
         .layer(middleware::from_fn_with_state(Arc::clone(&world), record))
@@ -203,6 +206,41 @@ async fn me() -> Response {
     user["mfa_enabled"] = serde_json::json!(false);
     user["locale"] = serde_json::json!("en-US");
     Json(user).into_response()
+}
+
+/// The guild as REST returns it (with the bot's channel overwrites); 404 for any other.
+async fn get_guild(State(world): W, Path(guild): Path<String>) -> Response {
+    if parse_id(&guild) != Some(payloads::GUILD_ID) {
+        return error(404, 10004, "Unknown Guild");
+    }
+    let mut guild = payloads::guild(Vec::new());
+    guild["channels"] = guild_channels(&world);
+    Json(guild).into_response()
+}
+
+async fn get_guild_channels(State(world): W, Path(guild): Path<String>) -> Response {
+    if parse_id(&guild) != Some(payloads::GUILD_ID) {
+        return error(404, 10004, "Unknown Guild");
+    }
+    Json(guild_channels(&world)).into_response()
+}
+
+fn guild_channels(world: &World) -> Value {
+    [payloads::GENERAL, payloads::MUSIC, payloads::LOUNGE]
+        .into_iter()
+        .map(|id| world.channel_payload(id))
+        .collect()
+}
+
+async fn get_member(Path((guild, user)): Path<(String, String)>) -> Response {
+    let known = |id: u64| id == BOT_ID || payloads::USERS.iter().any(|(uid, _, _)| *uid == id);
+    match (parse_id(&guild), parse_id(&user)) {
+        (Some(payloads::GUILD_ID), Some(id)) if known(id) => {
+            Json(payloads::member(id)).into_response()
+        }
+        (Some(payloads::GUILD_ID), _) => error(404, 10007, "Unknown Member"),
+        _ => error(404, 10004, "Unknown Guild"),
+    }
 }
 
 async fn application(State(world): W) -> Response {

@@ -113,6 +113,8 @@ struct State {
     token: Option<String>,
     /// See [`World::disallow_message_content`].
     message_content_disallowed: bool,
+    /// See [`World::deny_bot_voice`].
+    bot_voice_denied: std::collections::BTreeSet<u64>,
     /// See [`World::fail_command_registrations`]: answers still to give, in order.
     registration_failures: VecDeque<u16>,
     /// See [`World::reject_command_named`].
@@ -200,6 +202,25 @@ impl World {
 
     pub(crate) fn message_content_allowed(&self) -> bool {
         !self.state().message_content_disallowed
+    }
+
+    /// From now on voice channel `channel` has a permission overwrite denying the bot
+    /// Connect and Speak, as a server owner might set by mistake (seen by REST readers
+    /// of the guild's channels, e.g. `minstrel doctor`).
+    pub fn deny_bot_voice(&self, channel: u64) {
+        self.state().bot_voice_denied.insert(channel);
+    }
+
+    /// Channel `id` as REST returns it, with the bot's overwrites.
+    pub(crate) fn channel_payload(&self, id: u64) -> serde_json::Value {
+        let mut channel = super::payloads::channel(id);
+        if self.state().bot_voice_denied.contains(&id) {
+            channel["permission_overwrites"] = serde_json::json!([{
+                "id": super::payloads::BOT_ID.to_string(), "type": 1, "allow": "0",
+                "deny": super::payloads::CONNECT_AND_SPEAK,
+            }]);
+        }
+        channel
     }
 
     /// Whether `presented` (an `Authorization` header or an IDENTIFY's token, with or
