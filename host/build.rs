@@ -3,7 +3,7 @@
 //! Without them the binary bundles none (and `minstrel doctor` says so), so the host
 //! still builds on its own, without the wasm toolchain.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The bundled plugins: plugin name, and the component file the plugins' build writes.
 const BUNDLED: &[(&str, &str)] = &[
@@ -37,10 +37,9 @@ fn main() {
         }
     } else {
         // Rebuild when they appear: watch the nearest folder that exists.
-        let watched = [built.as_path(), &plugins.join("target"), &plugins]
+        let watched = [built.clone(), plugins.join("target"), plugins.clone()]
             .into_iter()
             .find(|p| p.is_dir())
-            .map(Path::to_path_buf)
             .unwrap_or(plugins);
         println!("cargo::rerun-if-changed={}", watched.display());
         println!(

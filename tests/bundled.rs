@@ -18,7 +18,15 @@ use serde_json::Value;
 
 const NEVER_GONNA: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
 /// Every plugin the binary bundles (host/build.rs).
-const BUNDLED: [&str; 7] = ["ask-mention", "chart", "http", "local", "poll", "tone", "youtube"];
+const BUNDLED: [&str; 7] = [
+    "ask-mention",
+    "chart",
+    "http",
+    "local",
+    "poll",
+    "tone",
+    "youtube",
+];
 
 /// A `minstrel` command on `data_dir`, run from `cwd` (where the default `plugins`
 /// folder is), with the bundled plugins on.
@@ -64,7 +72,10 @@ fn bundled_plugins_load_with_their_default_grants_and_a_folder_file_replaces_one
         assert_eq!(status["bundled"], true, "{name}: {status}");
     }
     assert_eq!(interfaces(&list["youtube"]), set(&["log", "media"]));
-    assert_eq!(interfaces(&list["ask-mention"]), set(&["log", "llm", "draft"]));
+    assert_eq!(
+        interfaces(&list["ask-mention"]),
+        set(&["log", "llm", "draft"])
+    );
     assert_eq!(interfaces(&list["chart"]), set(&["log", "llm"]));
     assert_eq!(interfaces(&list["poll"]), set(&["log", "kv"]));
     // http has the interface and no host: it reaches nothing until the operator says.
@@ -73,10 +84,11 @@ fn bundled_plugins_load_with_their_default_grants_and_a_folder_file_replaces_one
     // local reads the music folder when there is one, and nothing otherwise.
     assert_eq!(list["local"]["granted"]["files_dir"], Value::Null);
     let music = tmp.path().join("music");
-    let list = listed(
-        with_bundled(tmp.path(), &data).env("MINSTREL_PLUGINS__MUSIC_DIR", &music),
+    let list = listed(with_bundled(tmp.path(), &data).env("MINSTREL_PLUGINS__MUSIC_DIR", &music));
+    assert_eq!(
+        list["local"]["granted"]["files_dir"],
+        music.display().to_string()
     );
-    assert_eq!(list["local"]["granted"]["files_dir"], music.display().to_string());
 
     // The operator's grant replaces the default one.
     let list = listed(
@@ -93,13 +105,22 @@ fn bundled_plugins_load_with_their_default_grants_and_a_folder_file_replaces_one
     let list = listed(&mut with_bundled(tmp.path(), &data));
     let youtube = &list["youtube"];
     assert_eq!(youtube["bundled"], false, "{youtube}");
-    assert!(youtube["path"].as_str().unwrap().ends_with("plugins/youtube.wasm"), "{youtube}");
+    assert!(
+        youtube["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("plugins/youtube.wasm"),
+        "{youtube}"
+    );
     assert_eq!(interfaces(youtube), set(&["log"]));
     assert_eq!(list["tone"]["bundled"], true);
 
     // Off: only the folder's plugins.
     let list = listed(with_bundled(tmp.path(), &data).env("MINSTREL_PLUGINS__BUNDLED", "false"));
-    assert_eq!(list.keys().cloned().collect::<BTreeSet<_>>(), set(&["youtube"]));
+    assert_eq!(
+        list.keys().cloned().collect::<BTreeSet<_>>(),
+        set(&["youtube"])
+    );
 }
 
 /// yt-dlp with YouTube stood in for by a loopback server: the real yt-dlp, given the
@@ -165,7 +186,10 @@ fn a_new_owner_plays_a_youtube_url_with_only_a_token() {
         })
         .await;
         wait_packets(world, 50).await;
-        assert!(home.join("plugins").is_dir(), "the default plugins folder is made");
+        assert!(
+            home.join("plugins").is_dir(),
+            "the default plugins folder is made"
+        );
 
         // A file of the same name takes over while the bot runs...
         std::fs::copy(component("tone"), home.join("plugins/youtube.wasm")).unwrap();

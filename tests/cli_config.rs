@@ -96,16 +96,27 @@ fn the_dockerfile_runs_the_install_script_and_its_steps_are_the_suites() {
     };
     let dockerfile = read("Dockerfile");
     assert!(
-        dockerfile.lines().any(|l| l.starts_with("RUN scripts/install.sh ")),
+        dockerfile
+            .lines()
+            .any(|l| l.starts_with("RUN scripts/install.sh ")),
         "{dockerfile}"
     );
     let install = read("scripts/install.sh");
     let suite = read("scripts/test.sh");
     for step in ["scripts/setup.sh", "scripts/build-plugins.sh"] {
-        assert!(scripts_in(&install).contains(&step.to_string()), "install.sh runs {step}");
-        assert!(scripts_in(&suite).contains(&step.to_string()), "test.sh runs {step}");
+        assert!(
+            scripts_in(&install).contains(&step.to_string()),
+            "install.sh runs {step}"
+        );
+        assert!(
+            scripts_in(&suite).contains(&step.to_string()),
+            "test.sh runs {step}"
+        );
     }
-    for script in scripts_in(&dockerfile).into_iter().chain(scripts_in(&install)) {
+    for script in scripts_in(&dockerfile)
+        .into_iter()
+        .chain(scripts_in(&install))
+    {
         use std::os::unix::fs::PermissionsExt;
         let path = root.join(&script);
         let mode = std::fs::metadata(&path)

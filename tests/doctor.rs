@@ -187,12 +187,20 @@ async fn voice_permissions_in_a_guild_are_checked() {
     let args = ["--guild", guild.as_str()];
     let (code, out) = doctor_with(&server, tmp.path(), "test-token", &[], &args).await;
     assert_eq!(code, Some(0), "{out}");
-    line(&out, "ok", "voice in Minstrel Dev: may connect and speak in Music, Lounge");
+    line(
+        &out,
+        "ok",
+        "voice in Minstrel Dev: may connect and speak in Music, Lounge",
+    );
 
     server.world().deny_bot_voice(LOUNGE);
     let (code, out) = doctor_with(&server, tmp.path(), "test-token", &[], &args).await;
     assert_eq!(code, Some(0), "a warning only: {out}");
-    line(&out, "ok", "voice in Minstrel Dev: may connect and speak in Music");
+    line(
+        &out,
+        "ok",
+        "voice in Minstrel Dev: may connect and speak in Music",
+    );
     let (_, fix) = line(&out, "warn", "may not connect or speak in Lounge");
     assert!(fix.unwrap().contains("Connect and Speak"), "{out}");
 
@@ -206,8 +214,14 @@ async fn voice_permissions_in_a_guild_are_checked() {
     );
     assert!(fix.unwrap().contains("Server Settings -> Roles"), "{out}");
 
-    let (code, out) =
-        doctor_with(&server, tmp.path(), "test-token", &[], &["--guild", "12345"]).await;
+    let (code, out) = doctor_with(
+        &server,
+        tmp.path(),
+        "test-token",
+        &[],
+        &["--guild", "12345"],
+    )
+    .await;
     assert_eq!(code, Some(1), "{out}");
     let (_, fix) = line(&out, "FAIL", "voice: the bot is not in guild 12345");
     assert!(fix.unwrap().contains("invite it"), "{out}");

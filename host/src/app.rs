@@ -120,7 +120,11 @@ pub async fn start_with(
     }
     let bundled = plugins.load_bundled().await;
     let failed = bundled.iter().filter(|(_, r)| r.is_err()).count();
-    tracing::info!(loaded = bundled.len() - failed, failed, "bundled plugins loaded");
+    tracing::info!(
+        loaded = bundled.len() - failed,
+        failed,
+        "bundled plugins loaded"
+    );
     let watch = if config.plugins.hot_reload {
         Some(
             crate::plugins::watcher::spawn(plugins.clone())

@@ -295,7 +295,9 @@ async fn plugins(config: &Config, report: &mut Report) {
     let from_folder = loaded
         .iter()
         .map(|(path, result)| (PluginHost::name_of(path).unwrap_or_default(), result, false));
-    let from_binary = bundled.iter().map(|(name, result)| (name.clone(), result, true));
+    let from_binary = bundled
+        .iter()
+        .map(|(name, result)| (name.clone(), result, true));
     for (name, result, is_bundled) in from_folder.chain(from_binary) {
         let origin = if is_bundled { ", bundled" } else { "" };
         match result {

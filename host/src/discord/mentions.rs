@@ -90,8 +90,18 @@ pub fn candidates(mut loaded: Vec<String>, bundled: &[String], order: &[String])
         }
     }
     let rest = |name: &String| !order.contains(name);
-    out.extend(loaded.iter().filter(|n| rest(n) && !bundled.contains(n)).cloned());
-    out.extend(bundled.iter().filter(|n| rest(n) && loaded.contains(n)).cloned());
+    out.extend(
+        loaded
+            .iter()
+            .filter(|n| rest(n) && !bundled.contains(n))
+            .cloned(),
+    );
+    out.extend(
+        bundled
+            .iter()
+            .filter(|n| rest(n) && loaded.contains(n))
+            .cloned(),
+    );
     out
 }
 

@@ -83,7 +83,8 @@ pub async fn voice_access(
         .await
         .map_err(|error| match &error {
             serenity::Error::Http(e)
-                if e.status_code().is_some_and(|s| matches!(s.as_u16(), 403 | 404)) =>
+                if e.status_code()
+                    .is_some_and(|s| matches!(s.as_u16(), 403 | 404)) =>
             {
                 ProbeError::NotInGuild
             }

@@ -19,8 +19,8 @@ use wasmtime::component::Resource;
 use super::api::v0_2_0::types::{
     CommandSpec, Context, Invocation, Message, PlayerEvent, Press, PressAnswer, Reply, Timer, Track,
 };
-use super::cache::Origin;
 use super::bundled::{self, Bundled};
+use super::cache::Origin;
 use super::call::{self, Finished};
 use super::command_specs::{self, Declared, Refused};
 use super::engine::PluginEngine;
@@ -254,7 +254,9 @@ impl PluginHost {
             if self.folder_file(plugin.name).is_file() {
                 continue;
             }
-            let result = self.load(plugin.name, Input::Bundled(plugin), Instant::now()).await;
+            let result = self
+                .load(plugin.name, Input::Bundled(plugin), Instant::now())
+                .await;
             out.push((plugin.name.to_string(), result));
         }
         out
@@ -268,7 +270,9 @@ impl PluginHost {
             && self.inner.config.bundled
             && let Some(plugin) = bundled::find(name)
         {
-            return self.load(name, Input::Bundled(plugin), Instant::now()).await;
+            return self
+                .load(name, Input::Bundled(plugin), Instant::now())
+                .await;
         }
         self.load_file(&file).await
     }
@@ -284,7 +288,9 @@ impl PluginHost {
         let plugin = bundled::find(name).filter(|_| self.inner.config.bundled);
         match plugin {
             Some(plugin) => {
-                let _ = self.load(name, Input::Bundled(plugin), Instant::now()).await;
+                let _ = self
+                    .load(name, Input::Bundled(plugin), Instant::now())
+                    .await;
             }
             None => {
                 self.unload(name);
@@ -338,7 +344,9 @@ impl PluginHost {
             Input::Bundled(plugin) => (
                 Cow::Borrowed(plugin.bytes),
                 None,
-                slot.bundled.clone().expect("a bundled plugin's slot has its context"),
+                slot.bundled
+                    .clone()
+                    .expect("a bundled plugin's slot has its context"),
             ),
         };
         let engine = self.inner.engine.clone();
@@ -518,7 +526,8 @@ impl PluginHost {
                     })
                 };
                 let bundled = bundled::find(name).map(|_| {
-                    let grant = config.bundled_grant_for(name, &bundled::default_grant(name, config));
+                    let grant =
+                        config.bundled_grant_for(name, &bundled::default_grant(name, config));
                     context(grant, kv.clone())
                 });
                 Arc::new(Slot {

@@ -66,14 +66,15 @@ pub async fn start(
 ) -> Result<(PluginHost, Option<WatchHandle>), StartError> {
     let host = PluginHost::new(config, data_dir, services)
         .map_err(|e| StartError::Engine(e.to_string()))?;
-    let mut loaded: Vec<bool> = host.load_dir().await.iter().map(|(_, r)| r.is_ok()).collect();
+    let mut loaded: Vec<bool> = host
+        .load_dir()
+        .await
+        .iter()
+        .map(|(_, r)| r.is_ok())
+        .collect();
     loaded.extend(host.load_bundled().await.iter().map(|(_, r)| r.is_ok()));
     let failed = loaded.iter().filter(|ok| !**ok).count();
-    tracing::info!(
-        loaded = loaded.len() - failed,
-        failed,
-        "plugins loaded"
-    );
+    tracing::info!(loaded = loaded.len() - failed, failed, "plugins loaded");
     let watch = if host.config().hot_reload {
         Some(spawn(host.clone())?)
     } else {
