@@ -15,7 +15,7 @@ use minstrel_tests::process::{
     Span, child_role, data_dir_env, rendezvous, result_of, results_together, spawn_child,
     spawn_together, together_from_env,
 };
-use minstrel_tests::{CountingFetcher, bytes, hash_hex, key, open_store, test_config};
+use minstrel_tests::{CountingFetcher, bytes, hash_hex, key, open_store, test_config, wait_for};
 
 /// Child process roles for the multi-process tests of this file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -67,6 +67,8 @@ async fn work_together(store: &Store, role: &str) -> Vec<String> {
             for t in tasks {
                 assert!(t.await.unwrap());
             }
+            // What a bot does when it stops: the counts still in memory are written.
+            store.close().await;
             vec!["done".into()]
         }
         "meta" => {
@@ -302,6 +304,37 @@ async fn access_counts_are_never_lost_across_processes() {
     .await;
     results_together(children, vec![span]).await;
     assert_eq!(store.stats().await.unwrap().index.hits, 5 * per_child);
+}
+
+/// A hit is one read: the database (its write-ahead log) is unchanged by hundreds of
+/// hits, and their counts reach it in one batch within the flush interval, unasked, as
+/// another process on the same folder sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hit_writes_nothing_and_its_count_is_written_in_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), test_config()).await;
+    let f = CountingFetcher::new(bytes(0, 1000), Duration::ZERO);
+    store.get_or_fetch(&key(0), f).await.unwrap();
+    let before = store.stats().await.unwrap().index.hits;
+    let wal = dir.path().join("minstrel.db-wal");
+    let logged = std::fs::read(&wal).unwrap();
+    for _ in 0..300 {
+        store.lookup(&key(0)).await.unwrap().expect("cached");
+    }
+    assert!(std::fs::read(&wal).unwrap() == logged, "a hit wrote to the database");
+
+    let other = open_store(dir.path(), test_config()).await;
+    let deadline = minstrel::store::access::FLUSH_EVERY * 5;
+    let written = wait_for(deadline, async || {
+        other.stats().await.unwrap().index.hits == before + 300
+    })
+    .await;
+    assert!(
+        written,
+        "after {deadline:?} the database counts {} hits, expected {}",
+        other.stats().await.unwrap().index.hits,
+        before + 300
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

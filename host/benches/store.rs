@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use minstrel::config::StoreConfig;
+use minstrel::store::access::Access;
 use minstrel::store::index::BlobRow;
 use minstrel::store::{BlobSink, Fetch, Result, Store, TrackKey, now_ms};
 
@@ -80,6 +81,28 @@ async fn main() {
         "cache hit (get_or_fetch on a cached key, 10,000 calls): p50 {:?}, p99 {:?}",
         percentile(&samples, 0.5),
         percentile(&samples, 0.99)
+    );
+    // The peer, same run: what a hit cost when its count was written at once (a read,
+    // then one write statement per hit).
+    let mut written = Vec::with_capacity(10_000);
+    for i in 0..10_000u32 {
+        let key = TrackKey::new("bench", ((i * 7919) % 1000).to_string());
+        let started = Instant::now();
+        let row = store.index().peek(&key).await.unwrap();
+        assert!(row.is_some());
+        let access = Access {
+            count: 1,
+            last: now_ms(),
+        };
+        store.index().add_accesses(&[(key, access)]).await.unwrap();
+        written.push(started.elapsed());
+    }
+    written.sort();
+    println!(
+        "cache hit with its count written at once (peek + one write, 10,000 calls): p50 {:?}, p99 {:?}; ratio p50 {:.2}",
+        percentile(&written, 0.5),
+        percentile(&written, 0.99),
+        percentile(&samples, 0.5).as_secs_f64() / percentile(&written, 0.5).as_secs_f64()
     );
 
     // 2. Coalescing: 100 concurrent requests for one uncached key vs one request.

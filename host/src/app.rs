@@ -56,7 +56,7 @@ pub async fn run(
         }
         result = host.bot.wait() => {
             host.shutdown.cancel();
-            host.store.close();
+            host.store.close().await;
             result
         }
     }
@@ -174,7 +174,7 @@ impl Host {
             watch.shutdown().await;
         }
         self.bot.shutdown().await;
-        self.store.close();
+        self.store.close().await;
     }
 }
 

@@ -52,7 +52,7 @@ pub async fn run(config: &Config, guild: Option<u64>) -> anyhow::Result<ExitCode
     plugins(config, &mut report).await;
     discord(config, guild, &mut report).await;
     if let Some(store) = store {
-        store.close();
+        store.close().await;
     }
     for (level, what, fix) in &report.lines {
         let tag = match level {

@@ -26,6 +26,8 @@ impl Store {
 
     /// [`Store::evict`] with an explicit budget (0 clears everything unleased).
     pub async fn evict_to(&self, budget: u64) -> Result<Evicted> {
+        // This process's recent hits count in "least recently used".
+        self.flush_accesses().await?;
         let inner = &self.inner;
         let mut done = Evicted::default();
         loop {

@@ -9,6 +9,7 @@
 
 use async_trait::async_trait;
 
+use super::access::Access;
 use super::error::Result;
 use super::key::TrackKey;
 
@@ -45,8 +46,10 @@ pub trait Index: Send + Sync + 'static {
     /// The blob a track maps to, without counting an access. Read-only, so a crowd of
     /// callers missing the cache never queues for the write lock.
     async fn peek(&self, key: &TrackKey) -> Result<Option<BlobRow>>;
-    /// The blob a track maps to, counting an access (hit) when found.
-    async fn hit(&self, key: &TrackKey, now: i64) -> Result<Option<BlobRow>>;
+    /// Adds accesses counted in memory (see `store::access`), in one transaction: each
+    /// track's count grows by its `count`, and its last access becomes the later of the
+    /// stored one and `last`. Tracks no longer indexed are skipped.
+    async fn add_accesses(&self, batch: &[(TrackKey, Access)]) -> Result<()>;
     /// Records that `key`'s content is blob `hash` (upserting both rows).
     async fn record(&self, key: &TrackKey, blob: &BlobRow, now: i64) -> Result<()>;
     async fn stats(&self, now: i64) -> Result<IndexStats>;

@@ -2,6 +2,7 @@
 //! processes share one data dir.
 //!
 //! - [`key`]: canonical `(source, id)` track keys and YouTube id extraction.
+//! - [`access`]: cache hits counted in memory and written in batches.
 //! - [`blobs`]: content-addressed files, written atomically through a cap-std `Dir`.
 //! - [`index`]: the database seam ([`Index`]); [`sqlite`] is the embedded backend.
 //! - [`locks`]: striped cross-process file locks.
@@ -13,6 +14,7 @@
 //! the key's file lock (other processes) -> index hit again? -> run the fetcher into a
 //! temp file -> persist under the blob's lock -> index -> release.
 
+pub mod access;
 pub mod blobs;
 pub mod error;
 pub mod evict;
@@ -93,6 +95,8 @@ struct Inner {
     holder: String,
     /// Stops the keeper (see [`Store::close`]).
     closed: tokio_util::sync::CancellationToken,
+    /// Hits not yet written to the index (see [`access`]).
+    accesses: access::Pending,
     /// See [`Stats::process_hits`].
     hits: std::sync::atomic::AtomicU64,
     misses: std::sync::atomic::AtomicU64,
@@ -136,11 +140,13 @@ impl Store {
                 meta_flights: Flights::default(),
                 holder: uuid::Uuid::new_v4().to_string(),
                 closed: Default::default(),
+                accesses: Default::default(),
                 hits: Default::default(),
                 misses: Default::default(),
             }),
         };
         leases::spawn_keeper(&store);
+        access::spawn_flusher(&store);
         store
     }
 
@@ -154,12 +160,16 @@ impl Store {
 
     /// Stops the keeper task (lease renewal, purges, scratch sweeps) and the fetches in
     /// flight (their callers get an error; a dead fetch's temp file is swept by the next
-    /// reconcile). The store still answers calls; its leases lapse at their expiry unless
-    /// released. Called once the host has stopped playing.
-    pub fn close(&self) {
+    /// reconcile), and writes the pending cache accesses. The store still answers calls;
+    /// its leases lapse at their expiry unless released. Called once the host has
+    /// stopped playing.
+    pub async fn close(&self) {
         self.inner.closed.cancel();
         self.inner.flights.abort_all();
         self.inner.meta_flights.abort_all();
+        if let Err(e) = self.flush_accesses().await {
+            tracing::warn!(error = %e, "writing cache access counts at close failed");
+        }
     }
 
     /// The database seam itself, for benchmarks of a backend. Host code uses `Store`'s
@@ -168,15 +178,13 @@ impl Store {
         &*self.inner.index
     }
 
-    /// The cached blob for `key`, if any (counts as an access).
+    /// The cached blob for `key`, if any (counts as an access, written later: see
+    /// [`access`]). One read, hit or miss.
     pub async fn lookup(&self, key: &TrackKey) -> Result<Option<Blob>> {
-        // Peek first: a miss costs one read and no write lock.
-        if self.inner.index.peek(key).await?.is_none() {
-            return Ok(None);
-        }
-        let Some(row) = self.inner.index.hit(key, now_ms()).await? else {
+        let Some(row) = self.inner.index.peek(key).await? else {
             return Ok(None);
         };
+        self.inner.accesses.add(key, now_ms());
         // A row whose file vanished (damage from outside) is a miss; the next fetch
         // re-records the track and reconcile removes the stale row.
         Ok(self
@@ -282,7 +290,9 @@ impl Store {
         Ok(won)
     }
 
+    /// Counts, with this process's pending accesses written first.
     pub async fn stats(&self) -> Result<Stats> {
+        self.flush_accesses().await?;
         Ok(Stats {
             index: self.inner.index.stats(now_ms()).await?,
             max_cache_bytes: self.inner.config.max_cache_bytes,

@@ -12,6 +12,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use super::access::Access;
 use super::error::Result;
 use super::index::{BlobRow, Index, IndexStats, LoudnessRow, TimerRow};
 use super::key::TrackKey;
@@ -74,18 +75,23 @@ impl Index for SqliteIndex {
         row.as_ref().map(blob_row).transpose()
     }
 
-    async fn hit(&self, key: &TrackKey, now: i64) -> Result<Option<BlobRow>> {
-        let row = sqlx::query(
-            "UPDATE tracks SET access_count = access_count + 1, last_access = ?1
-             WHERE source = ?2 AND id = ?3
-             RETURNING hash, (SELECT size FROM blobs WHERE blobs.hash = tracks.hash) AS size",
-        )
-        .bind(now)
-        .bind(&key.source)
-        .bind(&key.id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(blob_row).transpose()
+    async fn add_accesses(&self, batch: &[(TrackKey, Access)]) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for (key, access) in batch {
+            sqlx::query(
+                "UPDATE tracks SET access_count = access_count + ?1,
+                                   last_access = MAX(last_access, ?2)
+                 WHERE source = ?3 AND id = ?4",
+            )
+            .bind(access.count as i64)
+            .bind(access.last)
+            .bind(&key.source)
+            .bind(&key.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn record(&self, key: &TrackKey, blob: &BlobRow, now: i64) -> Result<()> {
