@@ -144,6 +144,37 @@ async fn one_write_is_one_load() {
     watch.shutdown().await;
 }
 
+/// A file closed after writing, or renamed into place, is whole: it loads without
+/// waiting out the debounce, here longer than the test's deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_write_loads_without_waiting_for_the_debounce() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    let file = install(&dir, "reload_a", "probe");
+    let config = minstrel::plugins::PluginsConfig {
+        debounce_ms: 10 * WAIT.as_millis() as u64,
+        ..config(&dir)
+    };
+    let host = host(config, &tmp.path().join("data"));
+    host.load_dir().await;
+    let watch = minstrel::plugins::watcher::spawn(host.clone()).unwrap();
+
+    std::fs::write(&file, std::fs::read(component("reload_b")).unwrap()).unwrap();
+    let serving = async |v: &str| version(&host).await.ok().as_deref() == Some(v);
+    assert!(
+        wait_for(WAIT, async || serving("b").await).await,
+        "a closed write waited for the debounce"
+    );
+    let temp = dir.join("probe.wasm.part");
+    std::fs::copy(component("reload_a"), &temp).unwrap();
+    std::fs::rename(&temp, &file).unwrap();
+    assert!(
+        wait_for(WAIT, async || serving("a").await).await,
+        "a rename into place waited for the debounce"
+    );
+    watch.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_the_file_unloads_and_adding_one_loads() {
     let tmp = tempfile::tempdir().unwrap();

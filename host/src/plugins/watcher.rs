@@ -1,16 +1,19 @@
 //! Hot reload: watch the plugins folder, debounce, reload or unload.
 //!
 //! A long-lived task with one message enum and an explicit shutdown. `notify` calls back
-//! on its own thread; the callback only forwards paths into the task's channel. The task
-//! keeps a deadline per changed file, pushed back by each new event for that file
-//! (debounce: editors and `cp` write a file in several steps), and when a deadline
-//! passes it loads the file (compiling off the async runtime, see
+//! on its own thread; the callback only forwards paths into the task's channel. An event
+//! that says a file is complete (closed after writing, renamed into place, or removed)
+//! is acted on at once; other changes (a write still in progress, or a platform without
+//! close events) set a deadline per file, pushed back by each new event for that file
+//! (debounce: editors and `cp` write a file in several steps). When a deadline passes
+//! the task loads the file (compiling off the async runtime, see
 //! [`PluginHost::load_file`]) or, if the file is gone, unloads the plugin (or puts the
 //! bundled plugin of that name back). Files are handled one at a time, so two loads of
 //! one plugin never race.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
@@ -27,8 +30,9 @@ use crate::config::plugins::PluginsConfig;
 /// Messages to the watcher task.
 #[derive(Debug)]
 pub enum WatchMessage {
-    /// Something happened to this path.
-    Changed(PathBuf),
+    /// Something happened to this path; `complete` when the event says the file is
+    /// whole (see [`is_complete`]).
+    Changed { path: PathBuf, complete: bool },
     /// Stop watching.
     Shutdown,
 }
@@ -96,8 +100,9 @@ pub fn spawn(host: PluginHost) -> notify::Result<WatchHandle> {
             // A close after writing is kept: it marks the end of a write.
             Ok(event) if is_read(event.kind) => {}
             Ok(event) => {
+                let complete = is_complete(event.kind);
                 for path in event.paths {
-                    let _ = events.send(WatchMessage::Changed(path));
+                    let _ = events.send(WatchMessage::Changed { path, complete });
                 }
             }
             Err(error) => tracing::warn!(%error, "plugin folder watch error"),
@@ -109,6 +114,20 @@ pub fn spawn(host: PluginHost) -> notify::Result<WatchHandle> {
         task: Some(task),
         _watcher: watcher,
     })
+}
+
+/// Whether `kind` says its file is whole: closed after a write, renamed into place, or
+/// gone. Nothing more will come of that change, so waiting out the debounce would only
+/// delay the reload.
+fn is_complete(kind: notify::EventKind) -> bool {
+    use notify::EventKind::{Access, Modify, Remove};
+    use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+    matches!(
+        kind,
+        Access(AccessKind::Close(AccessMode::Write))
+            | Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+            | Remove(_)
+    )
 }
 
 fn is_read(kind: notify::EventKind) -> bool {
@@ -142,9 +161,10 @@ pub async fn runner(host: PluginHost, mut rx: mpsc::UnboundedReceiver<WatchMessa
             None => rx.recv().await,
         };
         match message {
-            Some(WatchMessage::Changed(path)) => {
+            Some(WatchMessage::Changed { path, complete }) => {
                 if PluginHost::name_of(&path).is_some() {
-                    pending.insert(path, Instant::now() + debounce);
+                    let wait = if complete { Duration::ZERO } else { debounce };
+                    pending.insert(path, Instant::now() + wait);
                 }
             }
             Some(WatchMessage::Shutdown) | None => break,
