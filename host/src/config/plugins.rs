@@ -53,7 +53,9 @@ pub struct PluginsConfig {
     pub dir: PathBuf,
     /// Watch `dir` and reload changed plugins without a restart.
     pub hot_reload: bool,
-    /// Quiet time after the last change to a file before it is reloaded.
+    /// Quiet time after the last change to a file before it is reloaded, when no event
+    /// says the file is complete (a close after writing or a rename into place load it
+    /// at once).
     pub debounce_ms: u64,
     /// Keep compiled plugins under the data folder, keyed by content hash and engine.
     pub compiled_cache: bool,
