@@ -321,7 +321,10 @@ async fn a_hit_writes_nothing_and_its_count_is_written_in_a_batch() {
     for _ in 0..300 {
         store.lookup(&key(0)).await.unwrap().expect("cached");
     }
-    assert!(std::fs::read(&wal).unwrap() == logged, "a hit wrote to the database");
+    assert!(
+        std::fs::read(&wal).unwrap() == logged,
+        "a hit wrote to the database"
+    );
 
     let other = open_store(dir.path(), test_config()).await;
     let deadline = minstrel::store::access::FLUSH_EVERY * 5;

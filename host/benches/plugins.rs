@@ -195,7 +195,12 @@ async fn reload_latency(cache: bool) {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let took = started.elapsed();
-        if held.is_some() { &mut open } else { &mut closed }.push(took);
+        if held.is_some() {
+            &mut open
+        } else {
+            &mut closed
+        }
+        .push(took);
         drop(held);
         // Let trailing file events (the late close) settle before the next write.
         tokio::time::sleep(Duration::from_millis(150)).await;

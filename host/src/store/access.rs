@@ -33,7 +33,10 @@ pub(super) struct Pending(Mutex<HashMap<TrackKey, Access>>);
 impl Pending {
     pub fn add(&self, key: &TrackKey, now: i64) {
         let mut pending = self.0.lock().expect("pending accesses lock");
-        let access = pending.entry(key.clone()).or_insert(Access { count: 0, last: now });
+        let access = pending.entry(key.clone()).or_insert(Access {
+            count: 0,
+            last: now,
+        });
         access.count += 1;
         access.last = access.last.max(now);
     }
@@ -48,7 +51,10 @@ impl Pending {
     fn restore(&self, batch: Vec<(TrackKey, Access)>) {
         let mut pending = self.0.lock().expect("pending accesses lock");
         for (key, access) in batch {
-            let entry = pending.entry(key).or_insert(Access { count: 0, last: access.last });
+            let entry = pending.entry(key).or_insert(Access {
+                count: 0,
+                last: access.last,
+            });
             entry.count += access.count;
             entry.last = entry.last.max(access.last);
         }
