@@ -363,3 +363,81 @@ async fn yt_dlp_is_killed_when_the_call_is_dropped_or_fails() {
     assert_eq!(error, MediaError::TooLarge { limit: 20_000 });
     assert!(gone("/slow-capped.ogg").await, "yt-dlp was killed");
 }
+
+/// Whether process `pid` runs (a zombie waiting to be reaped does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(") ")
+            .next()
+            .is_some_and(|rest| !rest.starts_with('Z'))
+    })
+}
+
+/// Probes go to one warm yt-dlp, reused: the same process answers one probe after
+/// another, a killed one is replaced by the next probe, one that served
+/// `worker_requests` is retired, and one whose probe times out is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_share_a_warm_yt_dlp_that_is_replaced_when_it_dies() {
+    let server = LocalHttp::start().await.unwrap();
+    server.route("/song.ogg", Route::ok(ogg_opus(2)).typed("audio/ogg"));
+    // Accepts connections (the kernel does) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/silent.ogg", silent.local_addr().unwrap());
+    let song = server.url("/song.ogg");
+    let media = Media::new(MediaConfig {
+        probe_timeout_secs: 3,
+        worker_requests: 4,
+        ..media_config()
+    });
+    media.warm().await;
+    let pids = media.workers().idle_pids();
+    assert_eq!(pids.len(), 1, "one warm worker");
+    let first = pids[0];
+    for _ in 0..3 {
+        let info = media.probe(&song).await.unwrap();
+        assert_eq!(info.title, "song", "{info:?}");
+        assert_eq!(
+            media.workers().idle_pids(),
+            [first],
+            "the same worker answers"
+        );
+    }
+    // The fourth request is its last.
+    media.probe(&song).await.unwrap();
+    assert!(
+        media.workers().idle_pids().is_empty(),
+        "retired after 4 requests"
+    );
+    assert!(gone_pid(first).await, "the retired worker still runs");
+
+    media.probe(&song).await.unwrap();
+    let second = media.workers().idle_pids()[0];
+    assert_ne!(second, first);
+    // Killed between requests: the next one notices and is served all the same.
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &second.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(gone_pid(second).await);
+    media.probe(&song).await.unwrap();
+    let third = media.workers().idle_pids()[0];
+    assert_ne!(third, second);
+
+    // A probe that outlasts its limit: the worker serving it is killed with it.
+    let error = media.probe(&silent_url).await.unwrap_err();
+    assert_eq!(
+        error,
+        MediaError::Timeout(std::time::Duration::from_secs(3))
+    );
+    assert!(
+        gone_pid(third).await,
+        "the worker of a timed-out probe still runs"
+    );
+    media.probe(&song).await.unwrap();
+}
+
+async fn gone_pid(pid: u32) -> bool {
+    let limit = std::time::Duration::from_secs(10);
+    minstrel_tests::wait_for(limit, async || !alive(pid)).await
+}

@@ -87,7 +87,13 @@ pub async fn start_with(
     if llm.is_none() {
         tracing::info!("no [llm] base_url: plugins asking for an LLM get \"not configured\"");
     }
-    let services = Arc::new(Services::new(llm, Some(Media::new(config.media.clone()))));
+    let media = Media::new(config.media.clone());
+    // The first `/play` suggestion then finds yt-dlp started.
+    tokio::spawn({
+        let media = media.clone();
+        async move { media.warm().await }
+    });
+    let services = Arc::new(Services::new(llm, Some(media)));
     let plugins = PluginHost::with_store(
         config.plugins.clone(),
         &config.data_dir,

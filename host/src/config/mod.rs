@@ -316,6 +316,11 @@ pub struct MediaConfig {
     pub max_concurrent_searches: u32,
     /// Let plugins point yt-dlp at loopback and private addresses (local tests only).
     pub allow_private_addresses: bool,
+    /// Probes and searches go to long-lived yt-dlp workers (yt-dlp's Python API) instead
+    /// of a new process each, when yt-dlp is a Python install.
+    pub workers: bool,
+    /// Requests one worker serves before it is replaced by a fresh one.
+    pub worker_requests: u32,
 }
 
 impl Default for MediaConfig {
@@ -330,6 +335,8 @@ impl Default for MediaConfig {
             max_processes: 4,
             max_concurrent_searches: 2,
             allow_private_addresses: false,
+            workers: true,
+            worker_requests: 100,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! # Layout
 //! - [`target`]: checked URLs and searches (what may reach the command line).
 //! - [`ytdlp`]: the argument templates and the child process.
+//! - [`workers`]: warm yt-dlp processes for probes and searches.
 //! - [`info`]: yt-dlp's JSON reduced to title, duration, artwork, page and entries.
 //! - [`error`]: [`MediaError`], one line per failure.
 //!
@@ -33,6 +34,7 @@
 pub mod error;
 pub mod info;
 pub mod target;
+pub mod workers;
 pub mod ytdlp;
 
 use std::sync::Arc;
@@ -62,6 +64,7 @@ pub struct Media {
     config: Arc<MediaConfig>,
     downloads: Arc<Semaphore>,
     searches: Arc<Semaphore>,
+    workers: Arc<workers::Workers>,
 }
 
 impl Media {
@@ -70,12 +73,24 @@ impl Media {
         Self {
             downloads: slots(config.max_processes),
             searches: slots(config.max_concurrent_searches),
+            workers: Arc::new(workers::Workers::new(&config)),
             config: Arc::new(config),
         }
     }
 
     pub fn config(&self) -> &MediaConfig {
         &self.config
+    }
+
+    /// The warm yt-dlp workers (see [`workers`]).
+    pub fn workers(&self) -> &workers::Workers {
+        &self.workers
+    }
+
+    /// Starts a warm yt-dlp ahead of the first probe or search (see [`workers`]).
+    pub async fn warm(&self) {
+        let deadline = Instant::now() + self.config.probe_timeout();
+        self.workers.warm(deadline).await;
     }
 
     /// What is at `url`: a single item, or a playlist and its entries.
@@ -158,9 +173,16 @@ impl Media {
         let deadline = Instant::now() + limit;
         let work = async {
             let args = ytdlp::probe_args(self.config.stall(), self.config.max_entries, target);
-            let mut run = ytdlp::Run::spawn(&self.config.yt_dlp, &args)?;
-            let json = run.read_all(ytdlp::MAX_JSON).await?;
-            run.finish(deadline, limit).await?;
+            let json = match self.workers.run(&args, deadline, limit).await {
+                Some(workers::Answer::Json(json)) => json,
+                Some(workers::Answer::Failed(error)) => return Err(error),
+                None => {
+                    let mut run = ytdlp::Run::spawn(&self.config.yt_dlp, &args)?;
+                    let json = run.read_all(ytdlp::MAX_JSON).await?;
+                    run.finish(deadline, limit).await?;
+                    json
+                }
+            };
             info::parse(&json, target, self.config.max_entries as usize)
         };
         let result = tokio::time::timeout_at(deadline, work)

@@ -223,6 +223,12 @@ async fn tail(mut reader: impl AsyncRead + Unpin, max: usize) -> Vec<u8> {
 /// yt-dlp's reason for failing: its last `ERROR:` line, else its last line, else the
 /// exit status. Cut to one short line.
 pub fn explain(stderr: &[u8], status: ExitStatus) -> String {
+    reason(stderr).unwrap_or_else(|| format!("exited with {status}"))
+}
+
+/// yt-dlp's last `ERROR:` line in `stderr`, else its last line, cut to one short line;
+/// `None` when it said nothing.
+pub fn reason(stderr: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<&str> = text
         .lines()
@@ -239,15 +245,15 @@ pub fn explain(stderr: &[u8], status: ExitStatus) -> String {
     // Network errors end with the HTTP library's restatement of the same failure.
     let line = line.split(" (caused by ").next().unwrap_or(line);
     if line.is_empty() {
-        return format!("exited with {status}");
+        return None;
     }
     // A crash names files of the host (its cache, its own source).
     let line = children::redact_paths(line);
     const MAX: usize = 300;
-    match line.char_indices().nth(MAX) {
+    Some(match line.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}...", &line[..cut]),
         None => line,
-    }
+    })
 }
 
 #[cfg(test)]
