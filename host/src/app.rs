@@ -88,12 +88,7 @@ pub async fn start_with(
         tracing::info!("no [llm] base_url: plugins asking for an LLM get \"not configured\"");
     }
     let media = Media::new(config.media.clone());
-    // The first `/play` suggestion then finds yt-dlp started.
-    tokio::spawn({
-        let media = media.clone();
-        async move { media.warm().await }
-    });
-    let services = Arc::new(Services::new(llm, Some(media)));
+    let services = Arc::new(Services::new(llm, Some(media.clone())));
     let plugins = PluginHost::with_store(
         config.plugins.clone(),
         &config.data_dir,
@@ -131,6 +126,15 @@ pub async fn start_with(
         failed,
         "bundled plugins loaded"
     );
+    // A plugin may use yt-dlp: start a warm one, so that the first `/play` suggestion
+    // finds it ready.
+    if plugins
+        .list()
+        .iter()
+        .any(|p| p.state != "failed" && p.granted.allows("media"))
+    {
+        tokio::spawn(async move { media.warm().await });
+    }
     let watch = if config.plugins.hot_reload {
         Some(
             crate::plugins::watcher::spawn(plugins.clone())
