@@ -16,6 +16,8 @@ pub const EVENTS: &str = "minstrel_gateway_events_total";
 /// Event claims, by `kind` (message, interaction) and `outcome` (won: this process
 /// answers; lost: a duplicate delivery or another process has it).
 pub const CLAIMS: &str = "minstrel_claims_total";
+/// Claims written per transaction (they are group-committed: see `store::claims`).
+pub const CLAIM_BATCH: &str = "minstrel_claim_batch_size";
 /// Built-in commands run, by `command` and `outcome` (ok, failed).
 pub const COMMANDS: &str = "minstrel_commands_total";
 pub const COMMAND_SECONDS: &str = "minstrel_command_duration_seconds";
@@ -67,6 +69,10 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     }
     let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)?
+        .set_buckets_for_metric(
+            Matcher::Full(CLAIM_BATCH.into()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+        )?
         .build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder)
@@ -78,6 +84,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
 fn describe() {
     describe_counter!(EVENTS, "Gateway events received, by kind.");
     describe_counter!(CLAIMS, "Event claims, by kind and outcome (won, lost).");
+    describe_histogram!(CLAIM_BATCH, "Claims written per database transaction.");
     describe_counter!(COMMANDS, "Built-in commands run, by command and outcome.");
     describe_histogram!(COMMAND_SECONDS, Unit::Seconds, "Built-in command duration.");
     describe_counter!(PLUGIN_CALLS, "Plugin calls, by plugin, call and outcome.");

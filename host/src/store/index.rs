@@ -75,8 +75,14 @@ pub trait Index: Send + Sync + 'static {
     async fn delete_lease(&self, id: &str) -> Result<()>;
     async fn is_leased(&self, hash: &str, now: i64) -> Result<bool>;
 
-    /// True exactly once per (kind, id) until the claim expires.
-    async fn claim(&self, kind: &str, id: &str, now: i64, expires_at: i64) -> Result<bool>;
+    /// For each `(kind, id)`, in one transaction: true exactly once per (kind, id) until
+    /// the claim expires (a pair twice in `claims` is won by its first).
+    async fn claim_many(
+        &self,
+        claims: &[(&str, &str)],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Vec<bool>>;
 
     /// A cached metadata value and when it expires.
     async fn meta_get(&self, key: &str) -> Result<Option<(Vec<u8>, i64)>>;

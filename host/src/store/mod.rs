@@ -3,6 +3,7 @@
 //!
 //! - [`key`]: canonical `(source, id)` track keys and YouTube id extraction.
 //! - [`access`]: cache hits counted in memory and written in batches.
+//! - `claims`: event claims, group-committed.
 //! - [`blobs`]: content-addressed files, written atomically through a cap-std `Dir`.
 //! - [`index`]: the database seam ([`Index`]); [`sqlite`] is the embedded backend.
 //! - [`locks`]: striped cross-process file locks.
@@ -16,6 +17,7 @@
 
 pub mod access;
 pub mod blobs;
+mod claims;
 pub mod error;
 pub mod evict;
 pub mod fetcher;
@@ -95,6 +97,8 @@ struct Inner {
     holder: String,
     /// Stops the keeper (see [`Store::close`]).
     closed: tokio_util::sync::CancellationToken,
+    /// Writes claims (see `claims`).
+    claimer: claims::Claimer,
     /// Hits not yet written to the index (see [`access`]).
     accesses: access::Pending,
     /// See [`Stats::process_hits`].
@@ -129,6 +133,8 @@ impl Store {
         locks: Locks,
         scratch: Dir,
     ) -> Self {
+        let claimer =
+            claims::Claimer::spawn(Arc::clone(&index), config.claim_ttl().as_millis() as i64);
         let store = Self {
             inner: Arc::new(Inner {
                 config,
@@ -140,6 +146,7 @@ impl Store {
                 meta_flights: Flights::default(),
                 holder: uuid::Uuid::new_v4().to_string(),
                 closed: Default::default(),
+                claimer,
                 accesses: Default::default(),
                 hits: Default::default(),
                 misses: Default::default(),
@@ -279,11 +286,9 @@ impl Store {
     }
 
     /// True exactly once per `(kind, id)` across tasks and processes, until the claim
-    /// expires (`claim_ttl_secs`).
+    /// expires (`claim_ttl_secs`). Claims waiting together share one transaction.
     pub async fn claim(&self, kind: &str, id: &str) -> Result<bool> {
-        let now = now_ms();
-        let ttl = self.inner.config.claim_ttl().as_millis() as i64;
-        let won = self.inner.index.claim(kind, id, now, now + ttl).await?;
+        let won = self.inner.claimer.claim(kind, id).await?;
         let outcome = if won { "won" } else { "lost" };
         metrics::counter!(crate::metrics::CLAIMS, "kind" => kind.to_string(), "outcome" => outcome)
             .increment(1);

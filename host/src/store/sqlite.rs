@@ -241,19 +241,30 @@ impl Index for SqliteIndex {
         Ok(n > 0)
     }
 
-    async fn claim(&self, kind: &str, id: &str, now: i64, expires_at: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO claims (kind, id, expires_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at
-             WHERE claims.expires_at <= ?4",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(expires_at)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    async fn claim_many(
+        &self,
+        claims: &[(&str, &str)],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Vec<bool>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut won = Vec::with_capacity(claims.len());
+        for (kind, id) in claims {
+            let done = sqlx::query(
+                "INSERT INTO claims (kind, id, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at
+                 WHERE claims.expires_at <= ?4",
+            )
+            .bind(kind)
+            .bind(id)
+            .bind(expires_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            won.push(done.rows_affected() == 1);
+        }
+        tx.commit().await?;
+        Ok(won)
     }
 
     async fn meta_get(&self, key: &str) -> Result<Option<(Vec<u8>, i64)>> {
