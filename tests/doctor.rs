@@ -88,6 +88,7 @@ async fn a_ready_installation_passes() {
         "ffmpeg ",
         "ffprobe ",
         "yt-dlp ",
+        "yt-dlp workers: a warm yt-dlp answers probes and searches",
         "data folder",
         "database: migrated",
         "plugin tone: source (API 0.1.0)",

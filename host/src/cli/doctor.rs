@@ -122,11 +122,33 @@ async fn tools(config: &Config, report: &mut Report) {
                 ),
                 _ => report.ok(format!("yt-dlp {version} ({})", program.display())),
             }
+            warm_yt_dlp(config, report).await;
         }
         Err(e) => report.fail(
             format!("yt-dlp: {e}"),
             "install it (pip install yt-dlp, or scripts/setup.sh), or set [media] yt_dlp to its path",
         ),
+    }
+}
+
+/// Whether probes and searches will find a warm yt-dlp (see `media::workers`): starts
+/// one as the bot would.
+async fn warm_yt_dlp(config: &Config, report: &mut Report) {
+    if !config.media.workers {
+        report.ok("yt-dlp workers: off ([media] workers = false), each probe starts yt-dlp");
+        return;
+    }
+    let media = crate::media::Media::new(config.media.clone());
+    media.warm().await;
+    if media.workers().idle_pids().is_empty() {
+        report.warn(
+            "yt-dlp workers: none can start (yt-dlp is not a Python install, or its Python \
+             cannot import it), so every `/play` suggestion starts yt-dlp afresh",
+            "install yt-dlp with pip or pipx (scripts/install.sh does), or set [media] \
+             workers = false",
+        );
+    } else {
+        report.ok("yt-dlp workers: a warm yt-dlp answers probes and searches");
     }
 }
 
