@@ -57,6 +57,17 @@ async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
     samples
 }
 
+/// `minstrel health --addr addr`: its exit code and what it printed.
+fn health_command(addr: SocketAddr) -> (Option<i32>, String) {
+    let out = minstrel_tests::minstrel_command()
+        .args(["health", "--addr", &addr.to_string()])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), said)
+}
+
 fn sample(samples: &HashMap<String, f64>, key: &str) -> f64 {
     samples.get(key).copied().unwrap_or(0.0)
 }
@@ -124,6 +135,9 @@ fn health_metrics_status_page_and_json_logs_of_a_running_bot() {
         assert_eq!(health["gateway"]["connected"], true, "{body}");
         assert_eq!(health["database"]["ok"], true, "{body}");
         assert_eq!(health["plugins"]["loaded"], 2, "{body}");
+        let (code, said) = health_command(addr);
+        assert_eq!(code, Some(0), "{said}");
+        assert!(said.contains("\"connected\":true"), "{said}");
 
         // The metrics need the token.
         let (status, _) = get(addr, "/metrics", false).await;
@@ -196,6 +210,10 @@ fn health_metrics_status_page_and_json_logs_of_a_running_bot() {
         let health: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(health["plugins"]["failed"], serde_json::json!(["broken"]));
         assert_eq!(health["status"], "unhealthy");
+        // What a container's health check runs says the same.
+        let (code, said) = health_command(addr);
+        assert_eq!(code, Some(1), "{said}");
+        assert!(said.contains("\"broken\""), "{said}");
 
         // The status page, in a real browser (Debian's chromium, headless): the song
         // playing and the plugin that failed, read from the page as rendered.

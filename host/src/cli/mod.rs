@@ -64,6 +64,13 @@ enum Command {
         #[arg(long)]
         guild: Option<u64>,
     },
+    /// Ask a running bot's admin listener whether it is healthy (`GET /healthz`): exit
+    /// status 0 if it is, 1 if not; for container health checks.
+    Health {
+        /// The listener's address; default: `[admin] listen` of the config.
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
     /// Run the bot against Discord (token from DISCORD_TOKEN), or against the API base
     /// in the config.
     Run,
@@ -139,7 +146,7 @@ pub fn main() -> ExitCode {
     let log_file: Option<PathBuf> = None;
     // The doctor reports everything itself, one line each; the log would repeat it.
     let log = match cli.command {
-        Command::Doctor { .. } => crate::config::LogConfig {
+        Command::Doctor { .. } | Command::Health { .. } => crate::config::LogConfig {
             level: "off".into(),
             ..config.log.clone()
         },
@@ -226,6 +233,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Cache { command } => cache(command, &config).await,
         Command::Run => run_bot(&config).await.map(|()| ExitCode::SUCCESS),
         Command::Doctor { guild } => doctor::run(&config, guild).await,
+        Command::Health { addr } => health(&config, addr).await,
         #[cfg(feature = "dev")]
         Command::Demo => demo::run(&config).await.map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "dev")]
@@ -330,4 +338,31 @@ fn print_fetched(fetched: &crate::store::Fetched, json: bool) -> anyhow::Result<
         println!("hit:  {}", fetched.hit);
     }
     Ok(())
+}
+
+/// `minstrel health`: the bot's `/healthz`, printed; success when it answers 200.
+async fn health(config: &Config, addr: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
+    let Some(mut addr) = addr.or(config.admin.listen) else {
+        anyhow::bail!("no admin listener: set [admin] listen, or give --addr");
+    };
+    // A listener on every interface answers on loopback.
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .no_proxy()
+        .build()?;
+    let response = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .with_context(|| format!("asking http://{addr}/healthz"))?;
+    let healthy = response.status() == reqwest::StatusCode::OK;
+    println!("{}", response.text().await.unwrap_or_default());
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
