@@ -247,9 +247,7 @@ fn python_of(yt_dlp: &Path) -> Option<PathBuf> {
     let program = if yt_dlp.components().count() > 1 {
         yt_dlp.to_path_buf()
     } else {
-        std::env::split_paths(&std::env::var_os("PATH")?)
-            .map(|dir| dir.join(yt_dlp))
-            .find(|p| p.is_file())?
+        on_path(yt_dlp)?
     };
     let mut head = [0u8; 256];
     let n = std::io::Read::read(&mut std::fs::File::open(program).ok()?, &mut head).ok()?;
@@ -259,13 +257,17 @@ fn python_of(yt_dlp: &Path) -> Option<PathBuf> {
         .split_whitespace();
     let mut interpreter = PathBuf::from(words.next()?);
     if interpreter.file_name()? == "env" {
-        let name = words.next()?;
-        interpreter = std::env::split_paths(&std::env::var_os("PATH")?)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())?;
+        interpreter = on_path(Path::new(words.next()?))?;
     }
     let name = interpreter.file_name()?.to_str()?;
     (name.starts_with("python") && interpreter.is_file()).then_some(interpreter)
+}
+
+/// The file `name` in the first `PATH` folder that has it.
+fn on_path(name: &Path) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 #[cfg(test)]

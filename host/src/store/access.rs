@@ -33,12 +33,14 @@ pub(super) struct Pending(Mutex<HashMap<TrackKey, Access>>);
 impl Pending {
     pub fn add(&self, key: &TrackKey, now: i64) {
         let mut pending = self.0.lock().expect("pending accesses lock");
-        let access = pending.entry(key.clone()).or_insert(Access {
-            count: 0,
-            last: now,
-        });
-        access.count += 1;
-        access.last = access.last.max(now);
+        merge(
+            &mut pending,
+            key.clone(),
+            Access {
+                count: 1,
+                last: now,
+            },
+        );
     }
 
     fn take(&self) -> Vec<(TrackKey, Access)> {
@@ -51,14 +53,19 @@ impl Pending {
     fn restore(&self, batch: Vec<(TrackKey, Access)>) {
         let mut pending = self.0.lock().expect("pending accesses lock");
         for (key, access) in batch {
-            let entry = pending.entry(key).or_insert(Access {
-                count: 0,
-                last: access.last,
-            });
-            entry.count += access.count;
-            entry.last = entry.last.max(access.last);
+            merge(&mut pending, key, access);
         }
     }
+}
+
+/// Adds `access` to what `pending` holds for `key`: counts add up, the later time wins.
+fn merge(pending: &mut HashMap<TrackKey, Access>, key: TrackKey, access: Access) {
+    let entry = pending.entry(key).or_insert(Access {
+        count: 0,
+        last: access.last,
+    });
+    entry.count += access.count;
+    entry.last = entry.last.max(access.last);
 }
 
 impl Store {
