@@ -24,6 +24,8 @@ command -v python3 >/dev/null || need_apt+=(python3)
 # Node.js and npm: the JavaScript plugin toolchain (componentize-js).
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+# pg_isready: the test suite waits for its PostgreSQL server with it.
+command -v pg_isready >/dev/null || need_apt+=(postgresql-client)
 # Debian's python3 has no venv module until python3-venv is installed.
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   need_apt+=(python3-venv)

@@ -26,6 +26,10 @@ cargo clippy -p minstrel --bins --locked -- -D warnings
 # build it), so both share every dependency.
 cargo build --locked --workspace --bins --tests
 cargo test --workspace --locked
+# The store's tests again on PostgreSQL (127.0.0.1:5432, database test, a fresh schema
+# per data dir), so both backends pass the same tests.
+scripts/postgres-ready.sh
+STORE_BACKEND=postgres cargo test --locked -p minstrel-tests --test store_fetch --test store_processes --test store_records --test store_repair --test store_cli
 # The plugins' plain-Rust modules (URL and metadata parsing, table parsing, chart choice
 # and rendering, poll tallies), natively, in the plugins' own target folder.
 (cd plugins; CARGO_TARGET_DIR="$PWD/target" cargo test --locked -p youtube -p http -p chart -p poll)

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use minstrel_local::http::{LocalHttp, Route};
+use minstrel_tests::database;
 use minstrel_tests::process::{child_role, data_dir_env, finished, spawn, spawn_child};
 use minstrel_tests::{
     CountingFetcher, bytes, check, hash_hex, json_output, key, minstrel, open_store, test_config,
@@ -62,9 +63,13 @@ fn processes_starting_together_on_an_empty_data_dir_all_come_up() {
     }
 }
 
-/// Whether process `pid` is blocked on one of the store's key locks (the kernel lists
-/// blocked `flock` requests in /proc/locks, marked `->`, with the file's inode).
+/// Whether process `pid` is blocked on one of the store's key locks: with files, the
+/// kernel lists blocked `flock` requests in /proc/locks, marked `->`, with the file's
+/// inode; with PostgreSQL, pg_locks lists its ungranted advisory lock.
 fn waits_for_a_key_lock(data_dir: &Path, pid: u32) -> bool {
+    if database::postgres_selected() {
+        return database::waits_for_an_advisory_lock(pid);
+    }
     use std::os::unix::fs::MetadataExt;
     let key_locks: Vec<u64> = std::fs::read_dir(data_dir.join("locks"))
         .into_iter()

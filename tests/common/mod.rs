@@ -7,6 +7,7 @@
 
 pub mod bot;
 pub mod built;
+pub mod database;
 pub mod playback;
 pub mod process;
 pub mod voice;
@@ -127,6 +128,9 @@ pub fn minstrel_command() -> Command {
 pub fn minstrel(data_dir: &Path) -> Command {
     let mut cmd = minstrel_command();
     cmd.arg("--data-dir").arg(data_dir).env("RUST_LOG", "warn");
+    if let Some(url) = database::store_database_url(data_dir) {
+        cmd.env("MINSTREL_STORE__DATABASE_URL", url);
+    }
     cmd
 }
 
@@ -150,6 +154,7 @@ pub fn check(out: &Output) {
 /// A store config suited to tests: small limits, short lifetimes.
 pub fn test_config() -> StoreConfig {
     StoreConfig {
+        database_url: None,
         max_cache_bytes: 64 << 20,
         max_fetch_bytes: 16 << 20,
         fetch_timeout_secs: 30,
@@ -162,7 +167,12 @@ pub fn test_config() -> StoreConfig {
     }
 }
 
-pub async fn open_store(dir: &Path, config: StoreConfig) -> Store {
+/// The store on `dir`, on the backend the tests run on (see [`database`]) unless
+/// `config` names a database.
+pub async fn open_store(dir: &Path, mut config: StoreConfig) -> Store {
+    if config.database_url.is_none() {
+        config.database_url = database::store_database_url(dir);
+    }
     Store::open(dir, config).await.expect("open store")
 }
 

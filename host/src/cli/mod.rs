@@ -85,6 +85,11 @@ enum Command {
         #[command(subcommand)]
         command: plugin::PluginCommand,
     },
+    /// Move the store's index to another database.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Call a source plugin: resolve a query, or fetch a track into the cache.
     Source {
         #[command(subcommand)]
@@ -122,6 +127,23 @@ enum CacheCommand {
         /// corrupt blobs.
         #[arg(long)]
         repair: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Copy a SQLite store's index (cache, queues, plugins' kv and timers) into an empty
+    /// PostgreSQL database, in one transaction. Stop the bot first; afterwards set
+    /// `[store] database_url` to the same URL. Blob files stay in the data folder.
+    Migrate {
+        /// `sqlite:PATH`: a data folder, or its minstrel.db (default: this data folder).
+        #[arg(long)]
+        from: Option<String>,
+        /// The PostgreSQL database: `postgres://user@host/db`.
+        #[arg(long)]
+        to: String,
         #[arg(long)]
         json: bool,
     },
@@ -247,7 +269,49 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             plugin::run(command, &config.plugins, &config.data_dir).await
         }
         Command::Source { command } => source::run(command, &config).await,
+        Command::Store { command } => store_command(command, &config).await,
     }
+}
+
+async fn store_command(command: StoreCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let StoreCommand::Migrate { from, to, json } = command;
+    let data_dir = match from.as_deref() {
+        None => config.data_dir.clone(),
+        Some(from) => {
+            let path = from.strip_prefix("sqlite:").with_context(|| {
+                format!("--from {from}: only a SQLite store (sqlite:PATH) can be migrated")
+            })?;
+            let path = PathBuf::from(path);
+            match path.file_name() {
+                Some(name) if path.is_file() && name == "minstrel.db" => {
+                    path.parent().map(PathBuf::from).unwrap_or_default()
+                }
+                _ => path,
+            }
+        }
+    };
+    anyhow::ensure!(
+        crate::store::postgres::is_postgres_url(&to),
+        "--to must be a postgres:// URL"
+    );
+    let copied = crate::store::migrate::sqlite_to_postgres(&data_dir, &to)
+        .await
+        .with_context(|| format!("migrating the store in {}", data_dir.display()))?;
+    if json {
+        let tables: serde_json::Map<String, serde_json::Value> = copied
+            .iter()
+            .map(|(table, rows)| (table.to_string(), (*rows).into()))
+            .collect();
+        println!("{}", serde_json::Value::Object(tables));
+    } else {
+        for (table, rows) in &copied {
+            println!("{table:<11} {rows} rows");
+        }
+        println!(
+            "done: set [store] database_url to the same URL (or MINSTREL_STORE__DATABASE_URL)"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_bot(config: &Config) -> anyhow::Result<()> {

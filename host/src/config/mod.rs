@@ -254,6 +254,10 @@ impl PlayerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
+    /// Where the store's index lives: unset for the data dir's SQLite database, or a
+    /// `postgres://` URL shared by every process and host of one bot (see the README's
+    /// "Outgrowing one machine").
+    pub database_url: Option<String>,
     /// Eviction budget for cached blobs, in bytes.
     pub max_cache_bytes: u64,
     /// Largest single fetch, in bytes; larger downloads fail cleanly.
@@ -278,6 +282,7 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
+            database_url: None,
             max_cache_bytes: 2 << 30,
             max_fetch_bytes: 256 << 20,
             fetch_timeout_secs: 600,

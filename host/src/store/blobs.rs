@@ -5,7 +5,9 @@
 //! atomic), is fsynced, then renamed to `blobs/<first two hex>/<blake3 hex>` and the
 //! folder is fsynced. If a blob with that hash already exists it wins and the temp file
 //! is dropped. The writer holds an exclusive `flock` on its temp file for its whole life,
-//! which is how reconcile tells a live writer's temp file from a dead one's.
+//! which is how reconcile tells a live writer's temp file from a dead one's; with
+//! PostgreSQL the file's name also carries a tag naming the advisory lock its writer
+//! holds (`flock` is not to be trusted on a network filesystem).
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -15,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use cap_std::fs::{Dir, OpenOptions};
 
 use super::error::{Result, StoreError};
-use super::locks::{FileLock, Locks};
+use super::locks::{LockGuard, Locks};
 
 pub const BLOBS: &str = "blobs";
 pub const TMP: &str = "tmp";
@@ -74,9 +76,14 @@ impl Blobs {
         valid_hash(hash) && self.root.is_file(Self::rel_path(hash))
     }
 
-    /// Starts a new temp file, capped at `limit` bytes.
-    pub fn writer(&self, limit: u64) -> Result<BlobWriter> {
-        let name = format!("{TMP}/{}.part", uuid::Uuid::new_v4().simple());
+    /// Starts a new temp file, capped at `limit` bytes. `tag` names the lock its
+    /// writer holds throughout, where that lock is its liveness (see [`temp_tag`]).
+    pub fn writer(&self, limit: u64, tag: Option<&str>) -> Result<BlobWriter> {
+        let id = uuid::Uuid::new_v4().simple();
+        let name = match tag {
+            Some(tag) => format!("{TMP}/{id}.{tag}.part"),
+            None => format!("{TMP}/{id}.part"),
+        };
         let mut opts = OpenOptions::new();
         opts.write(true).create_new(true);
         let file = self.root.open_with(&name, &opts)?.into_std();
@@ -181,6 +188,12 @@ impl Blobs {
     }
 }
 
+/// The lock tag in a temp file's name (`tmp/<id>.<tag>.part`), if it has one.
+pub fn temp_tag(name: &str) -> Option<&str> {
+    let stem = name.rsplit('/').next()?.strip_suffix(".part")?;
+    stem.split_once('.').map(|(_, tag)| tag)
+}
+
 pub fn valid_hash(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -219,7 +232,7 @@ impl BlobWriter {
     /// Makes the blob durable and visible under its hash. Blocking (fsync). Returns the
     /// blob's lock, held so that the caller can index the blob before anyone may
     /// evict or reconcile it.
-    pub fn persist(mut self, blobs: &Blobs, locks: &Locks) -> Result<(Blob, FileLock)> {
+    pub fn persist(mut self, blobs: &Blobs, locks: &Locks) -> Result<(Blob, LockGuard)> {
         self.file.sync_all()?;
         let hash = self.hasher.finalize().to_hex().to_string();
         let guard = locks.lock(BLOB_LOCK, &hash)?;

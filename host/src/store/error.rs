@@ -12,6 +12,8 @@ pub enum StoreError {
     Db(#[from] Arc<sqlx::Error>),
     #[error("migration failed: {0}")]
     Migrate(Arc<sqlx::migrate::MigrateError>),
+    #[error("store configuration: {0}")]
+    Config(String),
     #[error("fetch failed: {0}")]
     Fetch(String),
     #[error("download exceeds the size limit of {limit} bytes")]

@@ -56,7 +56,7 @@ impl Store {
     {
         let inner = &self.inner;
         let _lock = match &stale {
-            Some(value) => match inner.locks.try_lock(META_LOCK, key)? {
+            Some(value) => match inner.locks.try_lock(META_LOCK, key).await? {
                 Some(lock) => lock,
                 None => return Ok(value.clone()), // another process is refreshing
             },

@@ -5,8 +5,9 @@
 //! - [`access`]: cache hits counted in memory and written in batches.
 //! - `claims`: event claims, group-committed.
 //! - [`blobs`]: content-addressed files, written atomically through a cap-std `Dir`.
-//! - [`index`]: the database seam ([`Index`]); [`sqlite`] is the embedded backend.
-//! - [`locks`]: striped cross-process file locks.
+//! - [`index`]: the database seam ([`Index`]); [`sqlite`] is the embedded backend,
+//!   [`postgres`] the shared one (`[store] database_url`).
+//! - [`locks`]: cross-process locks: striped file locks, or PostgreSQL advisory locks.
 //! - [`flights`]: in-process single-flight.
 //! - [`leases`]: blobs in use, renewed by their holder, respected by eviction.
 //! - [`evict`], [`reconcile`], [`scratch`], [`meta`] (TTL metadata cache).
@@ -16,6 +17,7 @@
 //! temp file -> persist under the blob's lock -> index -> release.
 
 pub mod access;
+mod advisory;
 pub mod blobs;
 mod claims;
 pub mod error;
@@ -27,6 +29,8 @@ pub mod key;
 pub mod leases;
 pub mod locks;
 pub mod meta;
+pub mod migrate;
+pub mod postgres;
 pub mod reconcile;
 mod records;
 pub mod scratch;
@@ -91,6 +95,8 @@ struct Inner {
     blobs: Blobs,
     locks: Locks,
     scratch: Dir,
+    /// Absolute path of `scratch`.
+    scratch_root: PathBuf,
     flights: Flights<TrackKey, Fetched>,
     meta_flights: Flights<String, Vec<u8>>,
     /// Identifies this store instance's leases in the database.
@@ -107,23 +113,37 @@ struct Inner {
 }
 
 impl Store {
-    /// Opens the store in `data_dir` (created if missing) with the SQLite backend.
+    /// Opens the store in `data_dir` (created if missing): its index in the data dir's
+    /// SQLite database, or in PostgreSQL when `config.database_url` names one (then
+    /// the cross-process locks are the server's advisory locks too).
     pub async fn open(data_dir: &Path, config: StoreConfig) -> Result<Self> {
         let blobs = Blobs::open(data_dir)?;
         let root = blobs.root();
-        root.create_dir_all("locks")?;
-        root.create_dir_all(scratch::SCRATCH)?;
-        let locks = Locks::new(root.open_dir("locks")?);
-        let scratch = root.open_dir(scratch::SCRATCH)?;
-        let db_path = blobs.root_path().join(DB_FILE);
-        let index = sqlite::SqliteIndex::open(&db_path, &locks).await?;
-        Ok(Self::with_index(
-            config,
-            Arc::new(index),
-            blobs,
-            locks,
-            scratch,
-        ))
+        let scratch_rel = scratch::folder(config.database_url.is_some());
+        root.create_dir_all(&scratch_rel)?;
+        let scratch = root.open_dir(&scratch_rel)?;
+        let (index, locks): (Arc<dyn Index>, Locks) = match &config.database_url {
+            None => {
+                root.create_dir_all("locks")?;
+                let locks = Locks::Files(root.open_dir("locks")?);
+                let db_path = blobs.root_path().join(DB_FILE);
+                let index = sqlite::SqliteIndex::open(&db_path, &locks).await?;
+                (Arc::new(index), locks)
+            }
+            Some(url) if postgres::is_postgres_url(url) => {
+                let (index, locks) = postgres::PgIndex::open(url).await?;
+                (Arc::new(index), Locks::Postgres(locks))
+            }
+            Some(_) => {
+                return Err(StoreError::Config(
+                    "store.database_url must be a postgres:// URL (leave it unset for the \
+                     embedded SQLite database)"
+                        .into(),
+                ));
+            }
+        };
+        let scratch = (scratch, blobs.root_path().join(scratch_rel));
+        Ok(Self::with_index(config, index, blobs, locks, scratch))
     }
 
     fn with_index(
@@ -131,7 +151,7 @@ impl Store {
         index: Arc<dyn Index>,
         blobs: Blobs,
         locks: Locks,
-        scratch: Dir,
+        (scratch, scratch_root): (Dir, PathBuf),
     ) -> Self {
         let claimer =
             claims::Claimer::spawn(Arc::clone(&index), config.claim_ttl().as_millis() as i64);
@@ -142,6 +162,7 @@ impl Store {
                 blobs,
                 locks,
                 scratch,
+                scratch_root,
                 flights: Flights::default(),
                 meta_flights: Flights::default(),
                 holder: uuid::Uuid::new_v4().to_string(),
@@ -251,7 +272,13 @@ impl Store {
         if let Some(blob) = self.lookup(key).await? {
             return Ok(Fetched { blob, hit: true });
         }
-        let mut sink = BlobSink::new(inner.blobs.writer(inner.config.max_fetch_bytes)?);
+        // The temp file is named after the key lock, held until it is renamed, so that
+        // reconcile on another host spares it (see `reconcile`).
+        let tag = inner.locks.tag(KEY_LOCK, &key.to_string());
+        let writer = inner
+            .blobs
+            .writer(inner.config.max_fetch_bytes, tag.as_deref())?;
+        let mut sink = BlobSink::new(writer);
         let limit = inner.config.fetch_timeout();
         let started = std::time::Instant::now();
         let fetched = match tokio::time::timeout(limit, fetcher.fetch(&mut sink)).await {
@@ -312,9 +339,9 @@ impl Store {
         self.inner.flights.len() + self.inner.meta_flights.len()
     }
 
-    /// Absolute path of the data dir's `scratch/` folder.
+    /// Absolute path of this store's scratch folder (see `scratch::folder`).
     pub fn scratch_root(&self) -> PathBuf {
-        self.data_dir().join(scratch::SCRATCH)
+        self.inner.scratch_root.clone()
     }
 }
 

@@ -2,7 +2,8 @@
 //! damage, safely while other processes keep fetching.
 //!
 //! - Temp files are removed only when no writer holds their lock (and they are older
-//!   than `temp_grace_secs`, covering the instant between create and lock).
+//!   than `temp_grace_secs`, covering the instant between create and lock): the file's
+//!   `flock`, and with PostgreSQL the advisory lock its name's tag names.
 //! - A blob file without a row, or a row without a file, is re-checked under the blob's
 //!   lock, which a writer holds from rename until its row is written: a live writer's
 //!   fresh blob is never mistaken for an orphan.
@@ -11,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use super::blobs::{BLOB_LOCK, valid_hash};
+use super::blobs::{BLOB_LOCK, temp_tag, valid_hash};
 use super::{Result, Store, StoreError, now_ms};
 
 /// Counts of problems found (and fixed, when repairing).
@@ -41,16 +42,20 @@ impl Store {
 
         let store = self.clone();
         let grace = inner.config.temp_grace();
-        report.temp_files = blocking(move || {
-            let dead = store.inner.blobs.dead_temp_files(grace)?;
-            if repair {
-                for (name, _lock) in &dead {
-                    store.inner.blobs.remove_temp(name)?;
-                }
+        let unlocked = blocking(move || Ok(store.inner.blobs.dead_temp_files(grace)?)).await?;
+        for (name, _file_lock) in unlocked {
+            // With PostgreSQL, the writer's lock on the server decides too. A new writer
+            // never reuses a name, so the lock need not be held while removing.
+            if let Some(tag) = temp_tag(&name)
+                && inner.locks.tag_held(tag).await?
+            {
+                continue;
             }
-            Ok(dead.len() as u64)
-        })
-        .await?;
+            report.temp_files += 1;
+            if repair {
+                inner.blobs.remove_temp(&name)?;
+            }
+        }
 
         let rows: HashMap<String, u64> = inner
             .index

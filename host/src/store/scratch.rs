@@ -2,6 +2,9 @@
 //! of other tools). They live in `scratch/<guild>/`, apart from cached blobs, and are
 //! swept once a guild has been idle for `scratch_idle_secs`.
 //!
+//! With a PostgreSQL store each host has its own folder under `scratch/` (see
+//! [`folder`]).
+//!
 //! An active [`Scratch`] holds a shared lock on `scratch/<guild>.lock` (a file that is
 //! never deleted); the sweeper removes a folder only while holding that lock
 //! exclusively, so it never pulls a folder from under a user, in any process.
@@ -16,6 +19,30 @@ use cap_std::fs::OpenOptions;
 use super::{Result, Store, StoreError};
 
 pub const SCRATCH: &str = "scratch";
+
+/// The scratch folder under the data dir: `scratch/`, or `scratch/<host name>/` when
+/// the data dir may be shared by several hosts (a PostgreSQL store), because a
+/// network filesystem's `flock` cannot keep one host's sweeper off another's folders,
+/// and scratch files are only ever used where they were made.
+pub fn folder(shared_by_hosts: bool) -> String {
+    if !shared_by_hosts {
+        return SCRATCH.to_string();
+    }
+    let mut name = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it
+    // or truncates, and the last byte stays 0.
+    let ok = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len() - 1) } == 0;
+    let host: String = String::from_utf8_lossy(name.split(|&b| b == 0).next().unwrap_or_default())
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .collect();
+    let host = if ok && !host.is_empty() && host != "." && host != ".." {
+        host
+    } else {
+        "host".to_string()
+    };
+    format!("{SCRATCH}/{host}")
+}
 const LAST_USE: &str = ".last-use";
 
 /// A guild's scratch folder, in use while this value lives.

@@ -1,0 +1,148 @@
+//! The store's database in tests: the data dir's SQLite file (the default), or, with
+//! `STORE_BACKEND=postgres`, the PostgreSQL server at `POSTGRES_URL`
+//! (`postgres://postgres@127.0.0.1:5432/test` unless set), in a fresh schema per data dir, which
+//! every process on that data dir shares. `scripts/test.sh` runs the store tests both
+//! ways.
+
+use std::collections::BTreeSet;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::{Mutex, Once};
+
+use sqlx::Connection;
+
+const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Schemas this helper made are dropped by a later run once this old (seconds).
+const KEEP_SCHEMAS_SECS: u64 = 6 * 3600;
+
+/// Whether the store tests run on PostgreSQL.
+pub fn postgres_selected() -> bool {
+    std::env::var("STORE_BACKEND").as_deref() == Ok("postgres")
+}
+
+/// The PostgreSQL server's database URL.
+pub fn server_url() -> String {
+    std::env::var("POSTGRES_URL").unwrap_or_else(|_| DEFAULT_SERVER.to_string())
+}
+
+/// The `[store] database_url` of a store on `dir` under the selected backend.
+pub fn store_database_url(dir: &Path) -> Option<String> {
+    postgres_selected().then(|| schema_url(dir))
+}
+
+/// A database URL whose tables live in a schema of their own for `dir` (created on
+/// first use; the same name in every process, as it is derived from the path).
+pub fn schema_url(dir: &Path) -> String {
+    let path = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let schema = format!(
+        "mt_{}",
+        &blake3::hash(path.as_os_str().as_bytes()).to_hex()[..16]
+    );
+    static MADE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    if MADE.lock().unwrap().insert(schema.clone()) {
+        drop_old_schemas();
+        let now = unix_secs();
+        execute(&[
+            format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
+            format!("COMMENT ON SCHEMA {schema} IS '{now}'"),
+        ]);
+    }
+    with_search_path(&server_url(), &schema)
+}
+
+/// `url` with its tables in `schema`.
+pub fn with_search_path(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// Whether process `pid` (a `minstrel` or a test child) waits for an advisory lock.
+pub fn waits_for_an_advisory_lock(pid: u32) -> bool {
+    let name = format!("minstrel/{pid}");
+    let waiting: Vec<i64> = query_i64(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = $1",
+        &name,
+    );
+    waiting.first().is_some_and(|n| *n > 0)
+}
+
+fn drop_old_schemas() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let before = (unix_secs() - KEEP_SCHEMAS_SECS).to_string();
+        let old = query_strings(
+            "SELECT nspname::TEXT FROM pg_namespace n WHERE nspname LIKE 'mt\\_%'
+             AND obj_description(n.oid, 'pg_namespace') < $1",
+            &before,
+        );
+        let drops: Vec<String> = old
+            .iter()
+            .map(|s| format!("DROP SCHEMA IF EXISTS {s} CASCADE"))
+            .collect();
+        execute(&drops);
+    });
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Runs `f` on a connection to the server, on a runtime of its own (callers may be
+/// sync, or inside another runtime).
+fn with_connection<T: Send + 'static>(
+    f: impl AsyncFnOnce(&mut sqlx::PgConnection) -> T + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let mut conn = sqlx::PgConnection::connect(&server_url())
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {}: {e}", server_url()));
+            f(&mut conn).await
+        })
+    })
+    .join()
+    .expect("database helper thread")
+}
+
+fn execute(statements: &[String]) {
+    let statements = statements.to_vec();
+    with_connection(async move |conn| {
+        for statement in &statements {
+            // Names made here from hashes and numbers, never from input.
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.as_str()))
+                .execute(&mut *conn)
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+    });
+}
+
+fn query_strings(sql: &'static str, arg: &str) -> Vec<String> {
+    let arg = arg.to_string();
+    with_connection(async move |conn| {
+        sqlx::query_scalar(sql)
+            .bind(arg)
+            .fetch_all(conn)
+            .await
+            .unwrap()
+    })
+}
+
+fn query_i64(sql: &'static str, arg: &str) -> Vec<i64> {
+    let arg = arg.to_string();
+    with_connection(async move |conn| {
+        sqlx::query_scalar(sql)
+            .bind(arg)
+            .fetch_all(conn)
+            .await
+            .unwrap()
+    })
+}
