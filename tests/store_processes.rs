@@ -63,12 +63,18 @@ fn processes_starting_together_on_an_empty_data_dir_all_come_up() {
     }
 }
 
-/// Whether process `pid` is blocked on one of the store's key locks: with files, the
-/// kernel lists blocked `flock` requests in /proc/locks, marked `->`, with the file's
-/// inode; with PostgreSQL, pg_locks lists its ungranted advisory lock.
-fn waits_for_a_key_lock(data_dir: &Path, pid: u32) -> bool {
+/// Whether process `pid` is blocked on one of the store's key locks (`url`'s, with
+/// PostgreSQL): with files, the kernel lists blocked `flock` requests in /proc/locks,
+/// marked `->`, with the file's inode; with PostgreSQL, pg_locks lists the ungranted
+/// advisory lock.
+fn waits_for_a_key_lock(data_dir: &Path, pid: u32, url: &str) -> bool {
     if database::postgres_selected() {
-        return database::waits_for_an_advisory_lock(pid);
+        let key = minstrel::store::TrackKey::from_url(url)
+            .unwrap()
+            .to_string();
+        let scope = database::schema_name(data_dir);
+        let id = minstrel::store::advisory::lock_id(&scope, minstrel::store::KEY_LOCK, &key);
+        return database::waits_for_an_advisory_lock(pid, id);
     }
     use std::os::unix::fs::MetadataExt;
     let key_locks: Vec<u64> = std::fs::read_dir(data_dir.join("locks"))
@@ -117,7 +123,7 @@ async fn a_waiter_takes_over_when_the_downloader_is_killed() {
     );
     let second = fetch();
     let waiter = second.id();
-    let waiting = async || waits_for_a_key_lock(dir.path(), waiter);
+    let waiting = async || waits_for_a_key_lock(dir.path(), waiter, &url);
     assert!(
         wait_for(Duration::from_secs(20), waiting).await,
         "the second process never waited for the key lock"

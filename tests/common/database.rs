@@ -33,11 +33,7 @@ pub fn store_database_url(dir: &Path) -> Option<String> {
 /// A database URL whose tables live in a schema of their own for `dir` (created on
 /// first use; the same name in every process, as it is derived from the path).
 pub fn schema_url(dir: &Path) -> String {
-    let path = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let schema = format!(
-        "mt_{}",
-        &blake3::hash(path.as_os_str().as_bytes()).to_hex()[..16]
-    );
+    let schema = schema_name(dir);
     static MADE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     if MADE.lock().unwrap().insert(schema.clone()) {
         drop_old_schemas();
@@ -50,21 +46,40 @@ pub fn schema_url(dir: &Path) -> String {
     with_search_path(&server_url(), &schema)
 }
 
+/// The schema of the stores on `dir`.
+pub fn schema_name(dir: &Path) -> String {
+    let path = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    format!(
+        "mt_{}",
+        &blake3::hash(path.as_os_str().as_bytes()).to_hex()[..16]
+    )
+}
+
 /// `url` with its tables in `schema`.
 pub fn with_search_path(url: &str, schema: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
-/// Whether process `pid` (a `minstrel` or a test child) waits for an advisory lock.
-pub fn waits_for_an_advisory_lock(pid: u32) -> bool {
+/// Whether process `pid` (a `minstrel` or a test child) waits for the advisory lock
+/// `id` (pg_locks shows a bigint key as its high and low halves).
+pub fn waits_for_an_advisory_lock(pid: u32, id: i64) -> bool {
     let name = format!("minstrel/{pid}");
-    let waiting: Vec<i64> = query_i64(
-        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-         WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = $1",
-        &name,
-    );
-    waiting.first().is_some_and(|n| *n > 0)
+    let (high, low) = ((id as u64 >> 32) as i64, (id as u64 & 0xffff_ffff) as i64);
+    with_connection(async move |conn| {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = $1
+               AND l.classid::BIGINT = $2 AND l.objid::BIGINT = $3 AND l.objsubid = 1",
+        )
+        .bind(name)
+        .bind(high)
+        .bind(low)
+        .fetch_one(conn)
+        .await
+        .unwrap();
+        n > 0
+    })
 }
 
 fn drop_old_schemas() {
@@ -126,17 +141,6 @@ fn execute(statements: &[String]) {
 }
 
 fn query_strings(sql: &'static str, arg: &str) -> Vec<String> {
-    let arg = arg.to_string();
-    with_connection(async move |conn| {
-        sqlx::query_scalar(sql)
-            .bind(arg)
-            .fetch_all(conn)
-            .await
-            .unwrap()
-    })
-}
-
-fn query_i64(sql: &'static str, arg: &str) -> Vec<i64> {
     let arg = arg.to_string();
     with_connection(async move |conn| {
         sqlx::query_scalar(sql)

@@ -61,14 +61,8 @@ impl PgLocks {
         }
     }
 
-    /// The lock's 64-bit key (collisions only serialise two keys briefly).
     pub fn id(&self, namespace: &str, key: &str) -> i64 {
-        let mut h = blake3::Hasher::new();
-        for part in [&self.scope, namespace, key] {
-            h.update(part.as_bytes());
-            h.update(b"\0");
-        }
-        i64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
+        lock_id(&self.scope, namespace, key)
     }
 
     fn pool(&self, namespace: &str) -> &PgPool {
@@ -114,6 +108,17 @@ impl PgLocks {
             id,
         }))
     }
+}
+
+/// The 64-bit advisory lock key of `key` in `namespace` for the store whose schema is
+/// `scope` (collisions only serialise two keys briefly).
+pub fn lock_id(scope: &str, namespace: &str, key: &str) -> i64 {
+    let mut h = blake3::Hasher::new();
+    for part in [scope, namespace, key] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    i64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
 /// A connection waiting for a lock: closed if the wait ends without the lock.

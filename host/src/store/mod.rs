@@ -17,7 +17,7 @@
 //! temp file -> persist under the blob's lock -> index -> release.
 
 pub mod access;
-mod advisory;
+pub mod advisory;
 pub mod blobs;
 mod claims;
 pub mod error;
@@ -57,7 +57,7 @@ use flights::Flights;
 use locks::Locks;
 
 /// Lock namespace for fetches, keyed by track key.
-const KEY_LOCK: &str = "key";
+pub const KEY_LOCK: &str = "key";
 const DB_FILE: &str = "minstrel.db";
 
 /// The result of [`Store::get_or_fetch`].
