@@ -82,6 +82,20 @@ pub fn waits_for_an_advisory_lock(pid: u32, id: i64) -> bool {
     })
 }
 
+/// How many server sessions processes `pids` still have (see `minstrel/<pid>`): the
+/// server drops a killed process's session, and with it its locks, once it notices
+/// the connection is gone.
+pub fn sessions_of(pids: &[u32]) -> i64 {
+    let names: Vec<String> = pids.iter().map(|p| format!("minstrel/{p}")).collect();
+    with_connection(async move |conn| {
+        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = ANY($1)")
+            .bind(names)
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    })
+}
+
 fn drop_old_schemas() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
