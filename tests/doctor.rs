@@ -9,7 +9,7 @@ use minstrel_local::discord::payloads::{GUILD_ID, LOUNGE, MUSIC};
 use minstrel_tests::bot::WAIT;
 use minstrel_tests::built::component;
 use minstrel_tests::process::{finished, spawn};
-use minstrel_tests::{minstrel, wait_for};
+use minstrel_tests::{database, minstrel, wait_for};
 
 /// `minstrel doctor` with `token` and `env`: its exit code and what it printed.
 async fn doctor(
@@ -136,6 +136,43 @@ async fn each_problem_is_named_with_its_fix() {
     let (code, out) = doctor(&server, tmp.path(), "the-right-token", &[]).await;
     assert_eq!(code, Some(1), "{out}");
     line(&out, "FAIL", "no plugins, so `/play` finds nothing");
+}
+
+/// With `[store] database_url` the database line names the PostgreSQL server (never the
+/// password), and a server that cannot be reached fails with a fix about that URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_database_is_checked_without_showing_its_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = LocalDiscord::start().await.unwrap();
+    plugins_with(
+        tmp.path(),
+        &[("tone.wasm", &std::fs::read(component("tone")).unwrap())],
+    );
+    let url = database::schema_url(tmp.path()).replacen("://postgres@", "://postgres:hunter2@", 1);
+    assert!(
+        url.contains("hunter2"),
+        "set POSTGRES_URL's user to postgres: {url}"
+    );
+    let env = [("MINSTREL_STORE__DATABASE_URL", url.as_str())];
+    let (code, out) = doctor(&server, tmp.path(), "test-token", &env).await;
+    assert_eq!(code, Some(0), "{out}");
+    line(
+        &out,
+        "ok",
+        "database postgres://postgres@127.0.0.1:5432/test: migrated; 0 tracks",
+    );
+
+    let unreachable = "postgres://postgres:hunter2@127.0.0.1:9/test";
+    let env = [("MINSTREL_STORE__DATABASE_URL", unreachable)];
+    let (code, out) = doctor(&server, tmp.path(), "test-token", &env).await;
+    assert_eq!(code, Some(1), "{out}");
+    let (_, fix) = line(
+        &out,
+        "FAIL",
+        "database postgres://postgres@127.0.0.1:9/test: cannot open",
+    );
+    assert!(fix.unwrap().contains("[store] database_url"), "{out}");
+    assert!(!out.contains("hunter2"), "the password was shown:\n{out}");
 }
 
 /// Discord closes the connection with 4014 when the bot asks for an intent the

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::config::Config;
 use crate::discord::probe::{self, ProbeError};
 use crate::plugins::{NoServices, PluginHost, World, bundled};
-use crate::store::Store;
+use crate::store::{Store, postgres};
 
 /// Oldest ffmpeg whose filters and encoders the renditions use.
 const FFMPEG_MAJOR: u32 = 4;
@@ -211,41 +211,55 @@ async fn data_folder(config: &Config, report: &mut Report) -> Option<Store> {
         return None;
     }
     let fs = filesystem_of(dir).unwrap_or_else(|| "unknown".into());
-    if ["nfs", "nfs4", "cifs", "smb3", "smbfs", "9p"].contains(&fs.as_str())
-        || fs.starts_with("fuse")
-    {
+    let networked = ["nfs", "nfs4", "cifs", "smb3", "smbfs", "9p"].contains(&fs.as_str())
+        || fs.starts_with("fuse");
+    let postgres = config.store.database_url.as_deref().map(postgres::describe);
+    if networked && postgres.is_some() {
+        report.ok(format!(
+            "data folder {}: writable, on {fs}, shared through PostgreSQL's locks",
+            dir.display()
+        ));
+    } else if networked {
         report.warn(
             format!(
                 "data folder {}: on {fs}, where file locks may not hold between hosts",
                 dir.display()
             ),
-            "keep the data folder on a local disk (one download per song relies on flock)",
+            "keep the data folder on a local disk (one download per song relies on flock), \
+             or share it between hosts with [store] database_url (PostgreSQL)",
         );
     } else {
         report.ok(format!("data folder {}: writable, on {fs}", dir.display()));
     }
+    let database = match &postgres {
+        Some(url) => format!("database {url}"),
+        None => "database".to_string(),
+    };
     match Store::open(dir, config.store.clone()).await {
         Ok(store) => {
             match store.stats().await {
                 Ok(stats) => report.ok(format!(
-                    "database: migrated; {} tracks, {} blobs, {:.1} MiB of {:.0} MiB",
+                    "{database}: migrated; {} tracks, {} blobs, {:.1} MiB of {:.0} MiB",
                     stats.index.tracks,
                     stats.index.blobs,
                     stats.index.bytes as f64 / f64::from(1 << 20),
                     stats.max_cache_bytes as f64 / f64::from(1 << 20),
                 )),
                 Err(e) => report.fail(
-                    format!("database: opened but does not answer ({e})"),
+                    format!("{database}: opened but does not answer ({e})"),
                     "run `minstrel cache verify --repair`",
                 ),
             }
             Some(store)
         }
         Err(e) => {
-            report.fail(
-                format!("database: cannot open ({e:#})"),
-                "check the data folder's permissions and free space; move a damaged minstrel.db aside",
-            );
+            let fix = if postgres.is_some() {
+                "check [store] database_url: the server is up, the user may log in and create \
+                 tables in the database (or the schema its search_path names)"
+            } else {
+                "check the data folder's permissions and free space; move a damaged minstrel.db aside"
+            };
+            report.fail(format!("{database}: cannot open ({e:#})"), fix);
             None
         }
     }

@@ -11,8 +11,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, Row};
 
 use super::access::Access;
 use super::advisory::PgLocks;
@@ -31,6 +31,20 @@ pub struct PgIndex {
     pool: PgPool,
 }
 
+/// `url` as a person may see it: user, host, port and database, never the password.
+pub fn describe(url: &str) -> String {
+    match PgConnectOptions::from_str(url) {
+        Ok(o) => format!(
+            "postgres://{}@{}:{}/{}",
+            o.get_username(),
+            o.get_host(),
+            o.get_port(),
+            o.get_database().unwrap_or_default()
+        ),
+        Err(_) => "an unreadable PostgreSQL URL".into(),
+    }
+}
+
 /// Whether `url` names a PostgreSQL database.
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
@@ -45,6 +59,12 @@ impl PgIndex {
         if options.get_application_name().is_none() {
             options = options.application_name(&application_name());
         }
+        // One connection first, so a server that is down or refuses the login fails at
+        // once with its own error (the pool would retry until its acquire timeout).
+        sqlx::PgConnection::connect_with(&options)
+            .await?
+            .close()
+            .await?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
