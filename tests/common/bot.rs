@@ -25,6 +25,8 @@ pub fn host_config(dir: &Path) -> Config {
         store: crate::test_config(),
         ..Config::default()
     };
+    // The store tests' backend (see `database`): SQLite unless STORE_BACKEND=postgres.
+    config.store.database_url = crate::database::store_database_url(&config.data_dir);
     config.plugins.dir = dir.join("plugins");
     config.plugins.bundled = false;
     std::fs::create_dir_all(&config.plugins.dir).unwrap();

@@ -48,7 +48,8 @@ pub fn schema_url(dir: &Path) -> String {
 
 /// The schema of the stores on `dir`.
 pub fn schema_name(dir: &Path) -> String {
-    let path = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    // Absolute, not canonical: the same name before and after the folder exists.
+    let path = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     format!(
         "mt_{}",
         &blake3::hash(path.as_os_str().as_bytes()).to_hex()[..16]
