@@ -54,24 +54,19 @@ impl PgIndex {
     /// Connects, applies migrations (sqlx's PostgreSQL migrator serialises processes
     /// on an advisory lock) and returns the index with the store's advisory locks.
     pub async fn open(url: &str) -> Result<(Self, PgLocks)> {
-        let mut options = PgConnectOptions::from_str(url)?;
+        // The server's notices ("already exists, skipping" at every start) are no news.
+        let mut options =
+            PgConnectOptions::from_str(url)?.options([("client_min_messages", "warning")]);
         // Names this process in pg_stat_activity (and so beside its pg_locks rows).
         if options.get_application_name().is_none() {
             options = options.application_name(&application_name());
         }
-        // One connection first, so a server that is down or refuses the login fails at
-        // once with its own error (the pool would retry until its acquire timeout).
-        sqlx::PgConnection::connect_with(&options)
-            .await?
-            .close()
-            .await?;
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
-            .await?;
+        // Set-up on one connection of its own, so a server that is down or refuses the
+        // login fails at once with its own error (a pool would retry until its acquire
+        // timeout); the pools connect when first used.
+        let mut conn = sqlx::PgConnection::connect_with(&options).await?;
         let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()")
-            .fetch_one(&pool)
+            .fetch_one(&mut conn)
             .await?;
         let Some(schema) = schema else {
             return Err(StoreError::Config(
@@ -80,13 +75,42 @@ impl PgIndex {
                     .into(),
             ));
         };
-        MIGRATOR.run(&pool).await?;
+        // The migrator serialises every process of the database on one lock: skip it
+        // when every migration is already applied (the common start).
+        if !migrated(&mut conn).await? {
+            MIGRATOR.run(&mut conn).await?;
+        }
+        conn.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options.clone());
         Ok((Self { pool }, PgLocks::new(options, schema)))
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// Whether the schema has applied exactly the migrations this binary carries.
+async fn migrated(conn: &mut sqlx::PgConnection) -> Result<bool> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !exists {
+        return Ok(false);
+    }
+    let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let ours: Vec<(i64, Vec<u8>)> = MIGRATOR
+        .iter()
+        .map(|m| (m.version, m.checksum.to_vec()))
+        .collect();
+    Ok(applied == ours)
 }
 
 /// `minstrel/<pid>`: which process holds or waits for a lock, as the server sees it.
