@@ -203,7 +203,7 @@ async fn kill_dash_nine_loop_leaves_a_consistent_store() {
     println!("kill loop seed {seed}");
     let mut rng = Rng(seed);
     let rounds = 25;
-    let mut killed = Vec::new();
+
     for _ in 0..rounds {
         let mut victims: Vec<std::process::Child> = (0..4)
             .map(|_| {
@@ -220,7 +220,6 @@ async fn kill_dash_nine_loop_leaves_a_consistent_store() {
         tokio::time::sleep(Duration::from_millis(rng.below(400))).await;
         for v in &mut victims {
             let _ = v.kill();
-            killed.push(v.id());
         }
         for v in &mut victims {
             v.wait().unwrap();
@@ -247,14 +246,23 @@ async fn kill_dash_nine_loop_leaves_a_consistent_store() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["corrupt"], 0, "{report}");
     assert_eq!(report["missing_blobs"], 0, "{report}");
-    // A killed process's locks go with its session, which the server drops once it
-    // notices the connection is gone (with files the kernel drops them at the kill).
+    // A temp file's writer is alive while its key's lock is held. With files the
+    // kernel drops a process's locks when it dies; the server drops them with the
+    // session, once it notices the connection is gone: wait for that.
     if database::postgres_selected() {
-        let gone = async || database::sessions_of(&killed) == 0;
+        let scope = database::schema_name(dir.path());
+        let ids: Vec<i64> = (0..6)
+            .map(|i| {
+                let key = minstrel::store::TrackKey::from_url(&server.url(&format!("/k{i}")));
+                let key = key.unwrap().to_string();
+                minstrel::store::advisory::lock_id(&scope, minstrel::store::KEY_LOCK, &key)
+            })
+            .collect();
+        let free = async || database::advisory_locks_held(&ids) == 0;
         assert!(
-            wait_for(Duration::from_secs(30), gone).await,
-            "the server kept killed processes' sessions: {}",
-            database::sessions_of(&killed)
+            wait_for(Duration::from_secs(30), free).await,
+            "key locks still held: {}",
+            database::advisory_locks_held(&ids)
         );
     }
     let repaired = json_output(

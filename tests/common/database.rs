@@ -83,17 +83,25 @@ pub fn waits_for_an_advisory_lock(pid: u32, id: i64) -> bool {
     })
 }
 
-/// How many server sessions processes `pids` still have (see `minstrel/<pid>`): the
-/// server drops a killed process's session, and with it its locks, once it notices
-/// the connection is gone.
-pub fn sessions_of(pids: &[u32]) -> i64 {
-    let names: Vec<String> = pids.iter().map(|p| format!("minstrel/{p}")).collect();
+/// How many of the advisory locks `ids` someone holds. A process's locks go with its
+/// session, which the server drops some moments after the process is gone (killed, or
+/// exited before its unlocks were sent).
+pub fn advisory_locks_held(ids: &[i64]) -> i64 {
+    let (high, low): (Vec<i64>, Vec<i64>) = ids
+        .iter()
+        .map(|&id| ((id as u64 >> 32) as i64, (id as u64 & 0xffff_ffff) as i64))
+        .unzip();
     with_connection(async move |conn| {
-        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = ANY($1)")
-            .bind(names)
-            .fetch_one(conn)
-            .await
-            .unwrap()
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks l JOIN unnest($1::BIGINT[], $2::BIGINT[]) AS k(high, low)
+               ON l.classid::BIGINT = k.high AND l.objid::BIGINT = k.low
+             WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted",
+        )
+        .bind(high)
+        .bind(low)
+        .fetch_one(conn)
+        .await
+        .unwrap()
     })
 }
 
