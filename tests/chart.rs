@@ -45,6 +45,7 @@ async fn start_host(server: &LocalDiscord, dir: &Path) -> Host {
     );
     let options = BotOptions {
         mention_order: vec!["chart".into()],
+        shards: minstrel::shards::ShardPlan::Single,
         ..bot_options(server)
     };
     start_bot(server, &config, options, "poll").await

@@ -30,6 +30,7 @@ async fn start_with(config: Config, mention_order: Vec<String>) -> (LocalDiscord
     let server = LocalDiscord::start().await.unwrap();
     let options = BotOptions {
         mention_order,
+        shards: minstrel::shards::ShardPlan::Single,
         ..bot_options(&server)
     };
     let host = start_bot(&server, &config, options, "ping").await;

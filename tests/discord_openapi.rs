@@ -258,6 +258,7 @@ async fn every_rest_call_matches_discords_openapi_description() {
     // `chart` (tables only) is asked before `ask` (everything else).
     let options = BotOptions {
         mention_order: vec!["chart".into(), "ask".into()],
+        shards: minstrel::shards::ShardPlan::Single,
         ..bot_options(&server)
     };
     let host = start_bot(&server, &config, options, "hello").await;

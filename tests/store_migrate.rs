@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use minstrel::config::StoreConfig;
+use minstrel::shards::Owned;
 use minstrel::store::{LoudnessRow, Store};
 use minstrel_tests::database::{schema_url, with_search_path};
 use minstrel_tests::{CountingFetcher, bytes, check, json_output, key, minstrel, test_config};
@@ -131,7 +132,10 @@ async fn a_sqlite_installation_moves_to_postgres_with_every_row() {
     );
     let fresh = store.fresh_meta("search:abba").await.unwrap();
     assert_eq!(fresh, Some(searched));
-    let due_now = store.timers_due(Duration::from_secs(60), 10).await.unwrap();
+    let due_now = store
+        .timers_due(Duration::from_secs(60), 10, Owned::ALL)
+        .await
+        .unwrap();
     assert_eq!(due_now.len(), 1);
     assert_eq!(
         (

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use minstrel::shards::Owned;
 use minstrel::store::{Store, StoreError};
 use minstrel_tests::database;
 use minstrel_tests::process::{
@@ -168,7 +169,10 @@ async fn claim_timers(store: &Store) -> Vec<String> {
                 // More than exist means some were claimed twice: stop and let the
                 // count say so.
                 while claimed.len() <= 1_000 {
-                    let due = store.timers_due(Duration::from_secs(60), 8).await.unwrap();
+                    let due = store
+                        .timers_due(Duration::from_secs(60), 8, Owned::ALL)
+                        .await
+                        .unwrap();
                     if due.is_empty() {
                         break;
                     }
@@ -231,19 +235,58 @@ async fn due_timers_are_claimed_exactly_once_across_tasks_and_processes() {
         .await
         .unwrap()
         .unwrap();
-    let first = store.timers_due(Duration::from_millis(1), 8).await.unwrap();
+    let first = store
+        .timers_due(Duration::from_millis(1), 8, Owned::ALL)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let again = store.timers_due(Duration::from_secs(60), 8).await.unwrap();
+    let again = store
+        .timers_due(Duration::from_secs(60), 8, Owned::ALL)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1, "the lapsed claim is taken again");
     assert_eq!(again[0].id, first[0].id);
     assert!(
         store
-            .timers_due(Duration::from_secs(60), 8)
+            .timers_due(Duration::from_secs(60), 8, Owned::ALL)
             .await
             .unwrap()
             .is_empty()
     );
+}
+
+/// A bot sharded over processes fires a guild's timers only in the process that owns
+/// the guild's shard; timers of no guild go to whichever process asks first.
+#[tokio::test]
+async fn timers_are_fired_by_the_owner_of_their_guild() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), test_config()).await;
+    // Guilds on shards 0..6 of 6 (Discord's (id >> 22) % count), and one timer of no guild.
+    let guilds: Vec<u64> = (0..6u64).map(|n| (n << 22) | 77).collect();
+    for guild in &guilds {
+        store
+            .timer_add("reminders", 0, &guild.to_be_bytes(), Some(*guild), 1_000)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    store
+        .timer_add("reminders", 0, b"nobody", None, 1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let lease = Duration::from_secs(60);
+    let slice = Owned::new(2, 3, 6).unwrap();
+    let due = store.timers_due(lease, 100, slice).await.unwrap();
+    let mut fired: Vec<Option<u64>> = due.iter().map(|t| t.guild_id).collect();
+    fired.sort();
+    assert_eq!(fired, vec![None, Some(guilds[2]), Some(guilds[3])]);
+    let rest = store.timers_due(lease, 100, Owned::ALL).await.unwrap();
+    let mut fired: Vec<Option<u64>> = rest.iter().map(|t| t.guild_id).collect();
+    fired.sort();
+    let others = [0, 1, 4, 5].map(|i| Some(guilds[i]));
+    assert_eq!(fired, others, "the other slices' timers were left for them");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,7 @@ fn options(server: &LocalDiscord) -> BotOptions {
         dev_guild: Some(GUILD_ID),
         prefix: "!".into(),
         mention_order: Vec::new(),
+        shards: minstrel::shards::ShardPlan::Single,
     }
 }
 

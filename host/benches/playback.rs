@@ -192,6 +192,7 @@ async fn run() {
         dev_guild: Some(GUILD_ID),
         prefix: "!".into(),
         mention_order: Vec::new(),
+        shards: minstrel::shards::ShardPlan::Single,
     };
     let host = app::start(&config, options).await.unwrap();
     assert!(

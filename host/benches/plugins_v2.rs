@@ -268,6 +268,7 @@ async fn press_to_answer() {
         dev_guild: Some(GUILD_ID),
         prefix: "!".into(),
         mention_order: Vec::new(),
+        shards: minstrel::shards::ShardPlan::Single,
     };
     let host = minstrel::app::start(&config, options).await.unwrap();
     let registered = |w: &minstrel_local::discord::World| {

@@ -144,7 +144,12 @@ pub async fn start_with(
         None
     };
     let shutdown = CancellationToken::new();
-    crate::plugins::scheduler::spawn(plugins.clone(), store.clone(), shutdown.clone());
+    crate::plugins::scheduler::spawn(
+        plugins.clone(),
+        store.clone(),
+        bot.shards.owned(),
+        shutdown.clone(),
+    );
     let running = discord::start(
         bot,
         connection,

@@ -22,6 +22,7 @@
 //!   from a folder and hot-reloaded; `minstrel plugin check|list|new`.
 //! - [`media`]: yt-dlp with fixed argument templates, behind the plugins' `media`.
 //! - [`services`]: the host subsystems behind the plugins' `llm`, `player` and `media`.
+//! - [`shards`]: which gateway shards a process runs, and so which guilds it owns.
 //! - [`children`]: what yt-dlp and ffmpeg inherit, and what of their errors users see.
 //! - [`address`]: which addresses plugin traffic may reach (globally routable unicast).
 //! - [`markdown`]: escaping text shown as data (song titles, plugin names and errors) in
@@ -48,4 +49,5 @@ pub mod player;
 pub mod plugins;
 pub mod recent;
 pub mod services;
+pub mod shards;
 pub mod store;

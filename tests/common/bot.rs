@@ -60,6 +60,7 @@ pub fn bot_options(server: &LocalDiscord) -> BotOptions {
         dev_guild: Some(GUILD_ID),
         prefix: "!".into(),
         mention_order: Vec::new(),
+        shards: minstrel::shards::ShardPlan::Single,
     }
 }
 
@@ -146,7 +147,18 @@ pub async fn interaction_reply(world: &World, token: &str) -> Value {
 /// has received every event delivered before it (a voice state, a duplicate of an
 /// earlier message) and answered a later one.
 pub async fn caught_up(world: &World) {
-    let id = world.send_message(minstrel_local::discord::payloads::ALICE, "!ping", 1);
+    caught_up_in(world, minstrel_local::discord::payloads::GENERAL).await;
+}
+
+/// [`caught_up`] for the bot serving `channel`'s guild (on a sharded bot, the process
+/// running that guild's shard).
+pub async fn caught_up_in(world: &World, channel: u64) {
+    let id = world.send_message_in(
+        channel,
+        minstrel_local::discord::payloads::ALICE,
+        "!ping",
+        1,
+    );
     assert!(
         world
             .wait_for(WAIT, |w| w
@@ -225,6 +237,12 @@ impl BotProcess {
             Ok(Some(line)) => line,
             _ => panic!("the bot process never logged {text:?} {n} times"),
         }
+    }
+
+    /// Kills the process with SIGKILL (a crash, `kill -9`), and reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
     }
 
     /// Sends SIGTERM (what `systemctl stop` and `docker stop` send) and waits up to

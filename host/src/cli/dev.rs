@@ -53,6 +53,7 @@ pub async fn run(config: &Config, port: u16) -> anyhow::Result<()> {
         dev_guild: Some(GUILD_ID),
         prefix: config.discord.prefix.clone(),
         mention_order: config.discord.mention_order.clone(),
+        shards: crate::shards::ShardPlan::Single,
     };
     let host = crate::app::start(config, options).await?;
     let ready = world

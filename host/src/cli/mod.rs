@@ -73,7 +73,16 @@ enum Command {
     },
     /// Run the bot against Discord (token from DISCORD_TOKEN), or against the API base
     /// in the config.
-    Run,
+    Run {
+        /// Shards this process runs: "auto", an id, or a range like 0-3 (overrides
+        /// [discord] shards and shard_ids).
+        #[arg(long)]
+        shards: Option<String>,
+        /// The bot's total shard count, over every process (overrides [discord]
+        /// shard_count).
+        #[arg(long)]
+        shard_count: Option<u32>,
+    },
     /// Start the local Discord-compatible server and the bot, and chat with it here.
     Dev {
         /// Port of the local server (0 picks a free one).
@@ -253,7 +262,12 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Cache { command } => cache(command, &config).await,
-        Command::Run => run_bot(&config).await.map(|()| ExitCode::SUCCESS),
+        Command::Run {
+            shards,
+            shard_count,
+        } => run_bot(config, shards, shard_count)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Doctor { guild } => doctor::run(&config, guild).await,
         Command::Health { addr } => health(&config, addr).await,
         #[cfg(feature = "dev")]
@@ -314,7 +328,19 @@ async fn store_command(command: StoreCommand, config: &Config) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_bot(config: &Config) -> anyhow::Result<()> {
+async fn run_bot(
+    mut config: Config,
+    shards: Option<String>,
+    shard_count: Option<u32>,
+) -> anyhow::Result<()> {
+    if shards.is_some() {
+        config.discord.shards = shards;
+        config.discord.shard_ids = None;
+    }
+    if shard_count.is_some() {
+        config.discord.shard_count = shard_count;
+    }
+    let plan = config.discord.shard_plan()?;
     let token = std::env::var("DISCORD_TOKEN")
         .context("DISCORD_TOKEN is not set (or use `minstrel dev` to try the bot locally)")?;
     let options = crate::discord::BotOptions {
@@ -323,8 +349,9 @@ async fn run_bot(config: &Config) -> anyhow::Result<()> {
         dev_guild: config.discord.dev_guild,
         prefix: config.discord.prefix.clone(),
         mention_order: config.discord.mention_order.clone(),
+        shards: plan,
     };
-    crate::app::run(config, options, crate::app::signals()).await
+    crate::app::run(&config, options, crate::app::signals()).await
 }
 
 async fn cache(command: CacheCommand, config: &Config) -> anyhow::Result<ExitCode> {

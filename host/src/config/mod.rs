@@ -90,6 +90,25 @@ pub struct DiscordConfig {
     /// `claims` export); the first that claims it answers. Plugins not listed follow,
     /// by name.
     pub mention_order: Vec<String>,
+    /// `"auto"`: as many shards as Discord recommends, all in this process. Or this
+    /// process's shard ids as a range, `"0-3"`, with `shard_count`. Unset: one shard.
+    pub shards: Option<String>,
+    /// This process's shard ids (consecutive), with `shard_count`; instead of `shards`.
+    pub shard_ids: Option<Vec<u32>>,
+    /// The bot's total shard count, over every process.
+    pub shard_count: Option<u32>,
+}
+
+impl DiscordConfig {
+    /// Which shards this process runs (see [`crate::shards`]).
+    pub fn shard_plan(&self) -> anyhow::Result<crate::shards::ShardPlan> {
+        crate::shards::ShardPlan::from_settings(
+            self.shards.as_deref(),
+            self.shard_ids.as_deref(),
+            self.shard_count,
+        )
+        .map_err(|e| anyhow::anyhow!("[discord] sharding: {e}"))
+    }
 }
 
 impl Default for DiscordConfig {
@@ -99,6 +118,9 @@ impl Default for DiscordConfig {
             dev_guild: None,
             api_base: None,
             mention_order: Vec::new(),
+            shards: None,
+            shard_ids: None,
+            shard_count: None,
         }
     }
 }

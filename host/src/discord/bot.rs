@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::player::Players;
 use crate::plugins::PluginHost;
+use crate::shards::ShardPlan;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct BotOptions {
     pub prefix: String,
     /// Mention plugins asked first, in this order (see `mentions`).
     pub mention_order: Vec<String>,
+    /// The gateway shards this process runs, and so the guilds it serves.
+    pub shards: ShardPlan,
 }
 
 /// A started bot; [`RunningBot::shutdown`] stops it.
@@ -224,7 +227,19 @@ pub async fn start(
         .register_songbird_with(connection.voice)
         .await?;
     let shard_manager = client.shard_manager.clone();
-    let task = tokio::spawn(async move { client.start().await });
+    let plan = options.shards;
+    let task = tokio::spawn(async move {
+        match plan {
+            ShardPlan::Single => client.start().await,
+            ShardPlan::Auto => client.start_autosharded().await,
+            // serenity 0.12 takes the range's end as the last shard to start.
+            ShardPlan::Slice(owned) => {
+                client
+                    .start_shard_range(owned.first..owned.last, owned.count)
+                    .await
+            }
+        }
+    });
     Ok(RunningBot {
         shard_manager,
         task,
@@ -243,10 +258,18 @@ async fn setup(
     fatal: tokio::sync::watch::Sender<Option<String>>,
 ) -> Result<Data, Error> {
     // Queues first: by the time the commands are visible, they can play.
-    let resumed = data.players.resume_saved().await?;
+    let resumed = data
+        .players
+        .resume_saved(data.options.shards.owned())
+        .await?;
     if resumed > 0 {
         tracing::info!(guilds = resumed, "resumed saved queues");
     }
+    tokio::spawn(check_shard_count(
+        ctx.http.clone(),
+        data.options.shards,
+        ctx.cache.shard_count(),
+    ));
     let registry = super::registry::Registry {
         plugins: data.plugins.clone(),
         dev_guild: data.options.dev_guild,
@@ -255,6 +278,28 @@ async fn setup(
     };
     registry.spawn(ctx.http.clone(), fatal, shutdown);
     Ok(data)
+}
+
+/// Warns when the bot runs fewer shards than Discord recommends: Discord closes a shard
+/// holding too many guilds (4011, from 2,500), and the bot cannot connect until it is
+/// sharded.
+async fn check_shard_count(http: Arc<serenity::Http>, plan: ShardPlan, running: u32) {
+    let count = match plan {
+        ShardPlan::Auto => return,
+        ShardPlan::Single => 1,
+        ShardPlan::Slice(owned) => owned.count,
+    };
+    match http.get_bot_gateway().await {
+        Ok(gateway) if gateway.shards > count => tracing::warn!(
+            recommended = gateway.shards,
+            shard_count = count,
+            running,
+            "Discord recommends more shards than this bot runs: set [discord] shards = \"auto\", \
+             or spread the recommended count over processes (shard_ids, shard_count)"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::debug!(error = %e, "could not read Discord's recommended shard count"),
+    }
 }
 
 /// The outcome of a command's claim, and when it was asked: the command's start.

@@ -37,6 +37,7 @@ fn http(token: &str, api_base: Option<&str>) -> serenity::Http {
         dev_guild: None,
         prefix: String::new(),
         mention_order: Vec::new(),
+        shards: crate::shards::ShardPlan::Single,
     };
     super::bot::http_client(&options)
 }

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::PlayerConfig;
 use crate::plugins::PluginHost;
+use crate::shards::Owned;
 use crate::store::Store;
 
 pub use prepare::{Progress, Ready, Stage};
@@ -360,9 +361,9 @@ impl Players {
         futures::future::join_all(waits).await;
     }
 
-    /// Starts the players saved in the database (queues survive restarts). Returns how
-    /// many guilds resumed playing.
-    pub async fn resume_saved(&self) -> Result<usize, PlayerError> {
+    /// Starts the players saved in the database (queues survive restarts) of the guilds
+    /// this process owns. Returns how many guilds resumed playing.
+    pub async fn resume_saved(&self, owned: Owned) -> Result<usize, PlayerError> {
         let saved = self
             .shared
             .store
@@ -371,7 +372,8 @@ impl Players {
             .map_err(|e| PlayerError::Prepare(e.to_string()))?;
         let mut resumed = 0;
         let mut guilds = self.guilds.lock().expect("guild map");
-        for (guild, json) in saved {
+        // Other processes own the other guilds' queues (see `crate::shards`).
+        for (guild, json) in saved.into_iter().filter(|(g, _)| owned.owns(*g)) {
             let state: guild::Saved = match serde_json::from_str(&json) {
                 Ok(state) => state,
                 Err(e) => {

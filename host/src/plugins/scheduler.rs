@@ -1,7 +1,8 @@
 //! Fires plugins' timers (the `timers` interface), kept in the bot's database.
 //!
 //! Every bot process on the database polls for due timers and claims them in one
-//! statement ([`Store::timers_due`]), so each timer fires in one process. The claim is a
+//! statement ([`Store::timers_due`]), so each timer fires in one process: one that owns
+//! the timer's guild, when the bot is sharded over several. The claim is a
 //! lease: a process that dies while the plugin runs leaves the timer to be fired again
 //! by another once the lease ends. A fired timer is forgotten whatever the plugin did
 //! (a trap included), so a failing timer never fires twice. A timer whose plugin is not
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::CallError;
 use super::runtime::PluginHost;
 use super::types::Timer;
+use crate::shards::Owned;
 use crate::store::Store;
 
 /// How often due timers are looked for (a timer fires at most this late, plus load).
@@ -28,10 +30,12 @@ const BATCH: u32 = 32;
 /// Timer calls running at once in this process.
 const CONCURRENT: usize = 8;
 
-/// Starts the loop; it stops when `cancel` is cancelled.
+/// Starts the loop, firing timers of no guild or of a guild in `owned` (see
+/// [`crate::shards`]); it stops when `cancel` is cancelled.
 pub fn spawn(
     host: PluginHost,
     store: Store,
+    owned: Owned,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -47,7 +51,7 @@ pub fn spawn(
             if free == 0 {
                 continue;
             }
-            let due = match store.timers_due(LEASE, free).await {
+            let due = match store.timers_due(LEASE, free, owned).await {
                 Ok(due) => due,
                 Err(error) => {
                     tracing::warn!(%error, "timers: the store failed");

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use super::access::Access;
 use super::error::Result;
 use super::key::TrackKey;
+use crate::shards::Owned;
 
 /// A blob as the index knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,8 +125,14 @@ pub trait Index: Send + Sync + 'static {
     async fn timer_cancel(&self, plugin: &str, id: i64) -> Result<bool>;
     /// Claims up to `limit` timers due at `now` that no live claim holds, until
     /// `claimed_until`: each due timer is returned by one call only while its claim lasts.
-    async fn timers_claim(&self, now: i64, claimed_until: i64, limit: u32)
-    -> Result<Vec<TimerRow>>;
+    /// Only timers of guilds in `owned`, or of no guild, are claimed.
+    async fn timers_claim(
+        &self,
+        now: i64,
+        claimed_until: i64,
+        limit: u32,
+        owned: Owned,
+    ) -> Result<Vec<TimerRow>>;
     /// Forgets a timer that has fired.
     async fn timer_done(&self, id: i64) -> Result<()>;
 }

@@ -19,6 +19,7 @@ use super::advisory::PgLocks;
 use super::error::{Result, StoreError};
 use super::index::{BlobRow, Index, IndexStats, LoudnessRow, TimerRow};
 use super::key::TrackKey;
+use crate::shards::Owned;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -581,6 +582,7 @@ impl Index for PgIndex {
         now: i64,
         claimed_until: i64,
         limit: u32,
+        owned: Owned,
     ) -> Result<Vec<TimerRow>> {
         // SKIP LOCKED passes over timers another process is claiming; FOR UPDATE
         // re-checks a timer claimed since this statement began, so none is claimed twice.
@@ -588,12 +590,16 @@ impl Index for PgIndex {
             "UPDATE timers SET claimed_until = $2
              WHERE id IN (SELECT id FROM timers
                           WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
+                            AND (guild_id IS NULL OR (guild_id >> 22) % $4 BETWEEN $5 AND $6)
                           ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
              RETURNING id, plugin, due_at, payload, guild_id",
         )
         .bind(now)
         .bind(claimed_until)
         .bind(i64::from(limit))
+        .bind(i64::from(owned.count))
+        .bind(i64::from(owned.first))
+        .bind(i64::from(owned.last))
         .fetch_all(&self.pool)
         .await?;
         let mut timers: Vec<TimerRow> = rows

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::{LoudnessRow, Result, Store, TimerRow, now_ms};
+use crate::shards::Owned;
 
 impl Store {
     /// The measured loudness of blob `hash`, stored with the blob and removed with it.
@@ -91,10 +92,18 @@ impl Store {
     /// Claims up to `limit` due timers for `lease` (see [`Index::timers_claim`]).
     ///
     /// [`Index::timers_claim`]: super::Index::timers_claim
-    pub async fn timers_due(&self, lease: Duration, limit: u32) -> Result<Vec<TimerRow>> {
+    pub async fn timers_due(
+        &self,
+        lease: Duration,
+        limit: u32,
+        owned: Owned,
+    ) -> Result<Vec<TimerRow>> {
         let now = now_ms();
         let until = now + lease.as_millis() as i64;
-        self.inner.index.timers_claim(now, until, limit).await
+        self.inner
+            .index
+            .timers_claim(now, until, limit, owned)
+            .await
     }
 
     /// Forgets a fired timer.

@@ -17,6 +17,7 @@ use super::error::Result;
 use super::index::{BlobRow, Index, IndexStats, LoudnessRow, TimerRow};
 use super::key::TrackKey;
 use super::locks::Locks;
+use crate::shards::Owned;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -487,6 +488,7 @@ impl Index for SqliteIndex {
         now: i64,
         claimed_until: i64,
         limit: u32,
+        owned: Owned,
     ) -> Result<Vec<TimerRow>> {
         // One statement: SQLite runs it under the write lock, so two processes never
         // claim the same timer.
@@ -494,12 +496,16 @@ impl Index for SqliteIndex {
             "UPDATE timers SET claimed_until = ?2
              WHERE id IN (SELECT id FROM timers
                           WHERE due_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
+                            AND (guild_id IS NULL OR (guild_id >> 22) % ?4 BETWEEN ?5 AND ?6)
                           ORDER BY due_at, id LIMIT ?3)
              RETURNING id, plugin, due_at, payload, guild_id",
         )
         .bind(now)
         .bind(claimed_until)
         .bind(i64::from(limit))
+        .bind(i64::from(owned.count))
+        .bind(i64::from(owned.first))
+        .bind(i64::from(owned.last))
         .fetch_all(&self.pool)
         .await?;
         let mut timers: Vec<TimerRow> = rows

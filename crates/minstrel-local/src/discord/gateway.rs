@@ -1,6 +1,8 @@
-//! The gateway websocket: HELLO, then IDENTIFY (answered with READY and GUILD_CREATE)
-//! or RESUME (answered with the replayed dispatches and RESUMED), heartbeat ACKs, and
-//! every dispatch of the world with its own sequence number. Text frames with JSON, no
+//! The gateway websocket: HELLO, then IDENTIFY (answered with READY and a GUILD_CREATE
+//! for each guild of the session's shard, or closed with 4010 for an invalid shard and
+//! 4011 when the shard would hold too many guilds) or RESUME (answered with the
+//! replayed dispatches and RESUMED), heartbeat ACKs, and every dispatch of the world about the session's shard's guilds (and, on shard 0,
+//! those about no guild) with its own sequence number. Text frames with JSON, no
 //! compression.
 //!
 //! Sessions outlive connections (see [`World`]): a connection closed mid-stream loses
@@ -18,7 +20,6 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::payloads;
 use super::world::{Control, Dispatch, Resumed, World};
 
 /// The Message Content intent bit of an IDENTIFY.
@@ -95,10 +96,15 @@ async fn session(world: Arc<World>, mut socket: WebSocket) {
                             let _ = socket.send(Message::Close(Some(close))).await;
                             return;
                         }
-                        let session_id = world.open_session();
-                        let ready = payloads::ready(&session_id, &world.gateway_url());
-                        if !send(&mut socket, json!({"op": 0, "s": 1, "t": "READY", "d": ready})).await { return; }
-                        if !send(&mut socket, json!({"op": 0, "s": 2, "t": "GUILD_CREATE", "d": payloads::guild(world.voice_states())})).await { return; }
+                        let (session_id, frames) = match world.identify(&payload["d"]["shard"]) {
+                            Ok(opened) => opened,
+                            Err((code, reason)) => {
+                                let close = CloseFrame { code, reason: reason.into() };
+                                let _ = socket.send(Message::Close(Some(close))).await;
+                                return;
+                            }
+                        };
+                        if !send_frames(&mut socket, frames).await { return; }
                         current = Some((session_id, 0));
                         logged.mark_changed();
                     }

@@ -30,6 +30,9 @@ pub const MUSIC: u64 = 4001;
 pub const LOUNGE: u64 = 4002;
 /// The guild's voice channels.
 pub const VOICE_CHANNELS: &[u64] = &[MUSIC, LOUNGE];
+/// A snowflake's bits below its timestamp. An added guild's id has none set (see
+/// [`added_guild`]); its channels are the guild's id plus 1, 2 and 3.
+const BELOW_TIMESTAMP: u64 = (1 << 22) - 1;
 /// @everyone: view, send, embed, attach, history, reactions, connect, speak.
 const EVERYONE_PERMISSIONS: &str = "3263552";
 const MANAGE_GUILD: &str = "32";
@@ -37,6 +40,57 @@ const MANAGE_GUILD: &str = "32";
 pub const CONNECT_AND_SPEAK: &str = "3145728";
 /// Every permission bit, as sent for interactions' `member.permissions` of admins.
 pub const ALL_PERMISSIONS: &str = "2251799813685247";
+
+/// The id of the `n`th guild added to the world (`n` from 1): `n << 22`, so that
+/// Discord's shard formula puts it on shard `n % count` (see [`shard_of`]).
+pub fn added_guild(n: u64) -> u64 {
+    n << 22
+}
+
+/// The shard of `count` that receives `guild`'s events, by Discord's formula.
+pub fn shard_of(guild: u64, count: u64) -> u64 {
+    (guild >> 22) % count.max(1)
+}
+
+/// A guild's channels: a text channel and two voice channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Channels {
+    pub general: u64,
+    pub music: u64,
+    pub lounge: u64,
+}
+
+/// The channels of `guild`: [`GENERAL`], [`MUSIC`] and [`LOUNGE`] for [`GUILD_ID`].
+pub fn channels(guild: u64) -> Channels {
+    if guild == GUILD_ID {
+        return Channels {
+            general: GENERAL,
+            music: MUSIC,
+            lounge: LOUNGE,
+        };
+    }
+    Channels {
+        general: guild + 1,
+        music: guild + 2,
+        lounge: guild + 3,
+    }
+}
+
+/// The guild whose channel `channel` would be (whether that guild exists is the
+/// world's to say).
+pub fn guild_of(channel: u64) -> u64 {
+    if [GENERAL, MUSIC, LOUNGE].contains(&channel) {
+        GUILD_ID
+    } else {
+        channel & !BELOW_TIMESTAMP
+    }
+}
+
+/// Whether `channel` is one of its guild's voice channels.
+pub fn is_voice(channel: u64) -> bool {
+    let c = channels(guild_of(channel));
+    channel == c.music || channel == c.lounge
+}
 
 pub fn timestamp() -> String {
     let now = std::time::SystemTime::now()
@@ -111,23 +165,27 @@ fn role(id: u64, name: &str, permissions: &str, position: u32) -> Value {
 }
 
 pub fn channel(id: u64) -> Value {
+    let guild = guild_of(id);
+    let c = channels(guild);
     let name = match id {
-        MUSIC => "Music",
-        LOUNGE => "Lounge",
+        _ if id == c.music => "Music",
+        _ if id == c.lounge => "Lounge",
         _ => "general",
     };
-    if VOICE_CHANNELS.contains(&id) {
+    if is_voice(id) {
         return json!({"id": id.to_string(), "type": 2, "name": name,
-                      "guild_id": GUILD_ID.to_string(), "position": 0,
+                      "guild_id": guild.to_string(), "position": 0,
                       "permission_overwrites": [], "nsfw": false, "bitrate": 64_000,
                       "user_limit": 0, "rtc_region": null});
     }
-    json!({"id": id.to_string(), "type": 0, "name": name, "guild_id": GUILD_ID.to_string(),
+    json!({"id": id.to_string(), "type": 0, "name": name, "guild_id": guild.to_string(),
            "position": 0, "permission_overwrites": [], "nsfw": false})
 }
 
-/// A voice state (Discord's `VoiceStateResponse`); `channel: None` means disconnected.
+/// A voice state (Discord's `VoiceStateResponse`) in `guild`; `channel: None` means
+/// disconnected.
 pub fn voice_state(
+    guild: u64,
     user_id: u64,
     channel: Option<u64>,
     session_id: &str,
@@ -135,7 +193,7 @@ pub fn voice_state(
     self_deaf: bool,
 ) -> Value {
     json!({
-        "guild_id": GUILD_ID.to_string(), "channel_id": channel.map(|c| c.to_string()),
+        "guild_id": guild.to_string(), "channel_id": channel.map(|c| c.to_string()),
         "user_id": user_id.to_string(), "member": member(user_id), "session_id": session_id,
         "deaf": false, "mute": false, "self_deaf": self_deaf, "self_mute": self_mute,
         "self_stream": false, "self_video": false, "suppress": false,
@@ -144,20 +202,26 @@ pub fn voice_state(
 }
 
 /// VOICE_SERVER_UPDATE: where and with which token the user's voice client connects.
-pub fn voice_server_update(token: &str, endpoint: &str) -> Value {
-    json!({"token": token, "guild_id": GUILD_ID.to_string(), "endpoint": endpoint})
+pub fn voice_server_update(guild: u64, token: &str, endpoint: &str) -> Value {
+    json!({"token": token, "guild_id": guild.to_string(), "endpoint": endpoint})
 }
 
-/// GUILD_CREATE's guild; `voice_states` as [`voice_state`] makes them (Discord leaves
-/// out `guild_id` there).
-pub fn guild(voice_states: Vec<Value>) -> Value {
+/// GUILD_CREATE's guild `id`; `voice_states` as [`voice_state`] makes them (Discord
+/// leaves out `guild_id` there). Every guild has the same members and roles.
+pub fn guild(id: u64, voice_states: Vec<Value>) -> Value {
     let mut members = vec![member(BOT_ID)];
     members.extend(USERS.iter().map(|(id, _, _)| member(*id)));
+    let name = if id == GUILD_ID {
+        "Minstrel Dev".to_string()
+    } else {
+        format!("Guild {}", id >> 22)
+    };
+    let c = channels(id);
     json!({
-        "id": GUILD_ID.to_string(), "name": "Minstrel Dev", "owner_id": OWNER_ID.to_string(),
+        "id": id.to_string(), "name": name, "owner_id": OWNER_ID.to_string(),
         "verification_level": 0, "default_message_notifications": 0,
         "explicit_content_filter": 0,
-        "roles": [role(GUILD_ID, "@everyone", EVERYONE_PERMISSIONS, 0),
+        "roles": [role(id, "@everyone", EVERYONE_PERMISSIONS, 0),
                   role(ADMIN_ROLE, "Server Admin", MANAGE_GUILD, 1),
                   role(DJ_ROLE, "DJ", "0", 2)],
         "emojis": [], "features": [], "mfa_level": 0, "system_channel_flags": 0,
@@ -165,15 +229,20 @@ pub fn guild(voice_states: Vec<Value>) -> Value {
         "premium_progress_bar_enabled": false,
         "joined_at": "2024-01-01T00:00:00.000000+00:00", "large": false,
         "member_count": members.len(), "voice_states": voice_states, "members": members,
-        "channels": [channel(GENERAL), channel(MUSIC), channel(LOUNGE)],
+        "channels": [channel(c.general), channel(c.music), channel(c.lounge)],
         "threads": [], "presences": [], "stage_instances": [], "guild_scheduled_events": [],
     })
 }
 
-pub fn ready(session_id: &str, resume_url: &str) -> Value {
+/// READY for a session of shard `shard` (`[id, count]`) holding `guilds`.
+pub fn ready(session_id: &str, resume_url: &str, guilds: &[u64], shard: [u64; 2]) -> Value {
+    let guilds: Vec<Value> = guilds
+        .iter()
+        .map(|g| json!({"id": g.to_string(), "unavailable": true}))
+        .collect();
     json!({
-        "v": 10, "user": user(BOT_ID), "guilds": [{"id": GUILD_ID.to_string(), "unavailable": true}],
-        "session_id": session_id, "resume_gateway_url": resume_url, "shard": [0, 1],
+        "v": 10, "user": user(BOT_ID), "guilds": guilds,
+        "session_id": session_id, "resume_gateway_url": resume_url, "shard": shard,
         "application": {"id": BOT_ID.to_string(), "flags": 0},
     })
 }
@@ -191,11 +260,13 @@ pub fn application(message_content: bool) -> Value {
            "explicit_content_filter": 0, "team": null, "eligible_oauth2_scopes": []})
 }
 
-/// A message object. `mentions` lists the users named as `<@id>` in `content`.
+/// A message object in `channel` (and its guild). `mentions` lists the users named as
+/// `<@id>` in `content`.
 pub fn message(id: u64, channel: u64, author: u64, content: &str, extra: Value) -> Value {
     let mentions: Vec<Value> = mentioned_ids(content).into_iter().map(user).collect();
     let mut msg = json!({
-        "id": id.to_string(), "channel_id": channel.to_string(), "guild_id": GUILD_ID.to_string(),
+        "id": id.to_string(), "channel_id": channel.to_string(),
+        "guild_id": guild_of(channel).to_string(),
         "author": user(author), "content": content, "timestamp": timestamp(),
         "edited_timestamp": null, "tts": false, "mention_everyone": false, "mentions": mentions,
         "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0,
@@ -230,9 +301,16 @@ pub fn mentioned_ids(content: &str) -> Vec<u64> {
     ids
 }
 
-/// An interaction in #general: `kind` 2 = slash command, 4 = autocomplete (3, a
+/// An interaction in `channel`: `kind` 2 = slash command, 4 = autocomplete (3, a
 /// component's, is [`component_interaction`]).
-pub fn interaction(id: u64, token: &str, kind: u8, user_id: u64, data: Value) -> Value {
+pub fn interaction(
+    id: u64,
+    token: &str,
+    kind: u8,
+    user_id: u64,
+    channel_id: u64,
+    data: Value,
+) -> Value {
     let permissions = if roles_of(user_id).contains(&ADMIN_ROLE.to_string()) {
         ALL_PERMISSIONS
     } else {
@@ -242,8 +320,8 @@ pub fn interaction(id: u64, token: &str, kind: u8, user_id: u64, data: Value) ->
     member["permissions"] = json!(permissions);
     json!({
         "id": id.to_string(), "application_id": BOT_ID.to_string(), "type": kind, "data": data,
-        "guild_id": GUILD_ID.to_string(), "channel_id": GENERAL.to_string(),
-        "channel": channel(GENERAL), "member": member, "token": token, "version": 1,
+        "guild_id": guild_of(channel_id).to_string(), "channel_id": channel_id.to_string(),
+        "channel": channel(channel_id), "member": member, "token": token, "version": 1,
         "app_permissions": ALL_PERMISSIONS, "locale": "en-US", "guild_locale": "en-US",
         "entitlements": [], "attachment_size_limit": 26_214_400,
     })
@@ -260,9 +338,7 @@ pub fn component_interaction(
     data: Value,
     message: Value,
 ) -> Value {
-    let mut interaction = interaction(id, token, 3, user_id, data);
-    interaction["channel_id"] = json!(channel_id.to_string());
-    interaction["channel"] = channel(channel_id);
+    let mut interaction = interaction(id, token, 3, user_id, channel_id, data);
     interaction["message"] = message;
     interaction
 }
@@ -297,16 +373,35 @@ mod tests {
                 _ => panic!("{t} is not a dispatch"),
             }
         };
-        parse("READY", ready("s", "ws://127.0.0.1/gw"));
-        let mut in_voice = voice_state(BOB, Some(MUSIC), "s1", false, false);
+        parse(
+            "READY",
+            ready("s", "ws://127.0.0.1/gw", &[GUILD_ID], [0, 1]),
+        );
+        let mut in_voice = voice_state(GUILD_ID, BOB, Some(MUSIC), "s1", false, false);
         in_voice.as_object_mut().unwrap().remove("guild_id");
-        parse("GUILD_CREATE", guild(vec![in_voice]));
-        let guild: serenity::Guild = serde_json::from_value(guild(vec![])).unwrap();
-        let music = &guild.channels[&serenity::ChannelId::new(MUSIC)];
+        parse("GUILD_CREATE", guild(GUILD_ID, vec![in_voice]));
+        let dev: serenity::Guild = serde_json::from_value(guild(GUILD_ID, vec![])).unwrap();
+        let music = &dev.channels[&serenity::ChannelId::new(MUSIC)];
         assert_eq!(music.kind, serenity::ChannelType::Voice);
+        // An added guild: its own channels, and channels that say so.
+        let other = added_guild(7);
+        let added: serenity::Guild = serde_json::from_value(guild(other, vec![])).unwrap();
+        let c = channels(other);
+        assert_eq!(added.id.get(), other);
+        assert_eq!(
+            added.channels[&serenity::ChannelId::new(c.music)].kind,
+            serenity::ChannelType::Voice
+        );
+        assert_eq!(
+            added.channels[&serenity::ChannelId::new(c.general)]
+                .guild_id
+                .get(),
+            other
+        );
+        assert_eq!(shard_of(other, 4), 3);
         // The bot's own voice state, joined and left, and the server update after op 4.
         for channel in [Some(MUSIC), None] {
-            let d = voice_state(BOT_ID, channel, "s", false, true);
+            let d = voice_state(GUILD_ID, BOT_ID, channel, "s", false, true);
             let frame = json!({"op": 0, "s": 1, "t": "VOICE_STATE_UPDATE", "d": d});
             let event: serenity::GatewayEvent = serde_json::from_value(frame).unwrap();
             let serenity::GatewayEvent::Dispatch(_, serenity::Event::VoiceStateUpdate(e)) = event
@@ -317,7 +412,7 @@ mod tests {
             assert_eq!(e.voice_state.user_id.get(), BOT_ID);
             assert_eq!(e.voice_state.session_id, "s");
         }
-        let d = voice_server_update("tok", "localhost:1234");
+        let d = voice_server_update(GUILD_ID, "tok", "localhost:1234");
         let frame = json!({"op": 0, "s": 1, "t": "VOICE_SERVER_UPDATE", "d": d});
         let event: serenity::GatewayEvent = serde_json::from_value(frame).unwrap();
         let serenity::GatewayEvent::Dispatch(_, serenity::Event::VoiceServerUpdate(e)) = event
@@ -332,10 +427,16 @@ mod tests {
         );
         let data = json!({"id": "1", "name": "hello", "type": 1,
                           "options": [{"name": "who", "type": 3, "value": "x"}]});
-        parse("INTERACTION_CREATE", interaction(2, "tok", 2, BOB, data));
+        parse(
+            "INTERACTION_CREATE",
+            interaction(2, "tok", 2, BOB, GENERAL, data),
+        );
         let data = json!({"id": "1", "name": "hello", "type": 1,
                           "options": [{"name": "who", "type": 3, "value": "x", "focused": true}]});
-        parse("INTERACTION_CREATE", interaction(3, "tok", 4, ALICE, data));
+        parse(
+            "INTERACTION_CREATE",
+            interaction(3, "tok", 4, ALICE, GENERAL, data),
+        );
         // See serenity_parses_component_interactions for components in detail.
         let data = json!({"custom_id": "next", "component_type": 2});
         let on = message(5, GENERAL, BOT_ID, "page 1", json!({}));

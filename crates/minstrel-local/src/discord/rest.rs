@@ -91,19 +91,19 @@ async fn record(State(world): W, req: Request, next: Next) -> Response {
         Ok(payload) => payload,
         Err(response) => return response,
     };
-    let authorized = !parts.uri.path().starts_with("/api/")
-        || world.token_accepted(
-            parts
-                .headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default(),
-        );
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let token = token.strip_prefix("Bot ").unwrap_or(token).to_string();
+    let authorized = !parts.uri.path().starts_with("/api/") || world.token_accepted(&token);
     let index = world.record(RestCall {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         body: payload.body.clone(),
         files: payload.files.clone(),
+        token,
         at,
         status: 0,
         response: Value::Null,
@@ -193,10 +193,7 @@ async fn gateway(State(world): W) -> Response {
 }
 
 async fn gateway_bot(State(world): W) -> Response {
-    Json(json!({"url": world.gateway_url(), "shards": 1,
-                "session_start_limit": {"total": 1000, "remaining": 1000,
-                                        "reset_after": 0, "max_concurrency": 1}}))
-    .into_response()
+    Json(world.gateway_bot()).into_response()
 }
 
 /// The bot itself: a user with the private fields Discord adds for its owner
@@ -208,37 +205,41 @@ async fn me() -> Response {
     Json(user).into_response()
 }
 
+/// One of the bot's guilds, by its id in a path.
+fn known_guild(world: &World, guild: &str) -> Option<u64> {
+    parse_id(guild).filter(|g| world.knows_guild(*g))
+}
+
 /// The guild as REST returns it (with the bot's channel overwrites); 404 for any other.
 async fn get_guild(State(world): W, Path(guild): Path<String>) -> Response {
-    if parse_id(&guild) != Some(payloads::GUILD_ID) {
+    let Some(guild) = known_guild(&world, &guild) else {
         return error(404, 10004, "Unknown Guild");
-    }
-    let mut guild = payloads::guild(Vec::new());
-    guild["channels"] = guild_channels(&world);
-    Json(guild).into_response()
+    };
+    let mut payload = payloads::guild(guild, Vec::new());
+    payload["channels"] = guild_channels(&world, guild);
+    Json(payload).into_response()
 }
 
 async fn get_guild_channels(State(world): W, Path(guild): Path<String>) -> Response {
-    if parse_id(&guild) != Some(payloads::GUILD_ID) {
+    let Some(guild) = known_guild(&world, &guild) else {
         return error(404, 10004, "Unknown Guild");
-    }
-    Json(guild_channels(&world)).into_response()
+    };
+    Json(guild_channels(&world, guild)).into_response()
 }
 
-fn guild_channels(world: &World) -> Value {
-    [payloads::GENERAL, payloads::MUSIC, payloads::LOUNGE]
+fn guild_channels(world: &World, guild: u64) -> Value {
+    let c = payloads::channels(guild);
+    [c.general, c.music, c.lounge]
         .into_iter()
         .map(|id| world.channel_payload(id))
         .collect()
 }
 
-async fn get_member(Path((guild, user)): Path<(String, String)>) -> Response {
+async fn get_member(State(world): W, Path((guild, user)): Path<(String, String)>) -> Response {
     let known = |id: u64| id == BOT_ID || payloads::USERS.iter().any(|(uid, _, _)| *uid == id);
-    match (parse_id(&guild), parse_id(&user)) {
-        (Some(payloads::GUILD_ID), Some(id)) if known(id) => {
-            Json(payloads::member(id)).into_response()
-        }
-        (Some(payloads::GUILD_ID), _) => error(404, 10007, "Unknown Member"),
+    match (known_guild(&world, &guild), parse_id(&user)) {
+        (Some(_), Some(id)) if known(id) => Json(payloads::member(id)).into_response(),
+        (Some(_), _) => error(404, 10007, "Unknown Member"),
         _ => error(404, 10004, "Unknown Guild"),
     }
 }
@@ -247,11 +248,9 @@ async fn application(State(world): W) -> Response {
     Json(payloads::application(world.message_content_allowed())).into_response()
 }
 
-async fn channel(Path(channel): Path<String>) -> Response {
+async fn channel(State(world): W, Path(channel): Path<String>) -> Response {
     match parse_id(&channel) {
-        Some(id @ (payloads::GENERAL | payloads::MUSIC | payloads::LOUNGE)) => {
-            Json(payloads::channel(id)).into_response()
-        }
+        Some(id) if world.knows_channel(id) => Json(payloads::channel(id)).into_response(),
         _ => error(404, 10003, "Unknown Channel"),
     }
 }

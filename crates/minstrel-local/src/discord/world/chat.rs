@@ -14,6 +14,12 @@ impl World {
         self.send_message_with(author, content, json!({}), copies)
     }
 
+    /// `author` posts `content` in `channel` (any guild's, see [`World::add_guilds`]);
+    /// delivered `copies` times, on the shard of the channel's guild. Returns its id.
+    pub fn send_message_in(&self, channel: u64, author: u64, content: &str, copies: usize) -> u64 {
+        self.post_as_user(channel, author, content, json!({}), copies)
+    }
+
     /// [`World::send_message`] with extra message fields (e.g. `message_reference`,
     /// `attachments`).
     pub fn send_message_with(
@@ -23,8 +29,19 @@ impl World {
         extra: Value,
         copies: usize,
     ) -> u64 {
+        self.post_as_user(GENERAL, author, content, extra, copies)
+    }
+
+    fn post_as_user(
+        &self,
+        channel: u64,
+        author: u64,
+        content: &str,
+        extra: Value,
+        copies: usize,
+    ) -> u64 {
         let id = self.next_id();
-        let msg = payloads::message(id, GENERAL, author, content, extra);
+        let msg = payloads::message(id, channel, author, content, extra);
         self.state().messages.insert(id, msg.clone());
         self.dispatch("MESSAGE_CREATE", msg, copies);
         id
@@ -91,7 +108,7 @@ impl World {
             .insert(token.clone(), (id, GENERAL));
         self.dispatch(
             "INTERACTION_CREATE",
-            payloads::interaction(id, &token, kind, user, data),
+            payloads::interaction(id, &token, kind, user, GENERAL, data),
             copies,
         );
         token
@@ -179,7 +196,7 @@ impl World {
                 "type": 0,
                 "message_id": reference["message_id"],
                 "channel_id": channel.to_string(),
-                "guild_id": payloads::GUILD_ID.to_string(),
+                "guild_id": payloads::guild_of(channel).to_string(),
             });
             extra["type"] = json!(19);
         }

@@ -4,8 +4,9 @@
 //! channels, have any event delivered twice, and read back what the bot did (and,
 //! through [`World::voice`], what it played).
 //!
-//! One `World` behind one lock; its methods are split by concern: `sessions` (the event
-//! log and gateway sessions), `chat` (messages and interactions), `voice` (voice states).
+//! One `World` behind one lock; its methods are split by concern: `guilds` (the guilds
+//! and how they are sharded), `sessions` (the event log and gateway sessions), `chat`
+//! (messages and interactions), `voice` (voice states).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use tokio::sync::{Notify, broadcast, watch};
 use super::voice::Voice;
 
 mod chat;
+mod guilds;
 mod sessions;
 mod voice;
 
@@ -37,6 +39,10 @@ pub struct RestCall {
     /// Uploaded files: (filename, bytes).
     #[serde(skip)]
     pub files: Vec<(String, Vec<u8>)>,
+    /// The bot token presented (`Authorization`, without `Bot `): which of several bot
+    /// processes made the call, when each has its own.
+    #[serde(skip)]
+    pub token: String,
     /// When the request arrived.
     #[serde(skip)]
     pub at: std::time::Instant,
@@ -45,12 +51,24 @@ pub struct RestCall {
     pub response: Value,
 }
 
-/// A gateway dispatch: event name and payload.
+/// A gateway dispatch: event name and payload, and the guild it is about (its
+/// `guild_id`), which decides the shard that receives it.
 #[derive(Debug, Clone)]
 pub struct Dispatch {
     pub t: &'static str,
     pub d: Value,
+    pub guild: Option<u64>,
 }
+
+impl Dispatch {
+    pub fn new(t: &'static str, d: Value) -> Self {
+        let guild = d["guild_id"].as_str().and_then(|g| g.parse().ok());
+        Self { t, d, guild }
+    }
+}
+
+/// Discord's default for when a single shard holds too many guilds (close 4011).
+const MAX_GUILDS_PER_SHARD: usize = 2_500;
 
 /// What the server tells connected gateway sessions to do.
 #[derive(Debug, Clone, Copy)]
@@ -67,9 +85,11 @@ pub(crate) struct Resumed {
     pub seq: u64,
 }
 
-/// A gateway session as the server remembers it, across connections: where it is in
-/// the event log, its sequence number, and what it was sent lately.
+/// A gateway session as the server remembers it, across connections: its shard, where
+/// it is in the event log, its sequence number, and what it was sent lately.
 struct Session {
+    /// `[id, count]` from its IDENTIFY: it delivers the events of guilds on that shard.
+    shard: [u64; 2],
     /// Next index of `State::log` to deliver.
     cursor: usize,
     seq: u64,
@@ -80,8 +100,32 @@ struct Session {
     own: VecDeque<Dispatch>,
 }
 
+/// Sharding as the server applies it (see [`World::set_sharding`]).
+#[derive(Debug, Clone, Copy)]
+struct Sharding {
+    max_guilds_per_shard: usize,
+    /// `GET /gateway/bot`'s `shards`; None: one per 1,000 guilds, as Discord advises.
+    recommended: Option<u64>,
+    max_concurrency: u64,
+}
+
+impl Default for Sharding {
+    fn default() -> Self {
+        Self {
+            max_guilds_per_shard: MAX_GUILDS_PER_SHARD,
+            recommended: None,
+            max_concurrency: 1,
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
+    /// Guilds added to the dev guild (see [`World::add_guilds`]).
+    added_guilds: u64,
+    sharding: Sharding,
+    /// `[id, count]` of every IDENTIFY, in order.
+    identified_shards: Vec<[u64; 2]>,
     messages: BTreeMap<u64, Value>,
     calls: Vec<RestCall>,
     guild_commands: Vec<Value>,
@@ -93,7 +137,6 @@ struct State {
     /// Interaction token -> the message whose component was used (see [`World::press`]):
     /// the message that response types 6 and 7 acknowledge and update.
     components: BTreeMap<String, u64>,
-    identifies: u64,
     /// (guild, user) -> where the user is connected.
     voice_states: BTreeMap<(u64, u64), VoiceMember>,
     /// Attachment id -> bytes, served at the attachment's URL.
@@ -167,7 +210,7 @@ impl World {
 
     /// Gateway sessions identified so far.
     pub fn identifies(&self) -> u64 {
-        self.state().identifies
+        self.state().identified_shards.len() as u64
     }
 
     /// Gateway sessions resumed so far.

@@ -6,14 +6,16 @@ use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
 use super::{Control, Dispatch, Resumed, SESSION_MEMORY, Session, World};
+use crate::discord::payloads;
 
 impl World {
     /// Appends to the event log; sessions deliver it `copies` times.
     pub(crate) fn dispatch(&self, t: &'static str, d: Value, copies: usize) {
+        let dispatch = Dispatch::new(t, d);
         let len = {
             let mut state = self.state();
             for _ in 0..copies {
-                state.log.push(Dispatch { t, d: d.clone() });
+                state.log.push(dispatch.clone());
             }
             state.log.len()
         };
@@ -28,26 +30,63 @@ impl World {
         self.control.subscribe()
     }
 
-    /// A new session (IDENTIFY) that delivers events logged from now on. Returns its id;
-    /// READY and GUILD_CREATE take sequence numbers 1 and 2.
-    pub(crate) fn open_session(&self) -> String {
+    /// An IDENTIFY for shard `shard` (`[id, count]`, or null for `[0, 1]`): a new
+    /// session that delivers the events of that shard's guilds logged from now on.
+    /// Returns its id and its first frames, READY and a GUILD_CREATE per guild; or, as
+    /// Discord closes, 4010 for an invalid shard and 4011 when the shard would hold
+    /// more guilds than allowed (see [`World::set_max_guilds_per_shard`]).
+    pub(crate) fn identify(
+        &self,
+        shard: &Value,
+    ) -> Result<(String, Vec<(u64, Dispatch)>), (u16, &'static str)> {
+        let shard = match shard.as_array().map(Vec::as_slice) {
+            None => [0, 1],
+            Some([id, count]) => match (id.as_u64(), count.as_u64()) {
+                (Some(id), Some(count)) if id < count => [id, count],
+                _ => return Err((4010, "Invalid shard.")),
+            },
+            Some(_) => return Err((4010, "Invalid shard.")),
+        };
+        let guilds: Vec<u64> = self
+            .guilds()
+            .into_iter()
+            .filter(|g| payloads::shard_of(*g, shard[1]) == shard[0])
+            .collect();
+        if guilds.len() > self.state().sharding.max_guilds_per_shard {
+            return Err((4011, "Sharding required."));
+        }
         let id = format!("session-{}", self.next_id());
+        let mut frames = vec![(
+            1,
+            Dispatch::new(
+                "READY",
+                payloads::ready(&id, &self.gateway_url(), &guilds, shard),
+            ),
+        )];
+        for guild in &guilds {
+            let created = payloads::guild(*guild, self.voice_states(*guild));
+            frames.push((
+                frames.len() as u64 + 1,
+                Dispatch::new("GUILD_CREATE", created),
+            ));
+        }
         let mut state = self.state();
         let cursor = state.log.len();
         state.sessions.insert(
             id.clone(),
             Session {
+                shard,
                 cursor,
-                seq: 2,
+                seq: frames.len() as u64,
                 recent: VecDeque::new(),
                 generation: 0,
                 own: VecDeque::new(),
             },
         );
-        state.identifies += 1;
+        state.identified_shards.push(shard);
         drop(state);
         self.changed.notify_waiters();
-        id
+        Ok((id, frames))
     }
 
     /// A RESUME of session `id` whose client saw up to `seq`: the new connection's
@@ -91,7 +130,13 @@ impl World {
         }
         let mut frames = Vec::new();
         let own: Vec<Dispatch> = session.own.drain(..).collect();
-        for dispatch in own.iter().chain(&state.log[session.cursor..]) {
+        // Events about no guild (direct messages) go to shard 0, as on Discord.
+        let [shard, count] = session.shard;
+        let on_shard = |d: &&Dispatch| d.guild.map_or(0, |g| payloads::shard_of(g, count)) == shard;
+        for dispatch in own
+            .iter()
+            .chain(state.log[session.cursor..].iter().filter(on_shard))
+        {
             session.seq += 1;
             frames.push((session.seq, dispatch.clone()));
             session.recent.push_back((session.seq, dispatch.clone()));
