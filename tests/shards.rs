@@ -477,3 +477,41 @@ fn three_processes_of_two_shards_serve_300_guilds_each_guild_by_its_owner() {
         assert_eq!(now, downloaded_by_b + 1.0, "the waiter downloaded it");
     });
 }
+
+#[test]
+fn auto_runs_every_shard_discord_recommends_and_one_shard_too_few_is_warned_of() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        world.add_guilds(5);
+        world.set_recommended_shards(2, 1);
+        let plugins = tmp.path().join("plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        let data = tmp.path().join("data");
+
+        // One shard where Discord recommends two: it serves, and says what to do.
+        let mut single =
+            BotProcess::start(&mut run_command(&server, &data, &plugins, "t"), "single").await;
+        let warned = single.logged("Discord recommends more shards").await;
+        assert!(warned.contains("recommended=2"), "{warned}");
+        single.terminate().await;
+
+        let mut cmd = run_command(&server, &data, &plugins, "t");
+        cmd.args(["--shards", "auto"]);
+        let _auto = BotProcess::start(&mut cmd, "auto").await;
+        let both = |w: &World| {
+            let shards: BTreeSet<[u64; 2]> = w.identified_shards().into_iter().collect();
+            shards.contains(&[0, 2]) && shards.contains(&[1, 2])
+        };
+        assert!(
+            world.wait_for(WAIT, both).await,
+            "{:?}",
+            world.identified_shards()
+        );
+        // One process answers in the guilds of both shards.
+        for guild in world.guilds() {
+            caught_up_in(world, payloads::channels(guild).general).await;
+        }
+    });
+}

@@ -8,6 +8,9 @@ use tokio::sync::{broadcast, watch};
 use super::{Control, Dispatch, Resumed, SESSION_MEMORY, Session, World};
 use crate::discord::payloads;
 
+/// Dispatches with their sequence numbers.
+type Frames = Vec<(u64, Dispatch)>;
+
 impl World {
     /// Appends to the event log; sessions deliver it `copies` times.
     pub(crate) fn dispatch(&self, t: &'static str, d: Value, copies: usize) {
@@ -35,10 +38,7 @@ impl World {
     /// Returns its id and its first frames, READY and a GUILD_CREATE per guild; or, as
     /// Discord closes, 4010 for an invalid shard and 4011 when the shard would hold
     /// more guilds than allowed (see [`World::set_max_guilds_per_shard`]).
-    pub(crate) fn identify(
-        &self,
-        shard: &Value,
-    ) -> Result<(String, Vec<(u64, Dispatch)>), (u16, &'static str)> {
+    pub(crate) fn identify(&self, shard: &Value) -> Result<(String, Frames), (u16, &'static str)> {
         let shard = match shard.as_array().map(Vec::as_slice) {
             None => [0, 1],
             Some([id, count]) => match (id.as_u64(), count.as_u64()) {
