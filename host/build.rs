@@ -14,6 +14,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("chart", "chart.wasm"),
     ("ask-mention", "ask_mention.wasm"),
     ("poll", "poll.wasm"),
+    ("nowplaying", "nowplaying.wasm"),
 ];
 
 fn main() {

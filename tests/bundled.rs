@@ -18,11 +18,12 @@ use serde_json::Value;
 
 const NEVER_GONNA: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
 /// Every plugin the binary bundles (host/build.rs).
-const BUNDLED: [&str; 7] = [
+const BUNDLED: [&str; 8] = [
     "ask-mention",
     "chart",
     "http",
     "local",
+    "nowplaying",
     "poll",
     "tone",
     "youtube",
@@ -78,6 +79,11 @@ fn bundled_plugins_load_with_their_default_grants_and_a_folder_file_replaces_one
     );
     assert_eq!(interfaces(&list["chart"]), set(&["log", "llm"]));
     assert_eq!(interfaces(&list["poll"]), set(&["log", "kv"]));
+    assert_eq!(
+        interfaces(&list["nowplaying"]),
+        set(&["log", "player", "player-events", "kv", "timers", "messages"])
+    );
+    assert_eq!(list["nowplaying"]["granted"]["kv_quota"], 20_000);
     // http has the interface and no host: it reaches nothing until the operator says.
     assert_eq!(interfaces(&list["http"]), set(&["log", "http"]));
     assert_eq!(list["http"]["granted"]["http_hosts"], serde_json::json!([]));

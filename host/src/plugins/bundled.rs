@@ -63,6 +63,12 @@ pub fn default_grant(name: &str, config: &PluginsConfig) -> Grant {
             interfaces: interfaces(&["kv"]),
             ..Grant::default()
         },
+        // Four kv entries per guild it follows.
+        "nowplaying" => Grant {
+            interfaces: interfaces(&["player", "player-events", "kv", "timers", "messages"]),
+            kv_quota: Some(20_000),
+            ..Grant::default()
+        },
         _ => Grant::default(),
     }
 }
