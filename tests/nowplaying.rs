@@ -1,7 +1,8 @@
 //! The `nowplaying` plugin end to end (the real bot, songbird, the local server and its
 //! voice endpoint, the tone source): `/controls` posts one message that follows the
 //! player, refreshes its progress bar on its own, and whose buttons and menu act once
-//! per press, even when the press is delivered twice.
+//! per press, even when the press is delivered twice, and only as the built-in commands
+//! would for whoever pressed.
 //!
 //! songbird's mixer scheduler is process-global and lives on the runtime that first
 //! used it, so every test runs on one shared runtime (see [`run`]).
@@ -9,9 +10,9 @@
 use std::time::Duration;
 
 use minstrel::plugins::Grant;
-use minstrel_local::discord::World;
-use minstrel_local::discord::payloads::{ALICE, GUILD_ID};
 use minstrel_local::discord::LocalDiscord;
+use minstrel_local::discord::World;
+use minstrel_local::discord::payloads::{ALICE, BOB, GUILD_ID, MUSIC};
 use minstrel_tests::bot::{self, WAIT, bot_options, caught_up, install, interaction_reply};
 use minstrel_tests::playback::{alice_joins, command, config, wait_quiet};
 use minstrel_tests::voice::run;
@@ -43,8 +44,14 @@ fn component(world: &World, message: u64, id: &str) -> String {
 
 /// Waits until message `id` says `text`.
 async fn shows(world: &World, id: u64, text: &str) {
-    let found = world.wait_for(WAIT, |w| content(w, id).contains(text)).await;
-    assert!(found, "the message never said {text:?}: {:?}", content(world, id));
+    let found = world
+        .wait_for(WAIT, |w| content(w, id).contains(text))
+        .await;
+    assert!(
+        found,
+        "the message never said {text:?}: {:?}",
+        content(world, id)
+    );
 }
 
 #[test]
@@ -73,7 +80,11 @@ fn the_now_playing_message_follows_the_player_and_each_press_acts_once() {
         let posted = |w: &World| {
             w.bot_messages()
                 .iter()
-                .find(|m| m["content"].as_str().is_some_and(|c| c.contains("Nothing is playing")))
+                .find(|m| {
+                    m["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("Nothing is playing"))
+                })
                 .map(|m| m["id"].as_str().unwrap().parse::<u64>().unwrap())
         };
         assert!(world.wait_for(WAIT, |w| posted(w).is_some()).await);
@@ -82,12 +93,21 @@ fn the_now_playing_message_follows_the_player_and_each_press_acts_once() {
         // It follows the player.
         command(world, "!play tone:440:60", |c| c.starts_with("Playing")).await;
         for hz in [550, 660, 880] {
-            command(world, &format!("!play tone:{hz}:60"), |c| c.starts_with("Queued")).await;
+            command(world, &format!("!play tone:{hz}:60"), |c| {
+                c.starts_with("Queued")
+            })
+            .await;
         }
         shows(world, id, "Now playing: **440 Hz").await;
         shows(world, id, "3 up next").await;
         // With no event, its progress bar moves (a refresh every few seconds).
-        let bar = |w: &World| content(w, id).lines().nth(1).unwrap_or_default().to_string();
+        let bar = |w: &World| {
+            content(w, id)
+                .lines()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string()
+        };
         let first = bar(world);
         assert!(
             world.wait_for(WAIT, |w| bar(w) != first).await,
@@ -106,7 +126,31 @@ fn the_now_playing_message_follows_the_player_and_each_press_acts_once() {
         world.press(ALICE, id, &pause, &[], 1).unwrap();
         shows(world, id, "▶ Now playing: **440 Hz").await;
 
-        // Skip, delivered twice: one song skipped.
+        // The buttons follow the music rules: bob, not in voice, is refused (to him
+        // alone); once listening, his skip is a vote (1 of the 2 listeners).
+        let stop = component(world, id, "stop");
+        let token = world.press(BOB, id, &stop, &[], 1).unwrap();
+        let refused = interaction_reply(world, &token).await;
+        assert_eq!(
+            refused["data"]["content"],
+            format!("Join <#{MUSIC}> to control the music.")
+        );
+        assert_eq!(refused["data"]["flags"], 64, "{refused}");
+        world.join_voice(BOB, MUSIC).unwrap();
+        caught_up(world).await;
+        let token = world
+            .press(BOB, id, &component(world, id, "skip"), &[], 1)
+            .unwrap();
+        let voted = interaction_reply(world, &token).await;
+        assert_eq!(voted["data"]["content"], "Vote to skip: 1/2.", "{voted}");
+        let now = host.players.now_playing(GUILD_ID).await.unwrap().unwrap();
+        assert!(
+            now.song.title.starts_with("440 Hz"),
+            "not skipped: {}",
+            now.song.title
+        );
+
+        // Skip by a DJ (alice has Manage Server), delivered twice: one song skipped.
         let skip = component(world, id, "skip");
         world.press(ALICE, id, &skip, &[], 2).unwrap();
         shows(world, id, "Now playing: **550 Hz").await;
@@ -126,7 +170,6 @@ fn the_now_playing_message_follows_the_player_and_each_press_acts_once() {
         shows(world, id, "looping the song").await;
         let now = host.players.now_playing(GUILD_ID).await.unwrap().unwrap();
         assert_eq!(format!("{:?}", now.loop_mode), "Track");
-        let stop = component(world, id, "stop");
         world.press(ALICE, id, &stop, &[], 1).unwrap();
         shows(world, id, "Nothing is playing").await;
         assert!(host.players.now_playing(GUILD_ID).await.unwrap().is_none());

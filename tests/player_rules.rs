@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use minstrel::config::Config;
 use minstrel::plugins::host_services::{Playing, QueueEntry};
 use minstrel::plugins::types::{Context, Invocation, OptionValue};
-use minstrel::plugins::{CallError, Grant, HostServices, ServiceError, Track};
+use minstrel::plugins::{Asker, CallError, Grant, HostServices, ServiceError, Track};
 use minstrel_local::discord::payloads::{ALICE, BOB, BOT_ID, CAROL, DAVE, LOUNGE, MUSIC};
 use minstrel_local::discord::{LocalDiscord, World};
 use minstrel_tests::bot::{self, WAIT};
@@ -287,7 +287,12 @@ impl HostServices for Recording {
         Ok(track(&query))
     }
 
-    async fn skip(&self, _plugin: &str, guild_id: u64) -> Result<Option<Track>, ServiceError> {
+    async fn skip(
+        &self,
+        _plugin: &str,
+        guild_id: u64,
+        _asker: Option<&Asker>,
+    ) -> Result<Option<Track>, ServiceError> {
         self.0.lock().unwrap().push(format!("skip {guild_id}"));
         Ok(None)
     }

@@ -13,10 +13,10 @@ use async_trait::async_trait;
 
 use crate::llm::{ChatRequest, Completion, LlmClient};
 use crate::media::{self, AudioWriter, Media};
-use crate::player::{Command, LoopMode, Outcome, Players, Song};
+use crate::player::{Command, LoopMode, Outcome, Players, Song, control};
 use crate::plugins::host_services::{Control, Playing, QueueEntry, Repeat};
 use crate::plugins::types::Reply;
-use crate::plugins::{ChatStream, HostServices, ServiceError, Track};
+use crate::plugins::{Asker, ChatStream, HostServices, ServiceError, Track};
 
 /// The host's services, shared by every plugin call.
 #[derive(Default)]
@@ -168,9 +168,26 @@ impl HostServices for Services {
         Ok(track(song))
     }
 
-    async fn skip(&self, _plugin: &str, guild_id: u64) -> Result<Option<Track>, ServiceError> {
-        match self.players()?.command(guild_id, Command::Skip).await {
+    async fn skip(
+        &self,
+        _plugin: &str,
+        guild_id: u64,
+        asker: Option<&Asker>,
+    ) -> Result<Option<Track>, ServiceError> {
+        may_control(asker)?;
+        let command = match asker {
+            // A listener's skip is a vote, as with `!skip`.
+            Some(a) if !a.dj && a.bot_voice.is_some() => Command::VoteSkip {
+                voter: a.user,
+                listeners: a.listeners.clone(),
+            },
+            _ => Command::Skip,
+        };
+        match self.players()?.command(guild_id, command).await {
             Ok(Outcome::Skipped { now, .. }) => Ok(now.map(track)),
+            Ok(Outcome::Voted { votes, needed, .. }) => Err(ServiceError::Player(
+                format!("Vote to skip: {votes}/{needed}.").into(),
+            )),
             Ok(_) => Ok(None),
             Err(e) => Err(player_error(e)),
         }
@@ -208,7 +225,9 @@ impl HostServices for Services {
         plugin: &str,
         guild_id: u64,
         control: Control,
+        asker: Option<&Asker>,
     ) -> Result<(), ServiceError> {
+        may_control(asker)?;
         let command = match control {
             Control::Seek { position_ms } => {
                 Command::Seek(std::time::Duration::from_millis(position_ms))
@@ -289,4 +308,16 @@ impl ChatStream for Streamed {
             error.into()
         })
     }
+}
+
+/// Whether `asker` (if the call serves a member) may control the player, by the rules of
+/// the built-in commands (`player::control`); the refusal is the plugin's error.
+fn may_control(asker: Option<&Asker>) -> Result<(), ServiceError> {
+    let Some(a) = asker else { return Ok(()) };
+    let member = control::Member {
+        id: a.user,
+        dj: a.dj,
+        voice: a.voice,
+    };
+    control::check(&member, a.bot_voice).map_err(|refusal| ServiceError::Player(Box::new(refusal)))
 }

@@ -16,7 +16,8 @@ use minstrel::media::{Media, info};
 use minstrel::plugins::host_services::{Control, Playing, QueueEntry};
 use minstrel::plugins::types::Reply;
 use minstrel::plugins::{
-    ChatStream, Grant, HostServices, NoServices, PluginHost, PluginsConfig, ServiceError, Track,
+    Asker, ChatStream, Grant, HostServices, NoServices, PluginHost, PluginsConfig, ServiceError,
+    Track,
 };
 
 /// An Ogg Opus file of `seconds` of a sine tone, made by the real ffmpeg.
@@ -135,8 +136,13 @@ impl HostServices for Recorded {
         self.rest().enqueue(plugin, guild_id, query, at).await
     }
 
-    async fn skip(&self, plugin: &str, guild_id: u64) -> Result<Option<Track>, ServiceError> {
-        self.rest().skip(plugin, guild_id).await
+    async fn skip(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+        asker: Option<&Asker>,
+    ) -> Result<Option<Track>, ServiceError> {
+        self.rest().skip(plugin, guild_id, asker).await
     }
 
     async fn queue(&self, plugin: &str, guild_id: u64) -> Result<Vec<QueueEntry>, ServiceError> {
@@ -156,8 +162,9 @@ impl HostServices for Recorded {
         plugin: &str,
         guild_id: u64,
         control: Control,
+        asker: Option<&Asker>,
     ) -> Result<(), ServiceError> {
-        self.rest().control(plugin, guild_id, control).await
+        self.rest().control(plugin, guild_id, control, asker).await
     }
 
     async fn post(

@@ -69,9 +69,9 @@ async fn run(ctx: Context<'_>, command: Command) -> Result<(), Error> {
 }
 
 /// The bot's voice channel and the people (not bots) in it, from the cache.
-struct Room {
-    bot_voice: Option<u64>,
-    listeners: Vec<u64>,
+pub(super) struct Room {
+    pub bot_voice: Option<u64>,
+    pub listeners: Vec<u64>,
 }
 
 /// The invoking member as the playback rules see them (see `player::control`), and the
@@ -81,18 +81,63 @@ async fn asker(ctx: &Context<'_>) -> Result<(control::Member, Room), Error> {
         .author_member()
         .await
         .ok_or_else(|| anyhow::anyhow!("could not look up your membership of this server"))?;
-    let dj_role = players(ctx)?.config().dj_role.clone();
+    let dj_role = &players(ctx)?.config().dj_role;
     let bot = ctx.cache().current_user().id;
     let guild = ctx
         .guild()
         .ok_or_else(|| anyhow::anyhow!("this server is not known to the bot yet"))?;
+    Ok(seen(&guild, &member, bot, dj_role))
+}
+
+/// The member a plugin call serves in `guild`, for the player's rules (see
+/// [`crate::plugins::Asker`]): from the cache, or, should the guild or the member be
+/// missing from it, a member with no right to control the music (fails closed).
+pub(super) fn plugin_asker(
+    ctx: &serenity::Context,
+    players: &Players,
+    guild: serenity::GuildId,
+    user: serenity::UserId,
+    member: Option<&serenity::Member>,
+) -> crate::plugins::Asker {
+    let bot = ctx.cache.current_user().id;
+    let Some(guild) = ctx.cache.guild(guild) else {
+        return crate::plugins::Asker {
+            user: user.get(),
+            ..Default::default()
+        };
+    };
+    let cached = guild.members.get(&user).cloned();
+    let Some(member) = member.cloned().or(cached) else {
+        return crate::plugins::Asker {
+            user: user.get(),
+            ..Default::default()
+        };
+    };
+    let (member, room) = seen(&guild, &member, bot, &players.config().dj_role);
+    crate::plugins::Asker {
+        user: member.id,
+        dj: member.dj,
+        voice: member.voice,
+        bot_voice: room.bot_voice,
+        listeners: room.listeners,
+    }
+}
+
+/// `member` of `guild` as the playback rules see them, and the room: who is a DJ (the
+/// DJ role or Manage Server), who listens in the bot's channel.
+pub(super) fn seen(
+    guild: &serenity::Guild,
+    member: &serenity::Member,
+    bot: serenity::UserId,
+    dj_role: &str,
+) -> (control::Member, Room) {
     let manager = member
         .permissions
-        .unwrap_or_else(|| guild.member_permissions(&member))
+        .unwrap_or_else(|| guild.member_permissions(member))
         .manage_guild();
     let dj = member.roles.iter().any(|id| {
         let name = guild.roles.get(id).map(|r| r.name.as_str());
-        control::is_dj_role(id.get(), name, &dj_role)
+        control::is_dj_role(id.get(), name, dj_role)
     });
     let voice_of = |user: serenity::UserId| {
         let state = guild.voice_states.get(&user)?;
@@ -111,13 +156,13 @@ async fn asker(ctx: &Context<'_>) -> Result<(control::Member, Room), Error> {
         dj: dj || manager,
         voice: voice_of(member.user.id),
     };
-    Ok((
+    (
         asker,
         Room {
             bot_voice,
             listeners,
         },
-    ))
+    )
 }
 
 /// Runs a playback control if the invoking member may use it (see `player::control`);

@@ -79,7 +79,11 @@ pub async fn run_slash(
             &interaction.user,
         ),
     };
-    let call = data.plugins.run_command(&plugin, &invocation);
+    let asker = interaction.guild_id.map(|guild| {
+        let member = interaction.member.as_deref();
+        super::music::plugin_asker(ctx, &data.players, guild, interaction.user.id, member)
+    });
+    let call = data.plugins.run_command_as(&plugin, &invocation, asker);
     tokio::pin!(call);
     let result = tokio::select! {
         result = &mut call => Some(result),
@@ -222,7 +226,14 @@ pub async fn run_prefix(
         options,
         context: plugin_context(msg.guild_id, msg.channel_id, &msg.author),
     };
-    let reply = match data.plugins.run_command(&plugin, &invocation).await {
+    let asker = msg
+        .guild_id
+        .map(|guild| super::music::plugin_asker(ctx, &data.players, guild, msg.author.id, None));
+    let reply = match data
+        .plugins
+        .run_command_as(&plugin, &invocation, asker)
+        .await
+    {
         Ok(reply) => reply,
         Err(e) => {
             tracing::warn!(%plugin, command = %spec.name, error = %e, "plugin command failed");

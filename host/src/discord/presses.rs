@@ -47,7 +47,11 @@ pub async fn handle(
             &interaction.user,
         ),
     };
-    let call = data.plugins.press(plugin, &press);
+    let asker = interaction.guild_id.map(|guild| {
+        let member = interaction.member.as_ref();
+        super::music::plugin_asker(ctx, &data.players, guild, interaction.user.id, member)
+    });
+    let call = data.plugins.press_as(plugin, &press, asker);
     tokio::pin!(call);
     let early = tokio::select! {
         result = &mut call => Some(result),

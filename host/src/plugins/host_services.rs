@@ -37,6 +37,24 @@ pub enum ServiceError {
     Player(Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// The member a plugin call serves (a command, a press), as the player's control rules
+/// see them; the Discord front fills it in from its cache. A plugin acting for a member
+/// changes playback only as that member could with the built-in commands (see
+/// `player::control`): in the bot's voice channel or a DJ, and a listener's skip is a
+/// vote. Calls that serve no member (player events, timers) act as the plugin itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Asker {
+    pub user: u64,
+    /// Has the DJ role or Manage Server.
+    pub dj: bool,
+    /// The voice channel the member is in.
+    pub voice: Option<u64>,
+    /// The bot's voice channel.
+    pub bot_voice: Option<u64>,
+    /// The people (not bots) in the bot's voice channel.
+    pub listeners: Vec<u64>,
+}
+
 /// A song as the `player` interface reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Track {
@@ -124,8 +142,15 @@ pub trait HostServices: Send + Sync + 'static {
         Err(ServiceError::NoPlayer)
     }
 
-    async fn skip(&self, plugin: &str, guild_id: u64) -> Result<Option<Track>, ServiceError> {
-        let _ = (plugin, guild_id);
+    /// Skips the current song; for an `asker` who is a listener, votes to (an error
+    /// with the tally until the vote passes).
+    async fn skip(
+        &self,
+        plugin: &str,
+        guild_id: u64,
+        asker: Option<&Asker>,
+    ) -> Result<Option<Track>, ServiceError> {
+        let _ = (plugin, guild_id, asker);
         Err(ServiceError::NoPlayer)
     }
 
@@ -144,13 +169,15 @@ pub trait HostServices: Send + Sync + 'static {
         Err(ServiceError::NoPlayer)
     }
 
+    /// Seeks, pauses, stops or sets the loop mode, if `asker` (when there is one) may.
     async fn control(
         &self,
         plugin: &str,
         guild_id: u64,
         control: Control,
+        asker: Option<&Asker>,
     ) -> Result<(), ServiceError> {
-        let _ = (plugin, guild_id, control);
+        let _ = (plugin, guild_id, control, asker);
         Err(ServiceError::NoPlayer)
     }
 

@@ -66,7 +66,7 @@ pub mod watcher;
 pub use crate::config::plugins::{EffectiveGrant, Grant, PluginsConfig};
 pub use api::WIT_FILES;
 pub use error::{CallError, LoadError, StartError};
-pub use host_services::{ChatStream, HostServices, NoServices, ServiceError, Track};
+pub use host_services::{Asker, ChatStream, HostServices, NoServices, ServiceError, Track};
 pub use loader::{Inspection, World, check};
 pub use runtime::{LoadReport, PluginHost, PluginStatus};
 

@@ -27,7 +27,7 @@ use super::engine::PluginEngine;
 use super::error::{CallError, LoadError};
 use super::host::audio::AudioSink;
 use super::host::kv::KvSpace;
-use super::host_services::HostServices;
+use super::host_services::{Asker, HostServices};
 use super::loader::{self, CommandPre, Inspection, Loaded, MentionPre, Prepared, SourcePre, World};
 use super::state::{CallState, PluginContext};
 use super::stats::{CounterSnapshot, Counters};
@@ -726,16 +726,28 @@ impl PluginHost {
         }
     }
 
-    /// Runs one command invocation.
+    /// Runs one command invocation, as the plugin itself (no member's rules apply to
+    /// its player calls: see [`PluginHost::run_command_as`]).
     pub async fn run_command(
         &self,
         name: &str,
         invocation: &Invocation,
     ) -> Result<Reply, CallError> {
+        self.run_command_as(name, invocation, None).await
+    }
+
+    /// Runs one command invocation for `asker`, whose rights its player calls have.
+    pub async fn run_command_as(
+        &self,
+        name: &str,
+        invocation: &Invocation,
+        asker: Option<Asker>,
+    ) -> Result<Reply, CallError> {
         self.call(name, "run", async |pre: &CommandPre, store| {
             let state = store.data_mut();
             state.user = Some(invocation.context.user_id);
             state.guild = invocation.context.guild_id;
+            state.asker = asker.clone();
             match pre {
                 CommandPre::V1(pre) => {
                     let bindings = pre.instantiate_async(&mut *store).await?;
@@ -836,13 +848,25 @@ impl PluginHost {
             .collect()
     }
 
-    /// Hands a press on one of its components to plugin `name` (command or mention).
+    /// Hands a press on one of its components to plugin `name` (command or mention), as
+    /// the plugin itself (see [`PluginHost::press_as`]).
     pub async fn press(&self, name: &str, press: &Press) -> Result<PressAnswer, CallError> {
+        self.press_as(name, press, None).await
+    }
+
+    /// Hands a press by `asker` to plugin `name`; its player calls have `asker`'s rights.
+    pub async fn press_as(
+        &self,
+        name: &str,
+        press: &Press,
+        asker: Option<Asker>,
+    ) -> Result<PressAnswer, CallError> {
         let answer = self
             .call_any(name, "on-press", async |prepared, store| {
                 let state = store.data_mut();
                 state.user = Some(press.context.user_id);
                 state.guild = press.context.guild_id;
+                state.asker = asker.clone();
                 match prepared {
                     Prepared::Command(CommandPre::V2(pre)) => {
                         let bindings = pre.instantiate_async(&mut *store).await?;

@@ -50,6 +50,8 @@ pub struct CallState {
     pub(crate) user: Option<u64>,
     /// The guild the call serves: the only one whose player it may use.
     pub(crate) guild: Option<u64>,
+    /// The member the call serves, for the player's rules (see [`super::Asker`]).
+    pub(crate) asker: Option<super::Asker>,
 }
 
 impl CallState {
@@ -86,6 +88,7 @@ impl CallState {
             draft: tokio::sync::watch::Sender::new(String::new()),
             user: None,
             guild: None,
+            asker: None,
         }
     }
 

@@ -183,6 +183,36 @@ fn keep_refreshing(guild: u64) -> Result<(), String> {
     set_u64("timer", guild, id, Some((REFRESH_MS / 1000 * 3) as u32))
 }
 
+/// What a press asks of the player.
+fn act(guild: u64, press: &Press) -> Result<(), String> {
+    match press.id.as_str() {
+        "pause" => {
+            let paused = player::now_playing(guild)?.is_some_and(|p| p.paused);
+            player::pause(guild, !paused)
+        }
+        "skip" => player::skip(guild).map(drop),
+        "loop" => {
+            let (mode, stored) = next_loop(loop_mode(guild));
+            player::set_loop(guild, mode)?;
+            set_u64("loop", guild, stored, None)
+        }
+        "stop" => player::stop(guild),
+        "jump" => {
+            let index: usize = press
+                .values
+                .first()
+                .and_then(|v| v.parse().ok())
+                .ok_or("choose a song")?;
+            // Skipping the current song and the ones before the chosen one.
+            for _ in 0..=index {
+                player::skip(guild)?;
+            }
+            Ok(())
+        }
+        _ => Err("no such control".into()),
+    }
+}
+
 impl Command for NowPlaying {
     fn commands() -> Vec<CommandSpec> {
         vec![CommandSpec {
@@ -213,32 +243,10 @@ impl Command for NowPlaying {
 
     fn on_press(press: Press) -> Result<PressAnswer, String> {
         let guild = press.context.guild()?;
-        match press.id.as_str() {
-            "pause" => {
-                let paused = player::now_playing(guild)?.is_some_and(|p| p.paused);
-                player::pause(guild, !paused)?;
-            }
-            "skip" => {
-                player::skip(guild)?;
-            }
-            "loop" => {
-                let (mode, stored) = next_loop(loop_mode(guild));
-                player::set_loop(guild, mode)?;
-                set_u64("loop", guild, stored, None)?;
-            }
-            "stop" => player::stop(guild)?,
-            "jump" => {
-                let index: usize = press
-                    .values
-                    .first()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("choose a song")?;
-                // Skipping the current song and the ones before the chosen one.
-                for _ in 0..=index {
-                    player::skip(guild)?;
-                }
-            }
-            _ => return Err("no such control".into()),
+        // The host applies the music rules to whoever pressed (in the bot's channel or
+        // a DJ; a listener's skip is a vote): its answer goes to them alone.
+        if let Err(refused) = act(guild, &press) {
+            return Ok(PressAnswer::Reply(reply(refused).ephemeral()));
         }
         // The message pressed on is the one to keep up to date from now on.
         set_u64("message", guild, press.message_id, None)?;

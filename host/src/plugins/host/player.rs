@@ -104,11 +104,15 @@ mod v1 {
             guild_id: u64,
         ) -> wasmtime::Result<Result<Option<v0_1_0::types::Track>, String>> {
             let (p, guild) = checked!(self, guild_id);
-            Ok(
-                (async { Ok(p.services.skip(&p.name, guild).await?.map(track)) })
-                    .await
-                    .map_err(text),
-            )
+            let asker = self.asker.clone();
+            Ok((async {
+                Ok(p.services
+                    .skip(&p.name, guild, asker.as_ref())
+                    .await?
+                    .map(track))
+            })
+            .await
+            .map_err(text))
         }
 
         async fn queue(
@@ -175,11 +179,15 @@ mod v2 {
 
         async fn skip(&mut self, guild_id: u64) -> wasmtime::Result<Result<Option<Track>, String>> {
             let (p, guild) = checked!(self, guild_id);
-            Ok(
-                (async { Ok(p.services.skip(&p.name, guild).await?.map(track)) })
-                    .await
-                    .map_err(text),
-            )
+            let asker = self.asker.clone();
+            Ok((async {
+                Ok(p.services
+                    .skip(&p.name, guild, asker.as_ref())
+                    .await?
+                    .map(track))
+            })
+            .await
+            .map_err(text))
         }
 
         async fn queue(&mut self, guild_id: u64) -> wasmtime::Result<Result<Vec<Queued>, String>> {
@@ -257,11 +265,14 @@ mod v2 {
             control: Control,
         ) -> wasmtime::Result<Result<(), String>> {
             let (p, guild) = checked!(self, guild_id);
-            Ok(
-                (async { p.services.control(&p.name, guild, control).await })
+            let asker = self.asker.clone();
+            Ok((async {
+                p.services
+                    .control(&p.name, guild, control, asker.as_ref())
                     .await
-                    .map_err(text),
-            )
+            })
+            .await
+            .map_err(text))
         }
     }
 }
