@@ -11,7 +11,7 @@ use std::process::Command;
 
 use minstrel::config::PlayerConfig;
 use minstrel::player::rendition::Renderer;
-use minstrel::player::{Progress, Ready, Song, prepare};
+use minstrel::player::{Filter, Progress, Ready, Song, prepare};
 use minstrel::plugins::PluginHost;
 use minstrel::store::{Store, StoreError};
 use minstrel_tests::process::{child_results, child_role, spawn_child};
@@ -52,7 +52,15 @@ async fn prepare(
     song: &Song,
 ) -> Result<Ready, StoreError> {
     let renderer = Renderer::new(config.clone());
-    prepare::prepare(store, host, &renderer, song, &Progress::default()).await
+    prepare::prepare(
+        store,
+        host,
+        &renderer,
+        song,
+        Filter::Off,
+        &Progress::default(),
+    )
+    .await
 }
 
 fn song(source: &str, id: &str) -> Song {

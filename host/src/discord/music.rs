@@ -1,5 +1,6 @@
 //! The playback commands: `play`, `skip`, `queue`, `nowplaying`, `pause`, `resume`,
-//! `stop`, `leave`, `volume`, `loop`, `shuffle`, `remove`, `move`, `seek`, `247`. Thin:
+//! `stop`, `leave`, `volume`, `loop`, `shuffle`, `remove`, `move`, `seek`, `247`,
+//! `filter`. Thin:
 //! each one asks the guild's player (see `player`) and formats the answer.
 
 use std::time::Duration;
@@ -11,8 +12,8 @@ use super::keystrokes::Verdict;
 use super::{Context, Error};
 use crate::markdown::escape;
 use crate::player::{
-    Command, LoopMode, Outcome, PlayerError, Players, Progress, Stage, clock, control, parse_clock,
-    progress_bar,
+    Command, Filter, LoopMode, Outcome, PlayerError, Players, Progress, Stage, clock, control,
+    parse_clock, progress_bar,
 };
 
 /// Search results offered while typing `/play` are cached this long.
@@ -39,6 +40,7 @@ pub fn all() -> Vec<poise::Command<super::Data, Error>> {
         move_(),
         seek(),
         always_on(),
+        filter(),
     ]
 }
 
@@ -219,6 +221,11 @@ fn describe(outcome: &Outcome) -> String {
         Outcome::Seeked(at) => format!("Jumped to {}.", clock(*at)),
         Outcome::AlwaysOn(true) => "24/7 on: I stay in the voice channel.".into(),
         Outcome::AlwaysOn(false) => "24/7 off: I leave when idle or alone.".into(),
+        Outcome::Filter(Filter::Off) => "Filter off: songs play as they are.".into(),
+        Outcome::Filter(filter) => format!(
+            "Filter: **{filter}**. The song goes on with it from where it is, once \
+             rendered (a filtered song is rendered once and cached, like any other)."
+        ),
     }
 }
 
@@ -459,8 +466,12 @@ pub async fn nowplaying(ctx: Context<'_>) -> Result<(), Error> {
             } else {
                 ""
             };
+            let filter = match now.filter {
+                Filter::Off => String::new(),
+                filter => format!(", filter {filter}"),
+            };
             format!(
-                "**{}**{state}\n`{}`\nloop {}, volume {}%",
+                "**{}**{state}\n`{}`\nloop {}, volume {}%{filter}",
                 escape(&now.song.title),
                 progress_bar(now.position, duration, 20),
                 now.loop_mode,
@@ -506,6 +517,26 @@ pub async fn volume(
     percent: u8,
 ) -> Result<(), Error> {
     control(ctx, Command::Volume(percent)).await
+}
+
+/// Filter the music: off, bassboost, nightcore, vaporwave, 8d, or speed 50-200 (%).
+#[poise::command(slash_command, prefix_command, guild_only)]
+pub async fn filter(
+    ctx: Context<'_>,
+    #[description = "off, bassboost, nightcore, vaporwave, 8d or speed"] name: String,
+    #[description = "For speed: percent, 50-200"] amount: Option<String>,
+) -> Result<(), Error> {
+    match Filter::parse(&name, amount.as_deref()) {
+        Ok(filter) => control(ctx, Command::Filter(filter)).await,
+        Err(why) => {
+            let reply = CreateReply::default()
+                .content(why)
+                .ephemeral(true)
+                .reply(true);
+            ctx.send(reply).await?;
+            Ok(())
+        }
+    }
 }
 
 /// Loop: off, track or queue.

@@ -2,6 +2,7 @@
 //!
 //! - [`queue`]: a guild's queue as plain data (loop modes, shuffle, paging, limits).
 //! - [`control`]: who may change a guild's playback, and how many votes skip a song.
+//! - [`filter`]: the audio filters a guild may choose, rendered as renditions of their own.
 //! - [`resolve`]: what a user typed -> songs, through the source plugins.
 //! - [`rendition`]: loudness measurement and the Ogg Opus rendition (ffmpeg).
 //! - [`prepare`]: song -> its rendition cached and leased (download and render once).
@@ -13,6 +14,7 @@
 
 pub mod control;
 pub mod events;
+pub mod filter;
 pub mod guild;
 pub mod prepare;
 pub mod queue;
@@ -32,6 +34,7 @@ use crate::plugins::PluginHost;
 use crate::shards::Owned;
 use crate::store::Store;
 
+pub use filter::Filter;
 pub use prepare::{Progress, Ready, Stage};
 pub use queue::{Limits, LoopMode, Queue, QueueError, Song};
 pub use resolve::{Found, ResolveError};
@@ -90,6 +93,9 @@ pub enum Command {
     Seek(Duration),
     /// Stay in the voice channel even when idle or alone (24/7).
     AlwaysOn(bool),
+    /// Render songs through this filter from now on; the current song goes on from
+    /// the same point once its filtered rendition is ready.
+    Filter(Filter),
 }
 
 /// What a [`Command`] did.
@@ -116,6 +122,7 @@ pub enum Outcome {
     Moved(Song, usize),
     Seeked(Duration),
     AlwaysOn(bool),
+    Filter(Filter),
 }
 
 /// The current song and where it is.
@@ -128,6 +135,8 @@ pub struct NowPlaying {
     pub preparing: bool,
     pub loop_mode: LoopMode,
     pub volume: u8,
+    /// The filter of what plays now (the guild's choice, once its rendition is ready).
+    pub filter: Filter,
 }
 
 /// One guild's player, for the status page.
@@ -259,7 +268,7 @@ impl Players {
         Ok(resolve::resolve(&self.shared.plugins, query, user).await?)
     }
 
-    /// Caches and leases `song`'s rendition (see [`prepare::prepare`]).
+    /// Caches and leases `song`'s rendition with no filter (see [`prepare::prepare`]).
     pub async fn prepare(&self, song: &Song, progress: &Progress) -> Result<Ready, PlayerError> {
         let shared = &self.shared;
         prepare::prepare(
@@ -267,6 +276,7 @@ impl Players {
             &shared.plugins,
             &shared.renderer,
             song,
+            Filter::Off,
             progress,
         )
         .await

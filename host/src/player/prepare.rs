@@ -10,6 +10,7 @@ use crate::fetch::PluginFetch;
 use crate::plugins::PluginHost;
 use crate::store::{Lease, LoudnessRow, Store, StoreError, TrackKey};
 
+use super::filter::Filter;
 use super::queue::Song;
 use super::rendition::{Render, Renderer};
 
@@ -22,6 +23,8 @@ pub struct Ready {
     pub loudness: Option<LoudnessRow>,
     /// True when the rendition was already cached.
     pub hit: bool,
+    /// The filter the rendition was made with.
+    pub filter: Filter,
     lease: Lease,
 }
 
@@ -60,35 +63,40 @@ impl Progress {
     }
 }
 
-/// The cache key of a song's rendition. It names the rendering settings, so changing
-/// them makes new renditions instead of serving stale ones.
-pub fn rendition_key(config: &PlayerConfig, song: &Song) -> TrackKey {
-    let variant = if config.normalize {
+/// The cache key of a song's rendition. It names the rendering settings and the filter,
+/// so changing them makes new renditions instead of serving stale ones.
+pub fn rendition_key(config: &PlayerConfig, song: &Song, filter: Filter) -> TrackKey {
+    let mut variant = if config.normalize {
         format!("norm{}-{}k", config.target_lufs, config.bitrate_kbps)
     } else {
         format!("plain-{}k", config.bitrate_kbps)
     };
+    if filter != Filter::Off {
+        variant = format!("{variant}+{}", filter.key());
+    }
     TrackKey::new(
         "rendition",
         format!("{variant}:{}:{}", song.source, song.id),
     )
 }
 
-/// Makes `song` playable: the cached rendition if there is one, else download (through
-/// its source plugin) and render it. Each step is single-flight in the store.
+/// Makes `song` playable with `filter`: the cached rendition if there is one, else
+/// download (through its source plugin) and render it. Each step is single-flight in
+/// the store.
 pub async fn prepare(
     store: &Store,
     plugins: &PluginHost,
     renderer: &Renderer,
     song: &Song,
+    filter: Filter,
     progress: &Progress,
 ) -> Result<Ready, StoreError> {
-    let key = rendition_key(renderer.config(), song);
+    let key = rendition_key(renderer.config(), song, filter);
     // Evicted between lookup and lease: go round again (at most a few times).
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match prepare_once(store, plugins, renderer, song, &key, progress).await {
+        match prepare_once(store, plugins, renderer, song, filter, &key, progress).await {
             Err(StoreError::Evicted(_)) if attempts < 3 => continue,
             other => return other,
         }
@@ -100,6 +108,7 @@ async fn prepare_once(
     plugins: &PluginHost,
     renderer: &Renderer,
     song: &Song,
+    filter: Filter,
     key: &TrackKey,
     progress: &Progress,
 ) -> Result<Ready, StoreError> {
@@ -111,6 +120,7 @@ async fn prepare_once(
             hash: blob.hash,
             loudness,
             hit: true,
+            filter,
             lease,
         });
     }
@@ -121,7 +131,7 @@ async fn prepare_once(
     let (download, _download_lease) = store.acquire(&fetch.key(), fetch).await?;
 
     progress.set(Stage::Rendering);
-    let render = Render::new(renderer, download.blob.path.clone());
+    let render = Render::new(renderer, download.blob.path.clone()).with_filter(filter);
     let (rendered, lease) = store.acquire(key, render).await?;
     let loudness = store.loudness(&rendered.blob.hash).await?;
     Ok(Ready {
@@ -129,6 +139,7 @@ async fn prepare_once(
         hash: rendered.blob.hash,
         loudness,
         hit: false,
+        filter,
         lease,
     })
 }

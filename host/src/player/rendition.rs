@@ -22,6 +22,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 use tokio::sync::Semaphore;
 
+use super::filter::Filter;
 use crate::children;
 use crate::config::PlayerConfig;
 use crate::store::{Blob, BlobSink, Fetch, LoudnessRow, Result, Store, StoreError};
@@ -217,10 +218,23 @@ const MEASURE_FILTER: &str =
 
 /// Measures the loudness of `path` (decodes it once).
 pub async fn measure(config: &PlayerConfig, path: &Path) -> Result<Loudness> {
+    measure_filtered(config, path, Filter::Off).await
+}
+
+/// Measures the loudness of `path` as `filter` changes it (a bass boost is louder).
+pub async fn measure_filtered(
+    config: &PlayerConfig,
+    path: &Path,
+    filter: Filter,
+) -> Result<Loudness> {
+    let chain = match filter.chain() {
+        Some(chain) => format!("{chain},{MEASURE_FILTER}"),
+        None => MEASURE_FILTER.to_string(),
+    };
     let out = tool(&config.ffmpeg)
         .args(["-hide_banner", "-nostdin", "-nostats"])
         .args(input_args(path))
-        .args(["-vn", "-map", "0:a:0", "-af", MEASURE_FILTER])
+        .args(["-vn", "-map", "0:a:0", "-af", &chain])
         .args(["-f", "null", "-"])
         .output()
         .await
@@ -264,6 +278,7 @@ fn parse_ebur128_summary(stderr: &str) -> Option<Loudness> {
 pub struct Render {
     renderer: Renderer,
     pub input: PathBuf,
+    filter: Filter,
     measured: Arc<Mutex<Option<LoudnessRow>>>,
 }
 
@@ -272,8 +287,15 @@ impl Render {
         Self {
             renderer: renderer.clone(),
             input,
+            filter: Filter::Off,
             measured: Arc::default(),
         }
+    }
+
+    /// Renders through `filter` (the rendition key must name it).
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
     }
 }
 
@@ -282,7 +304,10 @@ struct Encode<'a> {
     input: &'a Path,
     /// Gain to apply in dB; `None` or 0 keeps the level.
     gain_db: Option<f64>,
-    /// The input is Opus already: with no gain, copy its packets instead of re-encoding.
+    /// An ffmpeg filter chain applied before the gain.
+    filter: Option<String>,
+    /// The input is Opus already: with no gain and no filter, copy its packets instead
+    /// of re-encoding.
     input_is_opus: bool,
     bitrate_kbps: u32,
 }
@@ -296,11 +321,19 @@ impl Encode<'_> {
         args.extend(["-vn", "-map", "0:a:0", "-map_metadata", "-1"].map(String::from));
         let gain = self.gain_db.filter(|g| g.abs() >= 0.05);
         match gain {
-            None if self.input_is_opus => args.extend(["-c:a", "copy"].map(String::from)),
+            None if self.input_is_opus && self.filter.is_none() => {
+                args.extend(["-c:a", "copy"].map(String::from))
+            }
             _ => {
-                if let Some(g) = gain {
+                let chain: Vec<String> = self
+                    .filter
+                    .iter()
+                    .cloned()
+                    .chain(gain.map(|g| format!("volume={g:.2}dB")))
+                    .collect();
+                if !chain.is_empty() {
                     args.push("-af".into());
-                    args.push(format!("volume={g:.2}dB"));
+                    args.push(chain.join(","));
                 }
                 // 20 ms stereo frames at 48 kHz: what Discord takes, so songbird passes
                 // the packets through untouched.
@@ -341,7 +374,7 @@ impl Fetch for Render {
             .await
             .expect("render slots are never closed");
         let probe = probe(config, &self.input).await?;
-        let loudness = measure(config, &self.input).await?;
+        let loudness = measure_filtered(config, &self.input, self.filter).await?;
         let gain_db = if config.normalize {
             loudness.gain_to(config.target_lufs)
         } else {
@@ -350,6 +383,7 @@ impl Fetch for Render {
         let encode = Encode {
             input: &self.input,
             gain_db: Some(gain_db),
+            filter: self.filter.chain(),
             input_is_opus: probe.codec == "opus",
             bitrate_kbps: config.bitrate_kbps,
         };
@@ -385,7 +419,10 @@ impl Fetch for Render {
             true_peak_db: loudness.true_peak_db,
             range_lu: loudness.range_lu,
             gain_db,
-            duration_ms: probe.duration_ms,
+            // A faster filter makes a shorter rendition.
+            duration_ms: probe
+                .duration_ms
+                .map(|ms| (ms as f64 / self.filter.tempo()).round() as u64),
         });
         Ok(())
     }
@@ -474,6 +511,7 @@ mod tests {
         let mut r = Encode {
             input: Path::new("/x/in"),
             gain_db: None,
+            filter: None,
             input_is_opus: true,
             bitrate_kbps: 128,
         };
@@ -489,5 +527,14 @@ mod tests {
             "{args}"
         );
         assert!(args.ends_with("-f ogg -"), "{args}");
+        r.filter = Filter::Nightcore.chain();
+        let args = r.args().join(" ");
+        assert!(
+            args.contains("-af aresample=48000,asetrate=60000,aresample=48000,volume=-3.25dB"),
+            "the filter, then the gain: {args}"
+        );
+        r.gain_db = None;
+        let args = r.args().join(" ");
+        assert!(args.contains("libopus"), "a filter is never a copy: {args}");
     }
 }

@@ -22,6 +22,7 @@ pub(super) use request::Request;
 pub(super) use saved::Saved;
 
 use super::events::Happened;
+use super::filter::Filter;
 use super::prepare::{self, Progress, Ready};
 use super::queue::{Limits, Queue, Song};
 use super::{Command, NowPlaying, Outcome, PlayerError, Queued, Shared, control};
@@ -35,6 +36,8 @@ struct Playing {
     play_id: u64,
     handle: TrackHandle,
     paused: bool,
+    /// The filter of the rendition playing.
+    filter: Filter,
 }
 
 pub(super) struct GuildPlayer {
@@ -45,7 +48,10 @@ pub(super) struct GuildPlayer {
     queue: Queue,
     /// Prepared songs by uid: their leases keep their renditions in the cache.
     ready: HashMap<u64, Ready>,
-    preparing: HashSet<u64>,
+    /// Songs being prepared, and with which filter.
+    preparing: HashSet<(u64, Filter)>,
+    /// What songs are rendered through (see [`Filter`]).
+    filter: Filter,
     next_uid: u64,
     voice: Option<u64>,
     text: Option<u64>,
@@ -82,6 +88,7 @@ pub(super) fn spawn(
         queue: saved.queue,
         ready: HashMap::new(),
         preparing: HashSet::new(),
+        filter: saved.filter,
         voice: saved.voice_channel,
         text: saved.text_channel,
         joined: false,
@@ -228,13 +235,25 @@ impl GuildPlayer {
                 self.save().await;
             }
             Request::Shutdown(_) => unreachable!("handled by the task loop"),
-            Request::Prepared { uid, result } => {
-                self.preparing.remove(&uid);
+            Request::Prepared {
+                uid,
+                filter,
+                result,
+            } => {
+                self.preparing.remove(&(uid, filter));
+                if filter != self.filter {
+                    return; // the guild chose another filter meanwhile
+                }
                 match result {
                     Ok(ready) if self.contains(uid) => {
                         self.ready.insert(uid, ready);
-                        if self.current_uid() == Some(uid) && self.playing.is_none() {
-                            self.start_current().await;
+                        let current = self.current_uid() == Some(uid);
+                        match &self.playing {
+                            None if current => self.start_current().await,
+                            Some(p) if current && p.filter != filter => {
+                                self.switch_rendition().await
+                            }
+                            _ => {}
                         }
                     }
                     Ok(_) => {} // removed meanwhile; dropping it releases the lease
@@ -420,12 +439,30 @@ impl GuildPlayer {
             }
             Command::Seek(to) => {
                 let playing = self.playing.as_ref().ok_or(PlayerError::NothingPlaying)?;
-                let at = playing.handle.seek_async(to).await.map_err(voice_error)?;
-                Ok(Outcome::Seeked(at))
+                // `to` is in the song's own time; the rendition runs at the filter's speed.
+                let tempo = playing.filter.tempo();
+                let at = playing
+                    .handle
+                    .seek_async(to.div_f64(tempo))
+                    .await
+                    .map_err(voice_error)?;
+                Ok(Outcome::Seeked(at.mul_f64(tempo)))
             }
             Command::AlwaysOn(on) => {
                 self.always_on = on;
                 Ok(Outcome::AlwaysOn(on))
+            }
+            Command::Filter(filter) => {
+                self.filter = filter;
+                // Prepared songs of another filter are of no more use: their leases go.
+                let current = self.current_uid();
+                self.ready
+                    .retain(|uid, r| r.filter == filter || Some(*uid) == current);
+                if let Some(song) = self.queue.current.clone() {
+                    self.prepare(&song);
+                }
+                self.prefetch_next();
+                Ok(Outcome::Filter(filter))
             }
         }
     }
@@ -458,10 +495,15 @@ impl GuildPlayer {
             self.idle_since = Some(Instant::now());
             return;
         };
-        let Some(ready) = self.ready.get(&song.uid) else {
+        let Some(ready) = self
+            .ready
+            .get(&song.uid)
+            .filter(|r| r.filter == self.filter)
+        else {
             self.prepare(&song);
             return;
         };
+        let filter = ready.filter;
         let path = ready.path.clone();
         let call = match self.join().await {
             Ok(call) => call,
@@ -514,6 +556,7 @@ impl GuildPlayer {
             play_id,
             handle,
             paused: std::mem::take(&mut self.resume_paused),
+            filter,
         });
         self.tell(Happened::Started, from);
         self.idle_since = None;
@@ -529,7 +572,12 @@ impl GuildPlayer {
     }
 
     fn prepare(&mut self, song: &Song) {
-        if self.ready.contains_key(&song.uid) || !self.preparing.insert(song.uid) {
+        let filter = self.filter;
+        let ready = self
+            .ready
+            .get(&song.uid)
+            .is_some_and(|r| r.filter == filter);
+        if ready || !self.preparing.insert((song.uid, filter)) {
             return;
         }
         let shared = Arc::clone(&self.shared);
@@ -542,15 +590,29 @@ impl GuildPlayer {
                 &shared.plugins,
                 &shared.renderer,
                 &song,
+                filter,
                 &progress,
             )
             .await
             .map_err(|e| e.to_string());
             let _ = tx.send(Request::Prepared {
                 uid: song.uid,
+                filter,
                 result,
             });
         });
+    }
+
+    /// Plays the current song's rendition of the guild's filter from where the playing
+    /// one is (the same point of the song: positions scale with the filters' speeds).
+    async fn switch_rendition(&mut self) {
+        let Some(playing) = &self.playing else { return };
+        let (from, paused) = (playing.filter, playing.paused);
+        let at = self.position().await.as_secs_f64() * from.tempo() / self.filter.tempo();
+        self.stop_track();
+        self.resume_at = Some(Duration::from_secs_f64(at));
+        self.resume_paused = paused;
+        self.start_current().await;
     }
 
     async fn join(&mut self) -> Result<Arc<tokio::sync::Mutex<songbird::Call>>, PlayerError> {
@@ -591,8 +653,12 @@ impl GuildPlayer {
     async fn now_playing(&self) -> Option<NowPlaying> {
         let song = self.queue.current.clone()?;
         let (position, paused) = match &self.playing {
+            // In the song's own time, whatever the filter's speed.
             Some(p) => match p.handle.get_info().await {
-                Ok(info) => (info.position, info.playing == PlayMode::Pause),
+                Ok(info) => (
+                    info.position.mul_f64(p.filter.tempo()),
+                    info.playing == PlayMode::Pause,
+                ),
                 Err(_) => (Duration::ZERO, p.paused),
             },
             None => (Duration::ZERO, false),
@@ -604,6 +670,7 @@ impl GuildPlayer {
             preparing: self.playing.is_none(),
             loop_mode: self.queue.loop_mode,
             volume: self.volume,
+            filter: self.playing.as_ref().map_or(self.filter, |p| p.filter),
         })
     }
 

@@ -1,5 +1,6 @@
 //! What a guild's player task is asked: every change to a guild's playback is one of these.
 
+use crate::player::filter::Filter;
 use tokio::sync::oneshot;
 
 use crate::player::prepare::Ready;
@@ -37,6 +38,8 @@ pub(in crate::player) enum Request {
     /// A background preparation finished.
     Prepared {
         uid: u64,
+        /// The filter it was prepared with (the guild's may have changed since).
+        filter: Filter,
         result: Result<Ready, String>,
     },
     /// The bot is stopping: save, leave the voice channel, end the task.

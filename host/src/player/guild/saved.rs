@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::GuildPlayer;
+use crate::player::filter::Filter;
 use crate::player::queue::Queue;
 
 /// What survives a restart.
@@ -17,6 +18,9 @@ pub(in crate::player) struct Saved {
     pub position_ms: u64,
     pub paused: bool,
     pub next_uid: u64,
+    /// Older saves have none.
+    #[serde(default)]
+    pub filter: Filter,
 }
 
 impl GuildPlayer {
@@ -41,9 +45,14 @@ impl GuildPlayer {
             position_ms,
             paused: self.playing.as_ref().is_some_and(|p| p.paused),
             next_uid: self.next_uid,
+            filter: self.filter,
         };
         let store = &self.shared.store;
-        let result = if saved.queue.is_empty() && !saved.always_on && saved.volume == 100 {
+        let result = if saved.queue.is_empty()
+            && !saved.always_on
+            && saved.volume == 100
+            && saved.filter == Filter::Off
+        {
             store.forget_player(self.guild).await
         } else {
             match serde_json::to_string(&saved) {
