@@ -15,6 +15,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("ask-mention", "ask_mention.wasm"),
     ("poll", "poll.wasm"),
     ("nowplaying", "nowplaying.wasm"),
+    ("playlists", "playlists.wasm"),
 ];
 
 fn main() {

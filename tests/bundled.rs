@@ -18,12 +18,13 @@ use serde_json::Value;
 
 const NEVER_GONNA: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
 /// Every plugin the binary bundles (host/build.rs).
-const BUNDLED: [&str; 8] = [
+const BUNDLED: [&str; 9] = [
     "ask-mention",
     "chart",
     "http",
     "local",
     "nowplaying",
+    "playlists",
     "poll",
     "tone",
     "youtube",
@@ -84,6 +85,10 @@ fn bundled_plugins_load_with_their_default_grants_and_a_folder_file_replaces_one
         set(&["log", "player", "player-events", "kv", "timers", "messages"])
     );
     assert_eq!(list["nowplaying"]["granted"]["kv_quota"], 20_000);
+    assert_eq!(
+        interfaces(&list["playlists"]),
+        set(&["log", "player", "player-events", "kv"])
+    );
     // http has the interface and no host: it reaches nothing until the operator says.
     assert_eq!(interfaces(&list["http"]), set(&["log", "http"]));
     assert_eq!(list["http"]["granted"]["http_hosts"], serde_json::json!([]));

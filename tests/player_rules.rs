@@ -279,6 +279,7 @@ impl HostServices for Recording {
         guild_id: u64,
         query: String,
         _at: Option<u32>,
+        _asker: Option<&Asker>,
     ) -> Result<Track, ServiceError> {
         self.0
             .lock()

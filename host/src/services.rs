@@ -150,8 +150,16 @@ impl HostServices for Services {
         guild_id: u64,
         query: String,
         at: Option<u32>,
+        asker: Option<&Asker>,
     ) -> Result<Track, ServiceError> {
         let players = self.players()?;
+        // As `!play`: the member must be in voice (the player says if it plays elsewhere).
+        let voice = match asker {
+            Some(a) => Some(a.voice.ok_or(ServiceError::Player(Box::new(
+                crate::player::PlayerError::NotInVoice,
+            )))?),
+            None => None,
+        };
         let mut songs = players
             .resolve(&query, 0)
             .await
@@ -162,7 +170,7 @@ impl HostServices for Services {
         tracing::info!(%plugin, guild_id, title = %song.title, "plugin queued a song");
         let at = at.map(|at| at as usize);
         players
-            .add_at(guild_id, songs, at)
+            .add_at(guild_id, voice, songs, at)
             .await
             .map_err(player_error)?;
         Ok(track(song))

@@ -132,8 +132,11 @@ impl HostServices for Recorded {
         guild_id: u64,
         query: String,
         at: Option<u32>,
+        asker: Option<&Asker>,
     ) -> Result<Track, ServiceError> {
-        self.rest().enqueue(plugin, guild_id, query, at).await
+        self.rest()
+            .enqueue(plugin, guild_id, query, at, asker)
+            .await
     }
 
     async fn skip(

@@ -306,18 +306,20 @@ impl Players {
         .await?
     }
 
-    /// [`Players::add`] in the voice channel the player is in, with the first song at
-    /// position `at` of the queue (0: next) when something already plays.
+    /// [`Players::add`] in voice channel `voice` (default: the one the player is in),
+    /// with the first song at position `at` of the queue (0: next) when something
+    /// already plays.
     pub async fn add_at(
         &self,
         guild: u64,
+        voice: Option<u64>,
         songs: Vec<Song>,
         at: Option<usize>,
     ) -> Result<Queued, PlayerError> {
         self.ask(guild, |reply| Request::Enqueue {
             songs,
             ready: None,
-            voice: None,
+            voice,
             text: None,
             at,
             reply,

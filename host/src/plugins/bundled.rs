@@ -69,6 +69,13 @@ pub fn default_grant(name: &str, config: &PluginsConfig) -> Grant {
             kv_quota: Some(20_000),
             ..Grant::default()
         },
+        // Up to 25 playlists and an index per member and per server, and a history per
+        // server.
+        "playlists" => Grant {
+            interfaces: interfaces(&["player", "player-events", "kv"]),
+            kv_quota: Some(100_000),
+            ..Grant::default()
+        },
         _ => Grant::default(),
     }
 }

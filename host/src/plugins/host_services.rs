@@ -130,15 +130,18 @@ pub trait HostServices: Send + Sync + 'static {
         Err(ServiceError::NoLlm)
     }
 
-    /// Queues the first result for `query`: last, or at `at` (0: next).
+    /// Queues the first result for `query`: last, or at `at` (0: next). For an `asker`,
+    /// as their `!play` would: they must be in voice, and the player joins their
+    /// channel if it is in none.
     async fn enqueue(
         &self,
         plugin: &str,
         guild_id: u64,
         query: String,
         at: Option<u32>,
+        asker: Option<&Asker>,
     ) -> Result<Track, ServiceError> {
-        let _ = (plugin, guild_id, query, at);
+        let _ = (plugin, guild_id, query, at, asker);
         Err(ServiceError::NoPlayer)
     }
 

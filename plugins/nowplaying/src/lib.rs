@@ -84,7 +84,10 @@ pub fn progress(position_ms: u64, duration_ms: Option<u64>) -> String {
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '@') {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '@'
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -107,7 +110,11 @@ pub fn view(playing: Option<&Playing>, next: &[Queued], mode: LoopMode) -> Reply
     let Some(now) = playing else {
         return reply("⏹ Nothing is playing. `/play` something, and this message follows it.");
     };
-    let state = if now.paused { "⏸ Paused" } else { "▶ Now playing" };
+    let state = if now.paused {
+        "⏸ Paused"
+    } else {
+        "▶ Now playing"
+    };
     let looping = match mode {
         LoopMode::Off => "",
         LoopMode::Track => " · 🔂 looping the song",
@@ -132,11 +139,12 @@ pub fn view(playing: Option<&Playing>, next: &[Queued], mode: LoopMode) -> Reply
         button("stop", "Stop").style(ButtonStyle::Danger),
     ]);
     if !next.is_empty() {
-        let options = next
-            .iter()
-            .take(MENU)
-            .enumerate()
-            .map(|(i, q)| (i.to_string(), cut(&format!("{}. {}", i + 1, q.track.title), 100)));
+        let options = next.iter().take(MENU).enumerate().map(|(i, q)| {
+            (
+                i.to_string(),
+                cut(&format!("{}. {}", i + 1, q.track.title), 100),
+            )
+        });
         message = message.row([select("jump", options).placeholder("Jump to a song up next")]);
     }
     message
@@ -234,8 +242,10 @@ impl Command for NowPlaying {
                 if player::now_playing(guild)?.is_some() {
                     keep_refreshing(guild)?;
                 }
-                Ok(reply("The now-playing message is here now, and follows the player.")
-                    .ephemeral())
+                Ok(
+                    reply("The now-playing message is here now, and follows the player.")
+                        .ephemeral(),
+                )
             }
             other => Err(format!("unknown command {other}")),
         }
@@ -259,7 +269,10 @@ impl Command for NowPlaying {
 
     fn on_player_event(event: PlayerEvent) {
         let guild = event.guild_id;
-        if matches!(event.kind, PlayerEventKind::LeftVoice | PlayerEventKind::JoinedVoice(_)) {
+        if matches!(
+            event.kind,
+            PlayerEventKind::LeftVoice | PlayerEventKind::JoinedVoice(_)
+        ) {
             return;
         }
         if let Err(e) = refresh(guild) {
@@ -296,15 +309,24 @@ mod tests {
 
     #[test]
     fn the_bar_follows_the_position() {
-        assert_eq!(progress(0, Some(200_000)), "`[>-------------------]` 0:00 / 3:20");
-        assert_eq!(progress(100_000, Some(200_000)), "`[==========>---------]` 1:40 / 3:20");
+        assert_eq!(
+            progress(0, Some(200_000)),
+            "`[>-------------------]` 0:00 / 3:20"
+        );
+        assert_eq!(
+            progress(100_000, Some(200_000)),
+            "`[==========>---------]` 1:40 / 3:20"
+        );
         assert_eq!(progress(5_000, None), "0:05");
         assert_eq!(clock(3_723_000), "1:02:03");
     }
 
     #[test]
     fn titles_cannot_format_or_ping() {
-        assert_eq!(escape("*bold* <@&1> @everyone"), "\\*bold\\* \\<\\@&1\\> \\@everyone");
+        assert_eq!(
+            escape("*bold* <@&1> @everyone"),
+            "\\*bold\\* \\<\\@&1\\> \\@everyone"
+        );
     }
 
     #[test]
@@ -322,13 +344,24 @@ mod tests {
             })
             .collect();
         let message = view(Some(&now), &next, LoopMode::Queue);
-        assert!(message.content.starts_with("⏸ Paused: **Song \\*A\\***"), "{}", message.content);
+        assert!(
+            message.content.starts_with("⏸ Paused: **Song \\*A\\***"),
+            "{}",
+            message.content
+        );
         assert!(message.content.contains("0:30 / 1:00"));
         assert!(message.content.contains("12 up next · 🔁"));
         assert_eq!(message.components.len(), 2);
-        let v2::Component::Button(first) = &message.components[0][0] else { panic!() };
-        assert_eq!((first.id.as_str(), first.label.as_str()), ("pause", "Resume"));
-        let v2::Component::Select(menu) = &message.components[1][0] else { panic!() };
+        let v2::Component::Button(first) = &message.components[0][0] else {
+            panic!()
+        };
+        assert_eq!(
+            (first.id.as_str(), first.label.as_str()),
+            ("pause", "Resume")
+        );
+        let v2::Component::Select(menu) = &message.components[1][0] else {
+            panic!()
+        };
         assert_eq!(menu.options.len(), MENU);
         assert_eq!(menu.options[1].label, "2. Next 1");
         let idle = view(None, &[], LoopMode::Off);

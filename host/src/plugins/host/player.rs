@@ -89,9 +89,10 @@ mod v1 {
             query: String,
         ) -> wasmtime::Result<Result<v0_1_0::types::Track, String>> {
             let (p, guild) = checked!(self, guild_id);
+            let asker = self.asker.clone();
             Ok((async {
                 p.services
-                    .enqueue(&p.name, guild, query, None)
+                    .enqueue(&p.name, guild, query, None, asker.as_ref())
                     .await
                     .map(track)
             })
@@ -149,9 +150,10 @@ mod v2 {
             query: String,
         ) -> wasmtime::Result<Result<Track, String>> {
             let (p, guild) = checked!(self, guild_id);
+            let asker = self.asker.clone();
             Ok((async {
                 p.services
-                    .enqueue(&p.name, guild, query, None)
+                    .enqueue(&p.name, guild, query, None, asker.as_ref())
                     .await
                     .map(track)
             })
@@ -166,10 +168,11 @@ mod v2 {
             position: u32,
         ) -> wasmtime::Result<Result<Track, String>> {
             let (p, guild) = checked!(self, guild_id);
+            let asker = self.asker.clone();
             Ok((async {
                 let at = Some(position);
                 p.services
-                    .enqueue(&p.name, guild, query, at)
+                    .enqueue(&p.name, guild, query, at, asker.as_ref())
                     .await
                     .map(track)
             })
