@@ -16,6 +16,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("poll", "poll.wasm"),
     ("nowplaying", "nowplaying.wasm"),
     ("playlists", "playlists.wasm"),
+    ("lyrics", "lyrics.wasm"),
 ];
 
 fn main() {

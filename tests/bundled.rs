@@ -18,11 +18,12 @@ use serde_json::Value;
 
 const NEVER_GONNA: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
 /// Every plugin the binary bundles (host/build.rs).
-const BUNDLED: [&str; 9] = [
+const BUNDLED: [&str; 10] = [
     "ask-mention",
     "chart",
     "http",
     "local",
+    "lyrics",
     "nowplaying",
     "playlists",
     "poll",
@@ -85,6 +86,11 @@ fn bundled_plugins_load_with_their_default_grants_and_a_folder_file_replaces_one
         set(&["log", "player", "player-events", "kv", "timers", "messages"])
     );
     assert_eq!(list["nowplaying"]["granted"]["kv_quota"], 20_000);
+    assert_eq!(interfaces(&list["lyrics"]), set(&["log", "http", "player"]));
+    assert_eq!(
+        list["lyrics"]["granted"]["http_hosts"],
+        serde_json::json!(["lrclib.net"])
+    );
     assert_eq!(
         interfaces(&list["playlists"]),
         set(&["log", "player", "player-events", "kv"])

@@ -71,6 +71,13 @@ pub fn default_grant(name: &str, config: &PluginsConfig) -> Grant {
         },
         // Up to 25 playlists and an index per member and per server, and a history per
         // server.
+        // LRCLIB, a free lyrics service without keys; `[plugins.config.lyrics] base_url`
+        // points it at another (whose host the operator then grants).
+        "lyrics" => Grant {
+            interfaces: interfaces(&["http", "player"]),
+            http_hosts: vec!["lrclib.net".into()],
+            ..Grant::default()
+        },
         "playlists" => Grant {
             interfaces: interfaces(&["player", "player-events", "kv"]),
             kv_quota: Some(100_000),
