@@ -322,6 +322,49 @@ pub mod draft {
     pub use super::bindings::minstrel::plugin::draft::append;
 }
 
+/// `text` escaped to show as itself inside a message, on one line, by the rules the
+/// host uses for song titles: Discord's markdown characters are backslash-escaped, line
+/// breaks become spaces, and `@` is followed by a zero-width space so `@everyone` and
+/// `<@id>` never read as mentions (the host's allowed mentions already keep them from
+/// pinging).
+///
+/// ```
+/// use minstrel_sdk::v2::escape;
+/// assert_eq!(escape("**hi** [x](y)"), "\\*\\*hi\\*\\* \\[x\\](y)");
+/// assert_eq!(escape("<@&1> @everyone\nx"), "\\<@\u{200B}&1\\> @\u{200B}everyone x");
+/// ```
+pub fn escape(text: &str) -> String {
+    const SPECIAL: &[char] = &['\\', '*', '_', '~', '`', '|', '[', ']', '<', '>'];
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '@' => out.push_str("@\u{200B}"),
+            c if SPECIAL.contains(&c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// At most `max` characters of `text` (at least 1), ending in `…` when cut: for select
+/// menu labels (100 characters) and other length limits.
+///
+/// ```
+/// assert_eq!(minstrel_sdk::v2::shorten("a long title", 6), "a lon…");
+/// ```
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.max(1) - 1).collect();
+    out.push('…');
+    out
+}
+
 /// A plain, public text reply without embeds, attachments or components.
 pub fn reply(content: impl Into<String>) -> Reply {
     Reply {

@@ -6,7 +6,7 @@
 
 use minstrel_sdk::v2::{
     self, ButtonStyle, Command, CommandSpec, Invocation, OptionKind, OptionSpec, Press,
-    PressAnswer, Reply, button, http, player, reply,
+    PressAnswer, Reply, button, escape, http, player, reply,
 };
 use serde::Deserialize;
 
@@ -105,21 +105,6 @@ pub fn pages(lines: &[String]) -> Vec<String> {
         page.push_str(line);
     }
     pages
-}
-
-/// `text` with Discord's markdown characters escaped.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '@'
-        ) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Page `page` (0-based) of `record`'s lyrics, with the buttons to the others.

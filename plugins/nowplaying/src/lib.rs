@@ -11,7 +11,7 @@
 use minstrel_sdk::v2::player::{self, LoopMode, Playing, Queued};
 use minstrel_sdk::v2::{
     self, ButtonStyle, Command, CommandSpec, Invocation, PlayerEvent, PlayerEventKind, Press,
-    PressAnswer, Reply, Timer, button, kv, messages, reply, select, timers,
+    PressAnswer, Reply, Timer, button, escape, kv, messages, reply, select, shorten, timers,
 };
 
 /// How often the message is refreshed while a song plays.
@@ -80,31 +80,6 @@ pub fn progress(position_ms: u64, duration_ms: Option<u64>) -> String {
     format!("`[{bar}]` {} / {}", clock(position_ms), clock(duration))
 }
 
-/// `text` with Discord's markdown characters escaped, so a song title shows as written.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '@'
-        ) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// At most `max` characters of `text`, with an ellipsis when cut.
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
 /// The message for what plays now and what comes next.
 pub fn view(playing: Option<&Playing>, next: &[Queued], mode: LoopMode) -> Reply {
     let Some(now) = playing else {
@@ -142,7 +117,7 @@ pub fn view(playing: Option<&Playing>, next: &[Queued], mode: LoopMode) -> Reply
         let options = next.iter().take(MENU).enumerate().map(|(i, q)| {
             (
                 i.to_string(),
-                cut(&format!("{}. {}", i + 1, q.track.title), 100),
+                shorten(&format!("{}. {}", i + 1, q.track.title), 100),
             )
         });
         message = message.row([select("jump", options).placeholder("Jump to a song up next")]);
@@ -319,14 +294,6 @@ mod tests {
         );
         assert_eq!(progress(5_000, None), "0:05");
         assert_eq!(clock(3_723_000), "1:02:03");
-    }
-
-    #[test]
-    fn titles_cannot_format_or_ping() {
-        assert_eq!(
-            escape("*bold* <@&1> @everyone"),
-            "\\*bold\\* \\<\\@&1\\> \\@everyone"
-        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use minstrel_sdk::v2::{
     self, Command, CommandSpec, Context, Invocation, OptionKind, OptionSpec, PlayerEvent,
-    PlayerEventKind, Press, PressAnswer, Reply, Track, kv, player, reply, select,
+    PlayerEventKind, Press, PressAnswer, Reply, Track, escape, kv, player, reply, select, shorten,
 };
 use serde::{Deserialize, Serialize};
 
@@ -122,30 +122,6 @@ pub fn checked_name(name: Option<&str>) -> Result<String, String> {
     } else {
         Err("give the playlist a name of 1 to 32 letters, digits, `-` or `_`".into())
     }
-}
-
-/// `text` with Discord's markdown characters escaped.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '@'
-        ) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
 }
 
 fn history(guild: u64) -> Result<Vec<Entry>, String> {
@@ -273,11 +249,12 @@ fn history_command(context: &Context) -> Result<Reply, String> {
         .enumerate()
         .map(|(i, s)| format!("{}. {}", i + 1, escape(&s.title)))
         .collect();
-    let options = songs
-        .iter()
-        .take(SHOWN)
-        .enumerate()
-        .map(|(i, s)| (i.to_string(), cut(&format!("{}. {}", i + 1, s.title), 100)));
+    let options = songs.iter().take(SHOWN).enumerate().map(|(i, s)| {
+        (
+            i.to_string(),
+            shorten(&format!("{}. {}", i + 1, s.title), 100),
+        )
+    });
     Ok(reply(format!("Played here lately:\n{}", lines.join("\n")))
         .row([select("again", options).placeholder("Queue one again")]))
 }
