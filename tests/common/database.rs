@@ -37,11 +37,7 @@ pub fn schema_url(dir: &Path) -> String {
     static MADE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     if MADE.lock().unwrap().insert(schema.clone()) {
         drop_old_schemas();
-        let now = unix_secs();
-        execute(&[
-            format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
-            format!("COMMENT ON SCHEMA {schema} IS '{now}'"),
-        ]);
+        create_schema(&schema, unix_secs());
     }
     with_search_path(&server_url(), &schema)
 }
@@ -148,6 +144,35 @@ fn with_connection<T: Send + 'static>(
     })
     .join()
     .expect("database helper thread")
+}
+
+/// Creates `schema` unless it exists, marked with the time `now` (for
+/// [`drop_old_schemas`]). Neither statement is atomic between sessions: of several
+/// processes doing this at the same moment (children of one test), all but one may fail
+/// creating it with a unique violation, which only says that it exists now, and
+/// marking it with "tuple concurrently updated", which leaves another's mark.
+fn create_schema(schema: &str, now: u64) {
+    let create = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
+    let mark = format!("COMMENT ON SCHEMA {schema} IS '{now}'");
+    with_connection(async move |conn| {
+        // Names made here from a hash, never from input.
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(create.as_str()))
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {}
+            Err(e) => panic!("{create}: {e}"),
+        }
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(mark.as_str()))
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("XX000") => {}
+            Err(e) => panic!("{mark}: {e}"),
+        }
+    });
 }
 
 fn execute(statements: &[String]) {
