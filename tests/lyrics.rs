@@ -14,7 +14,7 @@ use minstrel::plugins::Grant;
 use minstrel_local::discord::payloads::ALICE;
 use minstrel_local::discord::{LocalDiscord, World};
 use minstrel_local::http::{LocalHttp, Route};
-use minstrel_tests::bot::{self, WAIT, bot_options, install, interaction_reply};
+use minstrel_tests::bot::{self, WAIT, bot_options, install, slash_answer};
 use minstrel_tests::playback::{alice_joins, command, config, wait_packets};
 use minstrel_tests::voice::{run, sine_ogg};
 use serde_json::{Value, json};
@@ -32,12 +32,7 @@ async fn lyrics(world: &World, song: Option<&str>) -> String {
         Some(song) => json!([{"name": "song", "type": 3, "value": song}]),
         None => json!([]),
     };
-    let token = world.slash(ALICE, "lyrics", options, 1);
-    let answer = interaction_reply(world, &token).await;
-    answer["data"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    slash_answer(world, ALICE, "lyrics", options).await
 }
 
 #[test]

@@ -10,7 +10,9 @@ use minstrel::plugins::Grant;
 use minstrel_local::discord::payloads::{ALICE, BOB, GUILD_ID, MUSIC};
 use minstrel_local::discord::{LocalDiscord, World};
 use minstrel_local::http::{LocalHttp, Route};
-use minstrel_tests::bot::{self, WAIT, bot_options, caught_up, install, interaction_reply};
+use minstrel_tests::bot::{
+    self, WAIT, bot_options, caught_up, install, interaction_reply, slash_answer,
+};
 use minstrel_tests::playback::{alice_joins, command, config};
 use minstrel_tests::voice::{run, sine_ogg};
 use serde_json::{Value, json};
@@ -21,12 +23,7 @@ async fn playlist(world: &World, user: u64, action: &str, name: Option<&str>) ->
     if let Some(name) = name {
         options.push(json!({"name": "name", "type": 3, "value": name}));
     }
-    let token = world.slash(user, "playlist", Value::Array(options), 1);
-    let answer = interaction_reply(world, &token).await;
-    answer["data"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    slash_answer(world, user, "playlist", Value::Array(options)).await
 }
 
 #[test]

@@ -131,6 +131,17 @@ pub async fn reply_to(world: &World, id: u64) -> Value {
     world.replies_to(id).remove(0)
 }
 
+/// `user` invokes slash command `name` with `options`: the content of the bot's first
+/// answer.
+pub async fn slash_answer(world: &World, user: u64, name: &str, options: Value) -> String {
+    let token = world.slash(user, name, options, 1);
+    let answer = interaction_reply(world, &token).await;
+    answer["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The body of the bot's first answer to the interaction `token`.
 pub async fn interaction_reply(world: &World, token: &str) -> Value {
     assert!(

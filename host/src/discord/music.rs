@@ -102,26 +102,24 @@ pub(super) fn plugin_asker(
     member: Option<&serenity::Member>,
 ) -> crate::plugins::Asker {
     let bot = ctx.cache.current_user().id;
-    let Some(guild) = ctx.cache.guild(guild) else {
-        return crate::plugins::Asker {
+    let seen = ctx.cache.guild(guild).and_then(|guild| {
+        let member = member
+            .cloned()
+            .or_else(|| guild.members.get(&user).cloned())?;
+        Some(seen(&guild, &member, bot, &players.config().dj_role))
+    });
+    match seen {
+        Some((member, room)) => crate::plugins::Asker {
+            user: member.id,
+            dj: member.dj,
+            voice: member.voice,
+            bot_voice: room.bot_voice,
+            listeners: room.listeners,
+        },
+        None => crate::plugins::Asker {
             user: user.get(),
             ..Default::default()
-        };
-    };
-    let cached = guild.members.get(&user).cloned();
-    let Some(member) = member.cloned().or(cached) else {
-        return crate::plugins::Asker {
-            user: user.get(),
-            ..Default::default()
-        };
-    };
-    let (member, room) = seen(&guild, &member, bot, &players.config().dj_role);
-    crate::plugins::Asker {
-        user: member.id,
-        dj: member.dj,
-        voice: member.voice,
-        bot_voice: room.bot_voice,
-        listeners: room.listeners,
+        },
     }
 }
 

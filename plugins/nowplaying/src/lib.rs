@@ -125,14 +125,17 @@ pub fn view(playing: Option<&Playing>, next: &[Queued], mode: LoopMode) -> Reply
     message
 }
 
-fn current_view(guild: u64) -> Result<Reply, String> {
+/// The guild's message now, and whether its bar moves (a song plays, not paused): then
+/// it needs refreshing.
+fn current_view(guild: u64) -> Result<(Reply, bool), String> {
     let playing = player::now_playing(guild)?;
     let next = if playing.is_some() {
         player::queue(guild)?
     } else {
         Vec::new()
     };
-    Ok(view(playing.as_ref(), &next, loop_mode(guild)))
+    let moving = playing.as_ref().is_some_and(|p| !p.paused);
+    Ok((view(playing.as_ref(), &next, loop_mode(guild)), moving))
 }
 
 /// Brings the guild's message up to date (posting a new one if it was deleted), and
@@ -141,7 +144,7 @@ fn refresh(guild: u64) -> Result<(), String> {
     let Some(channel) = get_u64("channel", guild) else {
         return Ok(());
     };
-    let message = current_view(guild)?;
+    let (message, moving) = current_view(guild)?;
     let edited = match get_u64("message", guild) {
         Some(id) => messages::edit(channel, id, &message).is_ok(),
         None => false,
@@ -150,7 +153,7 @@ fn refresh(guild: u64) -> Result<(), String> {
         let id = messages::send(channel, &message)?;
         set_u64("message", guild, id, None)?;
     }
-    if player::now_playing(guild)?.is_some_and(|p| !p.paused) {
+    if moving {
         keep_refreshing(guild)?;
     }
     Ok(())
@@ -211,10 +214,11 @@ impl Command for NowPlaying {
             "controls" => {
                 let guild = invocation.context.guild()?;
                 let channel = invocation.context.channel_id;
-                let id = messages::send(channel, &current_view(guild)?)?;
+                let (message, moving) = current_view(guild)?;
+                let id = messages::send(channel, &message)?;
                 set_u64("channel", guild, channel, None)?;
                 set_u64("message", guild, id, None)?;
-                if player::now_playing(guild)?.is_some() {
+                if moving {
                     keep_refreshing(guild)?;
                 }
                 Ok(
@@ -236,10 +240,11 @@ impl Command for NowPlaying {
         // The message pressed on is the one to keep up to date from now on.
         set_u64("message", guild, press.message_id, None)?;
         set_u64("channel", guild, press.context.channel_id, None)?;
-        if player::now_playing(guild)?.is_some_and(|p| !p.paused) {
+        let (message, moving) = current_view(guild)?;
+        if moving {
             keep_refreshing(guild)?;
         }
-        Ok(PressAnswer::Update(current_view(guild)?))
+        Ok(PressAnswer::Update(message))
     }
 
     fn on_player_event(event: PlayerEvent) {

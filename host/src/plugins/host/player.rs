@@ -62,6 +62,36 @@ macro_rules! checked {
     };
 }
 
+/// The calls that act for the member the call serves (see [`host_services::Asker`]),
+/// shared by both API versions, which differ only in their track records.
+impl CallState {
+    async fn enqueue_as(
+        &mut self,
+        guild_id: u64,
+        query: String,
+        at: Option<u32>,
+    ) -> wasmtime::Result<Result<host_services::Track, String>> {
+        let (p, guild) = checked!(self, guild_id);
+        let asker = self.asker.clone();
+        let queued = p
+            .services
+            .enqueue(&p.name, guild, query, at, asker.as_ref());
+        Ok(queued.await.map_err(text))
+    }
+
+    async fn skip_as(
+        &mut self,
+        guild_id: u64,
+    ) -> wasmtime::Result<Result<Option<host_services::Track>, String>> {
+        let (p, guild) = checked!(self, guild_id);
+        let asker = self.asker.clone();
+        Ok(p.services
+            .skip(&p.name, guild, asker.as_ref())
+            .await
+            .map_err(text))
+    }
+}
+
 /// The track records are field for field the same in both versions.
 macro_rules! track_of {
     ($v:ident) => {
@@ -88,32 +118,14 @@ mod v1 {
             guild_id: u64,
             query: String,
         ) -> wasmtime::Result<Result<v0_1_0::types::Track, String>> {
-            let (p, guild) = checked!(self, guild_id);
-            let asker = self.asker.clone();
-            Ok((async {
-                p.services
-                    .enqueue(&p.name, guild, query, None, asker.as_ref())
-                    .await
-                    .map(track)
-            })
-            .await
-            .map_err(text))
+            Ok(self.enqueue_as(guild_id, query, None).await?.map(track))
         }
 
         async fn skip(
             &mut self,
             guild_id: u64,
         ) -> wasmtime::Result<Result<Option<v0_1_0::types::Track>, String>> {
-            let (p, guild) = checked!(self, guild_id);
-            let asker = self.asker.clone();
-            Ok((async {
-                Ok(p.services
-                    .skip(&p.name, guild, asker.as_ref())
-                    .await?
-                    .map(track))
-            })
-            .await
-            .map_err(text))
+            Ok(self.skip_as(guild_id).await?.map(|now| now.map(track)))
         }
 
         async fn queue(
@@ -149,16 +161,7 @@ mod v2 {
             guild_id: u64,
             query: String,
         ) -> wasmtime::Result<Result<Track, String>> {
-            let (p, guild) = checked!(self, guild_id);
-            let asker = self.asker.clone();
-            Ok((async {
-                p.services
-                    .enqueue(&p.name, guild, query, None, asker.as_ref())
-                    .await
-                    .map(track)
-            })
-            .await
-            .map_err(text))
+            Ok(self.enqueue_as(guild_id, query, None).await?.map(track))
         }
 
         async fn enqueue_at(
@@ -167,30 +170,12 @@ mod v2 {
             query: String,
             position: u32,
         ) -> wasmtime::Result<Result<Track, String>> {
-            let (p, guild) = checked!(self, guild_id);
-            let asker = self.asker.clone();
-            Ok((async {
-                let at = Some(position);
-                p.services
-                    .enqueue(&p.name, guild, query, at, asker.as_ref())
-                    .await
-                    .map(track)
-            })
-            .await
-            .map_err(text))
+            let queued = self.enqueue_as(guild_id, query, Some(position)).await?;
+            Ok(queued.map(track))
         }
 
         async fn skip(&mut self, guild_id: u64) -> wasmtime::Result<Result<Option<Track>, String>> {
-            let (p, guild) = checked!(self, guild_id);
-            let asker = self.asker.clone();
-            Ok((async {
-                Ok(p.services
-                    .skip(&p.name, guild, asker.as_ref())
-                    .await?
-                    .map(track))
-            })
-            .await
-            .map_err(text))
+            Ok(self.skip_as(guild_id).await?.map(|now| now.map(track)))
         }
 
         async fn queue(&mut self, guild_id: u64) -> wasmtime::Result<Result<Vec<Queued>, String>> {
