@@ -17,6 +17,9 @@ const BUNDLED: &[(&str, &str)] = &[
     ("nowplaying", "nowplaying.wasm"),
     ("playlists", "playlists.wasm"),
     ("lyrics", "lyrics.wasm"),
+    ("sponsorblock", "sponsorblock.wasm"),
+    ("autoplay", "autoplay.wasm"),
+    ("links", "links.wasm"),
 ];
 
 fn main() {

@@ -18,15 +18,18 @@ use serde_json::Value;
 
 const NEVER_GONNA: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
 /// Every plugin the binary bundles (host/build.rs).
-const BUNDLED: [&str; 10] = [
+const BUNDLED: [&str; 13] = [
     "ask-mention",
+    "autoplay",
     "chart",
     "http",
+    "links",
     "local",
     "lyrics",
     "nowplaying",
     "playlists",
     "poll",
+    "sponsorblock",
     "tone",
     "youtube",
 ];
@@ -83,9 +86,21 @@ fn bundled_plugins_load_with_their_default_grants_and_a_folder_file_replaces_one
     assert_eq!(interfaces(&list["poll"]), set(&["log", "kv"]));
     assert_eq!(
         interfaces(&list["nowplaying"]),
-        set(&["log", "player", "player-events", "kv", "timers", "messages"])
+        set(&[
+            "log",
+            "player",
+            "player-events",
+            "kv",
+            "timers",
+            "messages",
+            "http"
+        ])
     );
     assert_eq!(list["nowplaying"]["granted"]["kv_quota"], 20_000);
+    assert_eq!(
+        list["nowplaying"]["granted"]["http_hosts"],
+        serde_json::json!(["lrclib.net"])
+    );
     assert_eq!(interfaces(&list["lyrics"]), set(&["log", "http", "player"]));
     assert_eq!(
         list["lyrics"]["granted"]["http_hosts"],
@@ -94,6 +109,32 @@ fn bundled_plugins_load_with_their_default_grants_and_a_folder_file_replaces_one
     assert_eq!(
         interfaces(&list["playlists"]),
         set(&["log", "player", "player-events", "kv"])
+    );
+    assert_eq!(
+        interfaces(&list["sponsorblock"]),
+        set(&[
+            "log",
+            "http",
+            "player",
+            "player-events",
+            "kv",
+            "timers",
+            "messages"
+        ])
+    );
+    assert_eq!(
+        interfaces(&list["autoplay"]),
+        set(&["log", "player", "player-events", "kv", "messages", "media"])
+    );
+    assert_eq!(
+        interfaces(&list["links"]),
+        set(&["log", "http", "kv", "media"])
+    );
+    assert_eq!(
+        list["links"]["granted"]["http_hosts"]
+            .as_array()
+            .map(Vec::len),
+        Some(6)
     );
     // http has the interface and no host: it reaches nothing until the operator says.
     assert_eq!(interfaces(&list["http"]), set(&["log", "http"]));

@@ -71,7 +71,7 @@ fn two_guilds_playing_the_same_url_at_once_download_it_once() {
         let players = host.players.clone();
 
         let songs = players
-            .resolve(&remote.url("/song.ogg"), ALICE)
+            .resolve(None, &remote.url("/song.ogg"), ALICE)
             .await
             .unwrap()
             .to_play();

@@ -10,23 +10,17 @@
 #[path = "sources_support/mod.rs"]
 mod sources_support;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use minstrel::config::Config;
-use minstrel::media::Media;
 use minstrel_local::discord::payloads::ALICE;
 use minstrel_local::discord::{LocalDiscord, World};
-use minstrel_local::http::{LocalHttp, Route};
 use minstrel_tests::bot::{self, WAIT};
-use minstrel_tests::playback::{
-    alice_joins, command, config_with, heard_whole, wait_packets, wait_quiet,
-};
-use minstrel_tests::voice::{run, sine_ogg};
+use minstrel_tests::playback::{alice_joins, command, heard_whole, wait_packets, wait_quiet};
+use minstrel_tests::voice::run;
 use minstrel_tests::wait_for;
 use serde_json::{Value, json};
-use sources_support::{Recorded, grant, media_config, start_bot_on_recorded};
+use sources_support::{NEVER_GONNA, PLAYLIST, start_bot_on_recorded, youtube_source};
 
 /// The answer to the interaction `token` (its callback or an edit of it) whose content
 /// satisfies `done`.
@@ -63,40 +57,12 @@ async fn play_suggestions(world: &World, text: &str) -> Value {
     body["data"]["choices"].clone()
 }
 
-const NEVER_GONNA: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
-const PLAYLIST: &str = "https://www.youtube.com/playlist?list=PLminstrel0test0mix000000000000000";
-
-/// The `youtube` source plugin with YouTube stood in for: probes and searches are
-/// answered from recorded yt-dlp metadata (tests/fixtures/ytdlp), and the download of
-/// each recorded video goes through the real media service and yt-dlp to a 2 s song on
-/// a loopback "remote" host.
-async fn youtube_source(dir: &Path) -> (LocalHttp, Config, Arc<Recorded>) {
-    let song = sine_ogg(dir, 440, 2);
-    let remote = LocalHttp::start().await.unwrap();
-    remote.route(
-        "/video.ogg",
-        Route::ok(std::fs::read(&song).unwrap()).typed("audio/ogg"),
-    );
-    let mut youtube = Recorded::new(Media::new(media_config()));
-    youtube.probes.insert(NEVER_GONNA.into(), "video");
-    youtube.probes.insert(PLAYLIST.into(), "playlist");
-    for id in ["dQw4w9WgXcQ", "9bZkp7q19f0", "kJQP7kiw5Fk", "aqz-KE-bpKQ"] {
-        let watch = format!("https://www.youtube.com/watch?v={id}");
-        youtube.audio.insert(watch, remote.url("/video.ogg"));
-    }
-    let mut config = config_with(dir, &[("tone", "tone"), ("youtube", "youtube")]);
-    config
-        .plugins
-        .grants
-        .insert("youtube".into(), grant(&["media"]));
-    (remote, config, Arc::new(youtube))
-}
-
 #[test]
 fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
     run(async {
         let tmp = tempfile::tempdir().unwrap();
-        let (remote, config, youtube) = youtube_source(tmp.path()).await;
+        let (remote, config, youtube) = youtube_source(tmp.path(), 2).await;
+        let youtube = Arc::new(youtube);
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
         let host = start_bot_on_recorded(&server, &config, youtube.clone()).await;
@@ -206,8 +172,7 @@ fn play_suggestions_and_a_youtube_url_through_the_youtube_plugin() {
 fn a_slow_search_is_answered_in_time_and_cached_for_the_next_keystroke() {
     run(async {
         let tmp = tempfile::tempdir().unwrap();
-        let (_remote, config, youtube) = youtube_source(tmp.path()).await;
-        let mut youtube = Arc::into_inner(youtube).unwrap();
+        let (_remote, config, mut youtube) = youtube_source(tmp.path(), 2).await;
         youtube.search_delay = Duration::from_secs(4);
         let youtube = Arc::new(youtube);
         let server = LocalDiscord::start().await.unwrap();

@@ -161,7 +161,7 @@ impl HostServices for Services {
             None => None,
         };
         let mut songs = players
-            .resolve(&query, 0)
+            .resolve(Some(guild_id), &query, 0)
             .await
             .map_err(player_error)?
             .songs;

@@ -17,8 +17,8 @@
 //!   `autocomplete`) and the interactive callbacks: `on_press` (a button or menu of its
 //!   replies was used), `on_player_event` (a track started or ended, the queue ended,
 //!   the bot joined or left voice) and `on_timer` (a timer it scheduled is due). It
-//!   may use [`log`], [`kv`], [`http`], [`llm`], [`player`], [`config`], [`timers`] and
-//!   [`messages`]. A plugin that only listens to the player is a command plugin with no
+//!   may use [`log`], [`kv`], [`http`], [`llm`], [`player`], [`config`], [`timers`],
+//!   [`messages`] and [`media`]'s probes and searches. A plugin that only listens to the player is a command plugin with no
 //!   commands: `commands` and `run` have defaults for that.
 //! - **`mention`** ([`Mention`], [`export_mention!`]): answers messages that mention the
 //!   bot (`claims`, `handle`), streaming text through [`draft`], plus `on_press` and
@@ -247,6 +247,26 @@ pub mod http {
             body: None,
         })
     }
+
+    /// `text` percent-encoded to stand in a URL's query or path (RFC 3986: only the
+    /// unreserved characters are kept).
+    ///
+    /// ```
+    /// use minstrel_sdk::v2::http::encode;
+    /// assert_eq!(encode("AC/DC & co ✓"), "AC%2FDC%20%26%20co%20%E2%9C%93");
+    /// ```
+    pub fn encode(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for byte in text.bytes() {
+            match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    out.push(byte as char)
+                }
+                other => out.push_str(&format!("%{other:02X}")),
+            }
+        }
+        out
+    }
 }
 
 /// The operator's OpenAI-compatible chat endpoint (command and mention plugins).
@@ -265,9 +285,10 @@ pub mod player {
     };
 }
 
-/// Media extraction run by the host (source plugins): yt-dlp with a fixed argument
-/// template. `probe` describes a URL (a playlist with its entries), `search` finds
-/// items on a site by free text, `download_audio` streams the best audio into a sink.
+/// Media extraction run by the host: yt-dlp with a fixed argument template. `probe`
+/// describes a URL (a playlist with its entries), `search` finds items on a site by
+/// free text (both for source and command plugins), `download_audio` streams the best
+/// audio into a source's sink.
 pub mod media {
     pub use super::bindings::minstrel::plugin::media::{
         MediaEntry, MediaInfo, SearchSite, download_audio, probe, search,
@@ -320,6 +341,21 @@ pub mod messages {
 /// The reply being written while a mention is handled (mention plugins).
 pub mod draft {
     pub use super::bindings::minstrel::plugin::draft::append;
+}
+
+/// A position or length as `m:ss`, or `h:mm:ss` from an hour.
+///
+/// ```
+/// use minstrel_sdk::v2::clock;
+/// assert_eq!((clock(65_400), clock(3_723_000)), ("1:05".into(), "1:02:03".into()));
+/// ```
+pub fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
 }
 
 /// `text` escaped to show as itself inside a message, on one line, by the rules the
@@ -846,6 +882,7 @@ macro_rules! __world_v2 {
                     "minstrel:plugin/http@0.2.0": ::minstrel_sdk::v2::__private::interfaces::http,
                     "minstrel:plugin/llm@0.2.0": ::minstrel_sdk::v2::__private::interfaces::llm,
                     "minstrel:plugin/player@0.2.0": ::minstrel_sdk::v2::__private::interfaces::player,
+                    "minstrel:plugin/media@0.2.0": ::minstrel_sdk::v2::__private::interfaces::media,
                     "minstrel:plugin/config@0.2.0": ::minstrel_sdk::v2::__private::interfaces::config,
                     "minstrel:plugin/timers@0.2.0": ::minstrel_sdk::v2::__private::interfaces::timers,
                     "minstrel:plugin/messages@0.2.0": ::minstrel_sdk::v2::__private::interfaces::messages,

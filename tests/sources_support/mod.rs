@@ -296,3 +296,70 @@ pub async fn start_bot_on_recorded(
     })
     .await
 }
+
+pub const NEVER_GONNA: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
+pub const PLAYLIST: &str =
+    "https://www.youtube.com/playlist?list=PLminstrel0test0mix000000000000000";
+
+/// The `youtube` source plugin with YouTube stood in for: probes and searches are
+/// answered from recorded yt-dlp metadata (tests/fixtures/ytdlp), and the download of
+/// each recorded video goes through the real media service and yt-dlp to a `secs` long
+/// song on a loopback "remote" host (whose `/video.ogg` counts the downloads).
+pub async fn youtube_source(
+    dir: &Path,
+    secs: u32,
+) -> (
+    minstrel_local::http::LocalHttp,
+    minstrel::config::Config,
+    Recorded,
+) {
+    use minstrel_local::http::{LocalHttp, Route};
+    let song = minstrel_tests::voice::sine_ogg(dir, 440, secs);
+    let remote = LocalHttp::start().await.unwrap();
+    remote.route(
+        "/video.ogg",
+        Route::ok(std::fs::read(&song).unwrap()).typed("audio/ogg"),
+    );
+    let mut youtube = Recorded::new(Media::new(media_config()));
+    youtube.probes.insert(NEVER_GONNA.into(), "video");
+    youtube.probes.insert(PLAYLIST.into(), "playlist");
+    for id in ["dQw4w9WgXcQ", "9bZkp7q19f0", "kJQP7kiw5Fk", "aqz-KE-bpKQ"] {
+        let watch = format!("https://www.youtube.com/watch?v={id}");
+        youtube.audio.insert(watch, remote.url("/video.ogg"));
+    }
+    let mut config =
+        minstrel_tests::playback::config_with(dir, &[("tone", "tone"), ("youtube", "youtube")]);
+    config
+        .plugins
+        .grants
+        .insert("youtube".into(), grant(&["media"]));
+    (remote, config, youtube)
+}
+
+/// A grant of `interfaces`, with HTTP to the loopback test server on `port` only.
+pub fn loopback_grant(interfaces: &[&str], port: u16) -> Grant {
+    Grant {
+        http_hosts: vec!["127.0.0.1".into()],
+        http_ports: vec![port],
+        allow_private_addresses: true,
+        ..grant(interfaces)
+    }
+}
+
+/// Sets plugin `name`'s settings.
+pub fn settings(config: &mut minstrel::config::Config, name: &str, values: &[(&str, String)]) {
+    use minstrel::config::plugins::Setting;
+    let values = values
+        .iter()
+        .map(|(key, value)| (key.to_string(), Setting(value.clone())))
+        .collect();
+    config.plugins.config.insert(name.to_string(), values);
+}
+
+/// A file of `tests/fixtures`.
+pub fn fixture(path: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

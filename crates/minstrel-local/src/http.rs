@@ -25,6 +25,9 @@ pub struct Route {
     pub stall_after: Option<usize>,
     /// `Content-Type`; `application/octet-stream` when unset.
     pub content_type: Option<String>,
+    /// A header (name in lower case, value) a request must carry, else it gets 401: an
+    /// API that wants a key or a token.
+    pub required_header: Option<(String, String)>,
 }
 
 impl Route {
@@ -40,6 +43,12 @@ impl Route {
     /// Serves the body as `content_type`.
     pub fn typed(mut self, content_type: &str) -> Self {
         self.content_type = Some(content_type.to_string());
+        self
+    }
+
+    /// Answers 401 to a request without header `name` (any case) set to `value`.
+    pub fn requiring(mut self, name: &str, value: &str) -> Self {
+        self.required_header = Some((name.to_ascii_lowercase(), value.to_string()));
         self
     }
 
@@ -139,6 +148,21 @@ async fn serve(mut conn: TcpStream, state: Arc<Mutex<State>>) {
         content_type: Some("text/plain".into()),
         ..Route::default()
     });
+    if let Some((name, value)) = &route.required_header {
+        let carried = head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .any(|(k, v)| k.trim().eq_ignore_ascii_case(name) && v.trim() == value);
+        if !carried {
+            route = Route {
+                body: b"unauthorized".to_vec(),
+                status: 401,
+                chunks: 1,
+                content_type: Some("text/plain".into()),
+                ..Route::default()
+            };
+        }
+    }
     let total = route.body.len();
     let mut status = route.status;
     let mut extra = String::new();

@@ -8,7 +8,7 @@ use poise::serenity_prelude as serenity;
 
 use songbird::SerenityInit;
 
-use super::{Data, Error, claim, mentions, music, plugin_commands, presses};
+use super::{Data, Error, claim, mentions, music, plugin_commands, presses, settings};
 use tokio_util::sync::CancellationToken;
 
 use crate::player::Players;
@@ -448,6 +448,15 @@ async fn serve_event(
                     .await?
                 {
                     plugin_commands::run_slash(ctx, data, command).await?;
+                }
+            }
+            serenity::Interaction::Component(press) if press.data.custom_id == settings::RESET => {
+                if data
+                    .store
+                    .claim(claim::INTERACTION, &press.id.to_string())
+                    .await?
+                {
+                    settings::press(ctx, data, press).await?;
                 }
             }
             serenity::Interaction::Component(press) if presses::owner(press).is_some() => {

@@ -39,6 +39,7 @@ pub mod presses;
 pub mod probe;
 pub mod registry;
 pub mod reply;
+pub mod settings;
 pub mod split;
 
 use std::sync::{Arc, Mutex};
@@ -66,7 +67,11 @@ pub struct Data {
 
 /// The built-in commands (slash and prefix).
 pub fn builtin_commands() -> Vec<poise::Command<Data, Error>> {
-    commands::all().into_iter().chain(music::all()).collect()
+    commands::all()
+        .into_iter()
+        .chain(music::all())
+        .chain([settings::settings()])
+        .collect()
 }
 
 /// Names of the built-in commands: plugin commands may not take them.

@@ -83,30 +83,32 @@ async fn asker(ctx: &Context<'_>) -> Result<(control::Member, Room), Error> {
         .author_member()
         .await
         .ok_or_else(|| anyhow::anyhow!("could not look up your membership of this server"))?;
-    let dj_role = &players(ctx)?.config().dj_role;
+    let guild_id = guild(ctx)?;
+    let dj_role = players(ctx)?.settings(guild_id).await.dj_role;
     let bot = ctx.cache().current_user().id;
     let guild = ctx
         .guild()
         .ok_or_else(|| anyhow::anyhow!("this server is not known to the bot yet"))?;
-    Ok(seen(&guild, &member, bot, dj_role))
+    Ok(seen(&guild, &member, bot, &dj_role))
 }
 
 /// The member a plugin call serves in `guild`, for the player's rules (see
 /// [`crate::plugins::Asker`]): from the cache, or, should the guild or the member be
 /// missing from it, a member with no right to control the music (fails closed).
-pub(super) fn plugin_asker(
+pub(super) async fn plugin_asker(
     ctx: &serenity::Context,
     players: &Players,
     guild: serenity::GuildId,
     user: serenity::UserId,
     member: Option<&serenity::Member>,
 ) -> crate::plugins::Asker {
+    let dj_role = players.settings(guild.get()).await.dj_role;
     let bot = ctx.cache.current_user().id;
     let seen = ctx.cache.guild(guild).and_then(|guild| {
         let member = member
             .cloned()
             .or_else(|| guild.members.get(&user).cloned())?;
-        Some(seen(&guild, &member, bot, &players.config().dj_role))
+        Some(seen(&guild, &member, bot, &dj_role))
     });
     match seen {
         Some((member, room)) => crate::plugins::Asker {
@@ -294,7 +296,7 @@ async fn suggestions(ctx: Context<'_>, partial: &str) -> Vec<Suggestion> {
     let query = partial.clone();
     let cached = store.cached_meta(&key, SEARCH_TTL, move || async move {
         let songs = players
-            .resolve(&query, user)
+            .resolve(None, &query, user)
             .await
             .map_err(|e| e.to_string())?
             .songs;
@@ -351,7 +353,7 @@ pub async fn play(
     // Refused before anything is looked up or downloaded.
     players.room(guild, ctx.author().id.get()).await?;
     let songs = players
-        .resolve(&query, ctx.author().id.get())
+        .resolve(Some(guild), &query, ctx.author().id.get())
         .await?
         .to_play();
     let first_song = songs[0].clone();

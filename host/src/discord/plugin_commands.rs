@@ -79,10 +79,14 @@ pub async fn run_slash(
             &interaction.user,
         ),
     };
-    let asker = interaction.guild_id.map(|guild| {
-        let member = interaction.member.as_deref();
-        super::music::plugin_asker(ctx, &data.players, guild, interaction.user.id, member)
-    });
+    let asker = match interaction.guild_id {
+        Some(guild) => {
+            let member = interaction.member.as_deref();
+            let players = &data.players;
+            Some(super::music::plugin_asker(ctx, players, guild, interaction.user.id, member).await)
+        }
+        None => None,
+    };
     let call = data.plugins.run_command_as(&plugin, &invocation, asker);
     tokio::pin!(call);
     let result = tokio::select! {
@@ -226,9 +230,12 @@ pub async fn run_prefix(
         options,
         context: plugin_context(msg.guild_id, msg.channel_id, &msg.author),
     };
-    let asker = msg
-        .guild_id
-        .map(|guild| super::music::plugin_asker(ctx, &data.players, guild, msg.author.id, None));
+    let asker = match msg.guild_id {
+        Some(guild) => {
+            Some(super::music::plugin_asker(ctx, &data.players, guild, msg.author.id, None).await)
+        }
+        None => None,
+    };
     let reply = match data
         .plugins
         .run_command_as(&plugin, &invocation, asker)

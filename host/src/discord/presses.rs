@@ -47,10 +47,14 @@ pub async fn handle(
             &interaction.user,
         ),
     };
-    let asker = interaction.guild_id.map(|guild| {
-        let member = interaction.member.as_ref();
-        super::music::plugin_asker(ctx, &data.players, guild, interaction.user.id, member)
-    });
+    let asker = match interaction.guild_id {
+        Some(guild) => {
+            let member = interaction.member.as_ref();
+            let players = &data.players;
+            Some(super::music::plugin_asker(ctx, players, guild, interaction.user.id, member).await)
+        }
+        None => None,
+    };
     let call = data.plugins.press_as(plugin, &press, asker);
     tokio::pin!(call);
     let early = tokio::select! {

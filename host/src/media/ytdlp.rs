@@ -43,15 +43,21 @@ fn common(stall: Duration) -> Vec<OsString> {
 }
 
 /// `probe`: the JSON description; a playlist's entries flat (no per-entry extraction)
-/// and at most `max_entries` of them; a `watch?v=..&list=..` URL is the video.
+/// and at most `max_entries` of them; a `watch?v=..&list=..` URL is the video, unless
+/// the list is the video's YouTube mix (`list=RD..`), which only exists in that form.
 pub fn probe_args(stall: Duration, max_entries: u32, target: &str) -> Vec<OsString> {
     let mut args = common(stall);
     let end = max_entries.max(1).to_string();
+    let playlist = if youtube_mix(target) {
+        "--yes-playlist"
+    } else {
+        "--no-playlist"
+    };
     args.extend(
         [
             "--dump-single-json",
             "--flat-playlist",
-            "--no-playlist",
+            playlist,
             "--playlist-end",
             &end,
             "--",
@@ -60,6 +66,22 @@ pub fn probe_args(stall: Duration, max_entries: u32, target: &str) -> Vec<OsStri
         .map(OsString::from),
     );
     args
+}
+
+/// Whether `target` is a YouTube watch URL of a mix: the playlist YouTube makes of songs
+/// related to the video (`list=RD` followed by the video's id or another seed).
+fn youtube_mix(target: &str) -> bool {
+    let Ok(url) = url::Url::parse(target) else {
+        return false;
+    };
+    let youtube = url
+        .host_str()
+        .is_some_and(|h| h == "youtube.com" || h.ends_with(".youtube.com"));
+    youtube
+        && url.path() == "/watch"
+        && url
+            .query_pairs()
+            .any(|(key, value)| key == "list" && value.starts_with("RD"))
 }
 
 /// `download-audio`: the best audio-only format (else the best format) to stdout; a
@@ -273,6 +295,31 @@ mod tests {
             assert_eq!(args[0], "--ignore-config");
             assert_eq!(args.iter().filter(|a| *a == "--").count(), 1);
         }
+    }
+
+    #[test]
+    fn a_watch_url_is_its_video_unless_its_list_is_the_mix() {
+        let playlist = |target: &str| {
+            let args = probe_args(Duration::from_secs(5), 10, target);
+            let yes = args.iter().any(|a| a == "--yes-playlist");
+            let no = args.iter().any(|a| a == "--no-playlist");
+            assert!(yes != no, "{args:?}");
+            yes
+        };
+        assert!(playlist(
+            "https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=RDdQw4w9WgXcQ"
+        ));
+        assert!(playlist(
+            "https://music.youtube.com/watch?v=dQw4w9WgXcQ&list=RDAMVMdQw4w9WgXcQ"
+        ));
+        assert!(!playlist(
+            "https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=PLminstrel0test"
+        ));
+        assert!(!playlist(
+            "https://www.youtube.com/playlist?list=RDdQw4w9WgXcQ"
+        ));
+        assert!(!playlist("https://example.com/watch?v=x&list=RDx"));
+        assert!(!playlist("-x"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod prepare;
 pub mod queue;
 pub mod rendition;
 pub mod resolve;
+pub mod settings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -59,6 +60,8 @@ pub enum PlayerError {
     Voice(String),
     #[error("the player stopped")]
     Gone,
+    #[error("the settings could not be saved: {0}")]
+    Store(String),
 }
 
 impl From<ResolveError> for PlayerError {
@@ -263,9 +266,49 @@ impl Players {
         rx.await.map_err(|_| PlayerError::Gone)
     }
 
-    /// The songs `query` names (search words or a URL), for `user`.
-    pub async fn resolve(&self, query: &str, user: u64) -> Result<Found, PlayerError> {
-        Ok(resolve::resolve(&self.shared.plugins, query, user).await?)
+    /// The songs `query` names (search words or a URL), for `user`, from the sources
+    /// `guild` allows (any, for no guild).
+    pub async fn resolve(
+        &self,
+        guild: Option<u64>,
+        query: &str,
+        user: u64,
+    ) -> Result<Found, PlayerError> {
+        let settings = match guild {
+            Some(guild) => Some(self.settings(guild).await),
+            None => None,
+        };
+        let allows = |source: &str| settings.as_ref().is_none_or(|s| s.allows(source));
+        Ok(resolve::resolve(&self.shared.plugins, query, user, allows).await?)
+    }
+
+    /// The settings in force in `guild`: its own over the operator's.
+    pub async fn settings(&self, guild: u64) -> settings::Effective {
+        self.guild_settings(guild).await.over(&self.shared.config)
+    }
+
+    /// What `guild` set for itself.
+    pub async fn guild_settings(&self, guild: u64) -> settings::GuildSettings {
+        settings::GuildSettings::load(&self.shared.store, guild).await
+    }
+
+    /// Replaces what `guild` set for itself; a new default volume applies to its player
+    /// now.
+    pub async fn set_guild_settings(
+        &self,
+        guild: u64,
+        settings: &settings::GuildSettings,
+    ) -> Result<(), PlayerError> {
+        let before = self.guild_settings(guild).await;
+        settings
+            .save(&self.shared.store, guild)
+            .await
+            .map_err(|e| PlayerError::Store(e.to_string()))?;
+        if settings.default_volume != before.default_volume {
+            let volume = settings.over(&self.shared.config).default_volume;
+            self.command(guild, Command::Volume(volume)).await.ok();
+        }
+        Ok(())
     }
 
     /// Caches and leases `song`'s rendition with no filter (see [`prepare::prepare`]).

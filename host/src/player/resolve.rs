@@ -16,6 +16,8 @@ pub enum ResolveError {
     NotFound(String),
     #[error("{0}")]
     Source(String),
+    #[error("this server does not play from the {0} source (see /settings)")]
+    NotAllowed(String),
 }
 
 /// What a query named.
@@ -44,8 +46,14 @@ pub fn is_url(query: &str) -> bool {
     (q.starts_with("http://") || q.starts_with("https://")) && !q.contains(char::is_whitespace)
 }
 
-/// The songs `query` names (a playlist URL or a search yields several), for `user`.
-pub async fn resolve(plugins: &PluginHost, query: &str, user: u64) -> Result<Found, ResolveError> {
+/// The songs `query` names (a playlist URL or a search yields several), for `user`,
+/// from the sources `allows` lets play (a guild's `/settings`).
+pub async fn resolve(
+    plugins: &PluginHost,
+    query: &str,
+    user: u64,
+    allows: impl Fn(&str) -> bool,
+) -> Result<Found, ResolveError> {
     let query = query.trim();
     let sources = plugins.names(World::Source);
     if sources.is_empty() {
@@ -65,9 +73,10 @@ pub async fn resolve(plugins: &PluginHost, query: &str, user: u64) -> Result<Fou
     }
     // A claimed query belongs to its source: its answer is final.
     let candidates: Vec<&String> = match claimed {
+        Some(source) if !allows(source) => return Err(ResolveError::NotAllowed(source.clone())),
         Some(source) => vec![source],
         None if url => return Err(ResolveError::Unclaimed(query.to_string())),
-        None => sources.iter().collect(),
+        None => sources.iter().filter(|s| allows(s)).collect(),
     };
     let mut last_error = None;
     for source in candidates {

@@ -168,6 +168,8 @@ pub mod v0_2_0 {
                 "minstrel:plugin/kv": super::source::minstrel::plugin::kv,
                 "minstrel:plugin/http": super::source::minstrel::plugin::http,
                 "minstrel:plugin/config": super::source::minstrel::plugin::config,
+                "minstrel:plugin/audio": super::source::minstrel::plugin::audio,
+                "minstrel:plugin/media": super::source::minstrel::plugin::media,
                 "minstrel:plugin/llm.completion": crate::plugins::host::llm::CompletionStream,
             },
         });

@@ -63,9 +63,18 @@ pub fn default_grant(name: &str, config: &PluginsConfig) -> Grant {
             interfaces: interfaces(&["kv"]),
             ..Grant::default()
         },
-        // Four kv entries per guild it follows.
+        // Five kv entries per guild it follows, and the lyrics of songs played lately
+        // (from LRCLIB, for `/controls lyrics:true`).
         "nowplaying" => Grant {
-            interfaces: interfaces(&["player", "player-events", "kv", "timers", "messages"]),
+            interfaces: interfaces(&[
+                "player",
+                "player-events",
+                "kv",
+                "timers",
+                "messages",
+                "http",
+            ]),
+            http_hosts: vec!["lrclib.net".into()],
             kv_quota: Some(20_000),
             ..Grant::default()
         },
@@ -81,6 +90,44 @@ pub fn default_grant(name: &str, config: &PluginsConfig) -> Grant {
         "playlists" => Grant {
             interfaces: interfaces(&["player", "player-events", "kv"]),
             kv_quota: Some(100_000),
+            ..Grant::default()
+        },
+        // Off in every server until `/sponsorblock enabled:true` there.
+        "sponsorblock" => Grant {
+            interfaces: interfaces(&[
+                "http",
+                "player",
+                "player-events",
+                "kv",
+                "timers",
+                "messages",
+            ]),
+            http_hosts: vec!["sponsor.ajay.app".into()],
+            kv_quota: Some(50_000),
+            ..Grant::default()
+        },
+        // Off in every server until `/autoplay enabled:true` there.
+        "autoplay" => Grant {
+            interfaces: interfaces(&["player", "player-events", "kv", "messages", "media"]),
+            kv_quota: Some(50_000),
+            ..Grant::default()
+        },
+        // Spotify's Web API needs the operator's client credentials for albums and
+        // playlists (`[plugins.config.links]`); Deezer and Apple's lookup need none.
+        "links" => Grant {
+            interfaces: interfaces(&["http", "kv", "media"]),
+            http_hosts: [
+                "api.spotify.com",
+                "accounts.spotify.com",
+                "open.spotify.com",
+                "api.deezer.com",
+                "itunes.apple.com",
+                "api.music.apple.com",
+            ]
+            .map(String::from)
+            .to_vec(),
+            kv_quota: Some(100_000),
+            call_timeout_ms: Some(FETCH_TIMEOUT_MS),
             ..Grant::default()
         },
         _ => Grant::default(),

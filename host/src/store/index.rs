@@ -103,6 +103,11 @@ pub trait Index: Send + Sync + 'static {
     /// Every saved guild player.
     async fn player_load_all(&self) -> Result<Vec<(u64, String)>>;
 
+    /// A guild's settings (JSON), if it has any.
+    async fn guild_settings_get(&self, guild_id: u64) -> Result<Option<String>>;
+    /// Replaces a guild's settings.
+    async fn guild_settings_put(&self, guild_id: u64, settings: &str, now: i64) -> Result<()>;
+
     /// Plugin `plugin`'s live value for `key`.
     async fn kv_get(&self, plugin: &str, key: &str, now: i64) -> Result<Option<Vec<u8>>>;
     /// Sets `key` unless that would make more than `quota` live entries for `plugin`

@@ -1,5 +1,5 @@
 //! `minstrel store migrate`: copies a SQLite store's index (cache index, leases, claims,
-//! metadata cache, loudness, players and their queues, plugins' kv and timers) into an
+//! metadata cache, loudness, players and their queues, guild settings, plugins' kv and timers) into an
 //! empty PostgreSQL database or schema, in one transaction: all of it or nothing. The
 //! blob files stay where they are, in the data dir the processes share.
 
@@ -76,6 +76,10 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     (
         "players",
         &[("guild_id", Int), ("state", Text), ("updated_at", Int)],
+    ),
+    (
+        "guild_settings",
+        &[("guild_id", Int), ("settings", Text), ("updated_at", Int)],
     ),
     (
         "kv",

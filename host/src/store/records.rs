@@ -1,5 +1,5 @@
 //! Small records the host keeps beside the cache: the loudness of renditions, the saved
-//! state of guild players, and plugins' kv entries. Callers reach them here, through
+//! state of guild players, guild settings, and plugins' kv entries. Callers reach them here, through
 //! [`Store`], never through the [`Index`](super::Index) directly, so a second database
 //! backend implements one seam.
 
@@ -35,6 +35,19 @@ impl Store {
     /// Every saved guild player: (guild, state JSON).
     pub async fn saved_players(&self) -> Result<Vec<(u64, String)>> {
         self.inner.index.player_load_all().await
+    }
+
+    /// Guild `guild_id`'s settings (JSON), if it has any.
+    pub async fn guild_settings(&self, guild_id: u64) -> Result<Option<String>> {
+        self.inner.index.guild_settings_get(guild_id).await
+    }
+
+    /// Replaces guild `guild_id`'s settings.
+    pub async fn set_guild_settings(&self, guild_id: u64, settings: &str) -> Result<()> {
+        self.inner
+            .index
+            .guild_settings_put(guild_id, settings, now_ms())
+            .await
     }
 
     /// Plugin `plugin`'s live value for `key`.

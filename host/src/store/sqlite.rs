@@ -384,6 +384,28 @@ impl Index for SqliteIndex {
             .collect()
     }
 
+    async fn guild_settings_get(&self, guild_id: u64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT settings FROM guild_settings WHERE guild_id = ?1")
+            .bind(guild_id as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(r.try_get("settings")?)).transpose()
+    }
+
+    async fn guild_settings_put(&self, guild_id: u64, settings: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (guild_id) DO UPDATE SET settings = excluded.settings,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(guild_id as i64)
+        .bind(settings)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn kv_get(&self, plugin: &str, key: &str, now: i64) -> Result<Option<Vec<u8>>> {
         let row = sqlx::query(
             "SELECT value FROM kv WHERE plugin = ?1 AND key = ?2

@@ -4,63 +4,20 @@
 //! are shown without their timestamps, with the line playing now marked when the song
 //! asked for is the one playing.
 
+use lrclib::{Record, synced};
 use minstrel_sdk::v2::{
     self, ButtonStyle, Command, CommandSpec, Invocation, OptionKind, OptionSpec, Press,
-    PressAnswer, Reply, button, escape, http, player, reply,
+    PressAnswer, Reply, button, escape, player, reply,
 };
-use serde::Deserialize;
 
 /// Characters of lyrics per page (Discord allows 2,000 per message).
 pub const PAGE: usize = 1_500;
-const DEFAULT_BASE: &str = "https://lrclib.net";
-
-/// One LRCLIB record (`/api/search` answers a list of them, `/api/get/ID` one).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Record {
-    pub id: u64,
-    pub track_name: String,
-    pub artist_name: String,
-    #[serde(default)]
-    pub instrumental: bool,
-    pub plain_lyrics: Option<String>,
-    pub synced_lyrics: Option<String>,
-}
-
-/// Percent-encodes `text` for a query string (RFC 3986: unreserved characters kept).
-pub fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
-}
-
-/// Synced lyrics (`[mm:ss.xx] line`) as (milliseconds, line).
-pub fn synced(text: &str) -> Vec<(u64, String)> {
-    text.lines()
-        .filter_map(|line| {
-            let rest = line.strip_prefix('[')?;
-            let (stamp, words) = rest.split_once(']')?;
-            let (minutes, seconds) = stamp.split_once(':')?;
-            let ms = minutes.trim().parse::<u64>().ok()? * 60_000
-                + (seconds.trim().parse::<f64>().ok()? * 1000.0).round() as u64;
-            Some((ms, words.trim().to_string()))
-        })
-        .collect()
-}
-
 /// The lines to show: the plain lyrics, or the synced ones without timestamps, with
 /// the line at `position_ms` marked when given.
 pub fn lines(record: &Record, position_ms: Option<u64>) -> Vec<String> {
     if let (Some(text), Some(at)) = (&record.synced_lyrics, position_ms) {
         let timed = synced(text);
-        let now = timed.iter().rposition(|(ms, _)| *ms <= at);
+        let now = lrclib::line_at(&timed, at);
         return timed
             .into_iter()
             .enumerate()
@@ -137,26 +94,6 @@ pub fn view(record: &Record, page: usize, position_ms: Option<u64>) -> Reply {
     message
 }
 
-fn base() -> String {
-    v2::config::get("base_url")
-        .unwrap_or_else(|| DEFAULT_BASE.to_string())
-        .trim_end_matches('/')
-        .to_string()
-}
-
-fn fetch<T: for<'a> Deserialize<'a>>(path: &str) -> Result<Option<T>, String> {
-    let url = format!("{}{path}", base());
-    let response =
-        http::get(&url).map_err(|e| format!("the lyrics service is unreachable: {e}"))?;
-    match response.status {
-        200 => serde_json::from_slice(&response.body)
-            .map(Some)
-            .map_err(|e| format!("the lyrics service answered something unexpected: {e}")),
-        404 => Ok(None),
-        status => Err(format!("the lyrics service answered {status}")),
-    }
-}
-
 struct Lyrics;
 
 impl Command for Lyrics {
@@ -194,8 +131,7 @@ impl Command for Lyrics {
                 return Ok(reply("Nothing is playing: name a song, `/lyrics song:...`").ephemeral());
             }
         };
-        let found: Option<Vec<Record>> = fetch(&format!("/api/search?q={}", encode(&query)))?;
-        let Some(record) = found.unwrap_or_default().into_iter().next() else {
+        let Some(record) = lrclib::search(&query)? else {
             return Ok(reply(format!("No lyrics found for {}.", escape(&query))).ephemeral());
         };
         Ok(view(&record, 0, position))
@@ -209,8 +145,7 @@ impl Command for Lyrics {
         };
         let id: u64 = id.parse().map_err(|_| "no such lyrics")?;
         let page: usize = page.parse().map_err(|_| "no such page")?;
-        let record: Record =
-            fetch(&format!("/api/get/{id}"))?.ok_or("these lyrics are gone from the service")?;
+        let record = lrclib::get(id)?.ok_or("these lyrics are gone from the service")?;
         Ok(PressAnswer::Update(view(&record, page, None)))
     }
 }
@@ -234,11 +169,6 @@ mod tests {
             plain_lyrics: plain.map(String::from),
             synced_lyrics: synced.map(String::from),
         }
-    }
-
-    #[test]
-    fn queries_are_encoded() {
-        assert_eq!(encode("Never Gonna & co"), "Never%20Gonna%20%26%20co");
     }
 
     #[test]

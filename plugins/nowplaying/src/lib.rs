@@ -4,18 +4,28 @@
 //! or resume, skip, cycle the loop mode and stop, with a menu of the next songs to jump
 //! to. A press acts once however many bot processes see it (the host claims it).
 //!
+//! `/controls lyrics:true` adds the song's synced lyrics (from an LRCLIB-compatible API,
+//! `base_url`): the line sung now and the next, the message refreshed as lines change
+//! (at most every 1.5 s; Discord limits edits).
+//!
 //! State, per guild, in the plugin's kv: the channel and message to keep up to date,
-//! the loop mode last set here, and a marker while a refresh timer is pending (so one
-//! chain of timers runs per guild).
+//! the loop mode last set here, whether lyrics are shown, and a marker while a refresh
+//! timer is pending (so one chain of timers runs per guild); per song, its synced lyrics
+//! (a day).
 
 use minstrel_sdk::v2::player::{self, LoopMode, Playing, Queued};
 use minstrel_sdk::v2::{
-    self, ButtonStyle, Command, CommandSpec, Invocation, PlayerEvent, PlayerEventKind, Press,
-    PressAnswer, Reply, Timer, button, escape, kv, messages, reply, select, shorten, timers,
+    self, ButtonStyle, Command, CommandSpec, Invocation, OptionKind, OptionSpec, PlayerEvent,
+    PlayerEventKind, Press, PressAnswer, Reply, Timer, button, clock, escape, kv, messages, reply,
+    select, shorten, timers,
 };
 
 /// How often the message is refreshed while a song plays.
 const REFRESH_MS: u64 = 5_000;
+/// The soonest refresh while lyrics follow the song.
+const LYRICS_REFRESH_MS: u64 = 1_500;
+/// How long a song's synced lyrics (or their absence) are kept.
+const LYRICS_TTL_SECONDS: u32 = 24 * 3600;
 /// Songs offered in the jump menu (Discord allows 25 options).
 const MENU: usize = 10;
 /// Width of the progress bar, in characters.
@@ -53,16 +63,6 @@ fn next_loop(mode: LoopMode) -> (LoopMode, u64) {
     }
 }
 
-/// `m:ss` (or `h:mm:ss`).
-pub fn clock(ms: u64) -> String {
-    let s = ms / 1000;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
-}
-
 /// `[=====>--------------] 1:02 / 3:30`, or the position alone when the length is not
 /// known.
 pub fn progress(position_ms: u64, duration_ms: Option<u64>) -> String {
@@ -80,8 +80,58 @@ pub fn progress(position_ms: u64, duration_ms: Option<u64>) -> String {
     format!("`[{bar}]` {} / {}", clock(position_ms), clock(duration))
 }
 
-/// The message for what plays now and what comes next.
-pub fn view(playing: Option<&Playing>, next: &[Queued], mode: LoopMode) -> Reply {
+/// The synced lyrics of the song playing, kept per song (an empty list: none found).
+fn lyrics_of(track: &v2::Track) -> Vec<(u64, String)> {
+    // Track ids may be long URLs: the key is a hash of the id.
+    let key = format!("lrc:{:016x}", fnv1a(&track.id));
+    if let Some(kept) = kv::get(&key).ok().flatten()
+        && let Ok(lines) = serde_json::from_slice(&kept)
+    {
+        return lines;
+    }
+    let lines = match lrclib::search(&track.title) {
+        Ok(record) => record
+            .and_then(|r| r.synced_lyrics)
+            .map(|text| lrclib::synced(&text))
+            .unwrap_or_default(),
+        Err(e) => {
+            v2::log::warn(&format!("no lyrics: {e}"));
+            return Vec::new();
+        }
+    };
+    let kept = serde_json::to_vec(&lines).expect("serialises");
+    let _ = kv::set(&key, &kept, Some(LYRICS_TTL_SECONDS));
+    lines
+}
+
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The lines sung at `position_ms` and next (for the message), and when the next
+/// begins.
+pub fn sung(lines: &[(u64, String)], position_ms: u64) -> (String, Option<u64>) {
+    let now = lrclib::line_at(lines, position_ms);
+    let next = now.map_or(0, |i| i + 1);
+    let mut text = match now {
+        Some(i) if !lines[i].1.is_empty() => format!("🎤 **{}**", escape(&lines[i].1)),
+        _ => "🎤 …".to_string(),
+    };
+    if let Some((_, line)) = lines.get(next).filter(|(_, line)| !line.is_empty()) {
+        text.push_str(&format!("\n-# {}", escape(line)));
+    }
+    (text, lines.get(next).map(|(ms, _)| *ms))
+}
+
+/// The message for what plays now and what comes next, with the lyrics line when given.
+pub fn view(
+    playing: Option<&Playing>,
+    next: &[Queued],
+    mode: LoopMode,
+    lyrics: Option<&str>,
+) -> Reply {
     let Some(now) = playing else {
         return reply("⏹ Nothing is playing. `/play` something, and this message follows it.");
     };
@@ -95,13 +145,17 @@ pub fn view(playing: Option<&Playing>, next: &[Queued], mode: LoopMode) -> Reply
         LoopMode::Track => " · 🔂 looping the song",
         LoopMode::Queue => " · 🔁 looping the queue",
     };
-    let content = format!(
+    let mut content = format!(
         "{state}: **{}**\n{}\nRequested by <@{}> · {} up next{looping}",
         escape(&now.track.title),
         progress(now.position_ms, now.track.duration_ms),
         now.requested_by,
         next.len(),
     );
+    if let Some(lyrics) = lyrics {
+        content.push_str("\n\n");
+        content.push_str(lyrics);
+    }
     let pause = if now.paused {
         button("pause", "Resume").style(ButtonStyle::Success)
     } else {
@@ -125,17 +179,36 @@ pub fn view(playing: Option<&Playing>, next: &[Queued], mode: LoopMode) -> Reply
     message
 }
 
-/// The guild's message now, and whether its bar moves (a song plays, not paused): then
-/// it needs refreshing.
-fn current_view(guild: u64) -> Result<(Reply, bool), String> {
+/// The guild's message now, and how soon it needs refreshing: while a song plays (not
+/// paused), every few seconds, or as the next line of its lyrics begins.
+fn current_view(guild: u64) -> Result<(Reply, Option<u64>), String> {
     let playing = player::now_playing(guild)?;
     let next = if playing.is_some() {
         player::queue(guild)?
     } else {
         Vec::new()
     };
-    let moving = playing.as_ref().is_some_and(|p| !p.paused);
-    Ok((view(playing.as_ref(), &next, loop_mode(guild)), moving))
+    let lyrics = match &playing {
+        Some(now) if get_u64("lyrics", guild) == Some(1) => {
+            let lines = lyrics_of(&now.track);
+            (!lines.is_empty()).then(|| sung(&lines, now.position_ms))
+        }
+        _ => None,
+    };
+    let refresh = playing.as_ref().filter(|p| !p.paused).map(|now| {
+        match lyrics.as_ref().and_then(|(_, next)| *next) {
+            // A little after the line begins, so the timer does not land just before.
+            Some(at) => (at + 100)
+                .saturating_sub(now.position_ms)
+                .clamp(LYRICS_REFRESH_MS, REFRESH_MS),
+            None => REFRESH_MS,
+        }
+    });
+    let line = lyrics.as_ref().map(|(text, _)| text.as_str());
+    Ok((
+        view(playing.as_ref(), &next, loop_mode(guild), line),
+        refresh,
+    ))
 }
 
 /// Brings the guild's message up to date (posting a new one if it was deleted), and
@@ -144,7 +217,7 @@ fn refresh(guild: u64) -> Result<(), String> {
     let Some(channel) = get_u64("channel", guild) else {
         return Ok(());
     };
-    let (message, moving) = current_view(guild)?;
+    let (message, refresh) = current_view(guild)?;
     let edited = match get_u64("message", guild) {
         Some(id) => messages::edit(channel, id, &message).is_ok(),
         None => false,
@@ -153,18 +226,17 @@ fn refresh(guild: u64) -> Result<(), String> {
         let id = messages::send(channel, &message)?;
         set_u64("message", guild, id, None)?;
     }
-    if moving {
-        keep_refreshing(guild)?;
-    }
-    Ok(())
+    keep_refreshing(guild, refresh)
 }
 
-/// Schedules the next refresh unless one is pending.
-fn keep_refreshing(guild: u64) -> Result<(), String> {
+/// Schedules the next refresh `after` milliseconds from now (None: none needed) unless
+/// one is pending.
+fn keep_refreshing(guild: u64, after: Option<u64>) -> Result<(), String> {
+    let Some(after) = after else { return Ok(()) };
     if get_u64("timer", guild).is_some() {
         return Ok(());
     }
-    let id = timers::after(REFRESH_MS, &guild.to_be_bytes())?;
+    let id = timers::after(after, &guild.to_be_bytes())?;
     // Expires on its own should the timer never fire (the plugin removed meanwhile).
     set_u64("timer", guild, id, Some((REFRESH_MS / 1000 * 3) as u32))
 }
@@ -205,7 +277,14 @@ impl Command for NowPlaying {
             name: "controls".into(),
             description: "Post the now-playing message with controls here; it stays up to date"
                 .into(),
-            options: Vec::new(),
+            options: vec![OptionSpec {
+                name: "lyrics".into(),
+                description:
+                    "Show the synced lyrics of the song, following it (default: as before)".into(),
+                kind: OptionKind::Boolean,
+                required: false,
+                autocomplete: false,
+            }],
         }]
     }
 
@@ -214,13 +293,14 @@ impl Command for NowPlaying {
             "controls" => {
                 let guild = invocation.context.guild()?;
                 let channel = invocation.context.channel_id;
-                let (message, moving) = current_view(guild)?;
+                if let Some(v2::OptionValue::Boolean(lyrics)) = invocation.option("lyrics") {
+                    set_u64("lyrics", guild, u64::from(*lyrics), None)?;
+                }
+                let (message, refresh) = current_view(guild)?;
                 let id = messages::send(channel, &message)?;
                 set_u64("channel", guild, channel, None)?;
                 set_u64("message", guild, id, None)?;
-                if moving {
-                    keep_refreshing(guild)?;
-                }
+                keep_refreshing(guild, refresh)?;
                 Ok(
                     reply("The now-playing message is here now, and follows the player.")
                         .ephemeral(),
@@ -240,10 +320,8 @@ impl Command for NowPlaying {
         // The message pressed on is the one to keep up to date from now on.
         set_u64("message", guild, press.message_id, None)?;
         set_u64("channel", guild, press.context.channel_id, None)?;
-        let (message, moving) = current_view(guild)?;
-        if moving {
-            keep_refreshing(guild)?;
-        }
+        let (message, refresh) = current_view(guild)?;
+        keep_refreshing(guild, refresh)?;
         Ok(PressAnswer::Update(message))
     }
 
@@ -270,7 +348,13 @@ impl Command for NowPlaying {
 }
 
 // Four entries per guild.
-v2::export_command!(NowPlaying, kv_quota = 20000, player_events = true);
+v2::export_command!(
+    NowPlaying,
+    http = ["lrclib.net"],
+    kv_quota = 20000,
+    settings = ["base_url": "An LRCLIB-compatible API for `/controls lyrics:true` (default https://lrclib.net)"],
+    player_events = true,
+);
 
 #[cfg(test)]
 mod tests {
@@ -298,7 +382,21 @@ mod tests {
             "`[==========>---------]` 1:40 / 3:20"
         );
         assert_eq!(progress(5_000, None), "0:05");
-        assert_eq!(clock(3_723_000), "1:02:03");
+    }
+
+    #[test]
+    fn the_line_sung_now_and_the_next_with_when_it_begins() {
+        let lines = lrclib::synced("[00:01.00] one *two*\n[00:05.50]\n[00:09.00] three");
+        assert_eq!(
+            sung(&lines, 0),
+            ("🎤 …\n-# one \\*two\\*".into(), Some(1_000))
+        );
+        assert_eq!(
+            sung(&lines, 2_000),
+            ("🎤 **one \\*two\\***".into(), Some(5_500))
+        );
+        assert_eq!(sung(&lines, 6_000), ("🎤 …\n-# three".into(), Some(9_000)));
+        assert_eq!(sung(&lines, 9_000), ("🎤 **three**".into(), None));
     }
 
     #[test]
@@ -315,7 +413,7 @@ mod tests {
                 requested_by: 3001,
             })
             .collect();
-        let message = view(Some(&now), &next, LoopMode::Queue);
+        let message = view(Some(&now), &next, LoopMode::Queue, None);
         assert!(
             message.content.starts_with("⏸ Paused: **Song \\*A\\***"),
             "{}",
@@ -336,7 +434,7 @@ mod tests {
         };
         assert_eq!(menu.options.len(), MENU);
         assert_eq!(menu.options[1].label, "2. Next 1");
-        let idle = view(None, &[], LoopMode::Off);
+        let idle = view(None, &[], LoopMode::Off, None);
         assert!(idle.components.is_empty() && idle.content.contains("Nothing is playing"));
     }
 }

@@ -318,6 +318,10 @@ pub fn interaction(
     };
     let mut member = member(user_id);
     member["permissions"] = json!(permissions);
+    let mut data = data;
+    if let Some(resolved) = resolved(guild_of(channel_id), &data["options"]) {
+        data["resolved"] = resolved;
+    }
     json!({
         "id": id.to_string(), "application_id": BOT_ID.to_string(), "type": kind, "data": data,
         "guild_id": guild_of(channel_id).to_string(), "channel_id": channel_id.to_string(),
@@ -325,6 +329,47 @@ pub fn interaction(
         "app_permissions": ALL_PERMISSIONS, "locale": "en-US", "guild_locale": "en-US",
         "entitlements": [], "attachment_size_limit": 26_214_400,
     })
+}
+
+/// What Discord sends beside a command's user, channel and role options (and those of
+/// its subcommands): the objects they name, under `resolved`. None without such options.
+fn resolved(guild_id: u64, options: &Value) -> Option<Value> {
+    let mut found = json!({});
+    let mut stack: Vec<&Value> = options.as_array().into_iter().flatten().collect();
+    while let Some(option) = stack.pop() {
+        stack.extend(option["options"].as_array().into_iter().flatten());
+        let Some(id) = option["value"]
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok())
+            .or_else(|| option["value"].as_u64())
+        else {
+            continue;
+        };
+        let key = id.to_string();
+        match option["type"].as_u64() {
+            Some(6) => {
+                found["users"][&key] = user(id);
+                let mut member = member(id);
+                member.as_object_mut().map(|m| m.remove("user"));
+                found["members"][&key] = member;
+            }
+            Some(7) => {
+                let mut channel = channel(id);
+                channel["permissions"] = json!(ALL_PERMISSIONS);
+                found["channels"][&key] = channel;
+            }
+            Some(8) => {
+                let role = guild(guild_id, Vec::new())["roles"]
+                    .as_array()
+                    .and_then(|roles| roles.iter().find(|r| r["id"] == key.as_str()).cloned());
+                if let Some(role) = role {
+                    found["roles"][&key] = role;
+                }
+            }
+            _ => {}
+        }
+    }
+    (found.as_object().is_some_and(|m| !m.is_empty())).then_some(found)
 }
 
 /// A message component interaction (type 3): `user_id` used a component of `message`,

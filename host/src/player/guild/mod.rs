@@ -25,6 +25,7 @@ use super::events::Happened;
 use super::filter::Filter;
 use super::prepare::{self, Progress, Ready};
 use super::queue::{Limits, Queue, Song};
+use super::settings::{Effective, GuildSettings};
 use super::{Command, NowPlaying, Outcome, PlayerError, Queued, Shared, control};
 use crate::plugins::types::EndReason;
 
@@ -75,6 +76,8 @@ pub(super) fn spawn(
     saved: Option<Saved>,
 ) -> mpsc::UnboundedSender<Request> {
     let (tx, rx) = mpsc::unbounded_channel();
+    // A new queue starts at the guild's default volume (see `run`).
+    let fresh = saved.is_none();
     let saved = saved.unwrap_or(Saved {
         volume: 100,
         ..Saved::default()
@@ -104,14 +107,17 @@ pub(super) fn spawn(
     };
     tokio::spawn(
         player
-            .run(rx, resume)
+            .run(rx, resume, fresh)
             .instrument(tracing::info_span!("player", guild)),
     );
     tx
 }
 
 impl GuildPlayer {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>, resume: bool) {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>, resume: bool, fresh: bool) {
+        if fresh {
+            self.volume = self.settings().await.default_volume;
+        }
         if resume {
             tracing::info!(guild = self.guild, "resuming the saved queue");
             self.start_current().await;
@@ -190,7 +196,7 @@ impl GuildPlayer {
                 let _ = reply.send(self.queue.clone());
             }
             Request::Room { user, reply } => {
-                let room = self.queue.room(user, self.limits());
+                let room = self.queue.room(user, self.limits().await);
                 let _ = reply.send(room.map_err(PlayerError::from));
             }
             Request::Alone(alone) => {
@@ -290,7 +296,7 @@ impl GuildPlayer {
         if self.joined && self.voice != Some(voice) && self.playing.is_some() {
             return Err(PlayerError::OtherChannel(self.voice.unwrap_or_default()));
         }
-        let limits = self.limits();
+        let limits = self.limits().await;
         let total = songs.len();
         let mut first_position = None;
         let mut added = 0;
@@ -338,10 +344,18 @@ impl GuildPlayer {
         })
     }
 
-    /// The queue's limits (`[player] max_queue`, `max_queue_per_user`).
-    fn limits(&self) -> Limits {
+    /// The settings in force in this guild (see [`settings`](crate::player::settings)).
+    async fn settings(&self) -> Effective {
+        GuildSettings::load(&self.shared.store, self.guild)
+            .await
+            .over(&self.shared.config)
+    }
+
+    /// The queue's limits (the guild's `max_queue` within `[player] max_queue`, and
+    /// `max_queue_per_user`).
+    async fn limits(&self) -> Limits {
         Limits {
-            max_songs: self.shared.config.max_queue,
+            max_songs: self.settings().await.max_queue,
             max_per_user: self.shared.config.max_queue_per_user,
         }
     }
@@ -360,8 +374,8 @@ impl GuildPlayer {
                 // Votes of people who have left the channel no longer count.
                 votes.retain(|v| listeners.contains(v));
                 let votes = votes.len();
-                let needed =
-                    control::votes_needed(listeners.len(), self.shared.config.vote_skip_ratio);
+                let ratio = self.settings().await.vote_skip_ratio;
+                let needed = control::votes_needed(listeners.len(), ratio);
                 if votes >= needed {
                     return self.skip().await;
                 }
@@ -742,8 +756,12 @@ impl GuildPlayer {
         }
     }
 
+    /// Posts `text` in the guild's announce channel (`/settings`), else where music was
+    /// last asked for.
     async fn announce(&self, text: String) {
-        let Some(channel) = self.text else { return };
+        let Some(channel) = self.settings().await.announce_channel.or(self.text) else {
+            return;
+        };
         let message = CreateMessage::new().content(text);
         if let Err(e) = ChannelId::new(channel)
             .send_message(&self.shared.http, message)
