@@ -82,6 +82,29 @@ fn a_filter_is_a_rendition_of_its_own_and_the_song_goes_on_from_the_same_point()
         command(world, "!play tone:440:20", |c| c.starts_with("Playing")).await;
         let text = command(world, "!nowplaying", |c| c.contains("440 Hz")).await;
         assert!(text.contains("filter nightcore"), "{text}");
+        // A new song under a filter is rendered through it only: no plain rendition is
+        // made first for `/play` to start with.
+        command(world, "!play tone:550:3", |c| c.starts_with("Queued")).await;
+        let players = host.players.clone();
+        let queued = wait_for(WAIT, async || {
+            let queue = players.queue(GUILD_ID).await.unwrap();
+            queue.upcoming.iter().any(|s| s.title.starts_with("550 Hz"))
+        })
+        .await;
+        assert!(queued);
+        let queue = players.queue(GUILD_ID).await.unwrap();
+        let new = queue
+            .upcoming
+            .iter()
+            .find(|s| s.title.starts_with("550 Hz"))
+            .unwrap()
+            .clone();
+        let cached = async |filter: Filter| {
+            let key = rendition_key(&config.player, &new, filter);
+            host.store.lookup(&key).await.unwrap().is_some()
+        };
+        assert!(cached(Filter::Nightcore).await);
+        assert!(!cached(Filter::Off).await, "a plain rendition was made too");
         command(world, "!filter off", |c| c.starts_with("Filter off")).await;
         host.shutdown().await;
     });

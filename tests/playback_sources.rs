@@ -80,7 +80,11 @@ fn two_guilds_playing_the_same_url_at_once_download_it_once() {
             let (players, songs) = (players.clone(), songs.clone());
             async move {
                 let ready = players
-                    .prepare(&songs[0], &minstrel::player::Progress::default())
+                    .prepare(
+                        &songs[0],
+                        minstrel::player::Filter::Off,
+                        &minstrel::player::Progress::default(),
+                    )
                     .await
                     .unwrap();
                 players

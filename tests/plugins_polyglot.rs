@@ -201,7 +201,9 @@ async fn check_names_the_world_version_and_asks_of_each() {
             "py_buttons",
             "command",
             "0.2.0",
-            json!(["http", "kv", "llm", "log", "messages", "player", "timers"]),
+            json!([
+                "http", "kv", "llm", "log", "media", "messages", "player", "timers"
+            ]),
         ),
         (
             "js_hello",

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use minstrel::app;
 use minstrel::config::Config;
 use minstrel::discord::BotOptions;
-use minstrel::player::{Command, Players, Progress, Song};
+use minstrel::player::{Command, Filter, Players, Progress, Song};
 use minstrel_local::discord::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC};
 use minstrel_local::discord::{LocalDiscord, World};
 use songbird::ConnectionInfo;
@@ -136,7 +136,7 @@ fn song() -> Song {
 async fn start_minstrel(players: &Players, guilds: &[u64]) {
     let joins = guilds.iter().map(|g| async move {
         let ready = players
-            .prepare(&song(), &Progress::default())
+            .prepare(&song(), Filter::Off, &Progress::default())
             .await
             .unwrap();
         players
@@ -227,7 +227,7 @@ async fn run() {
     // Each side ramps up, keeping the guilds already playing.
     let players = host.players.clone();
     let rendition = players
-        .prepare(&song(), &Progress::default())
+        .prepare(&song(), Filter::Off, &Progress::default())
         .await
         .unwrap();
     let steps = [50usize, 100, 200, 300, 400, 600, 800];

@@ -351,7 +351,7 @@ pub async fn play(
     }
     let players = players(&ctx)?;
     // Refused before anything is looked up or downloaded.
-    players.room(guild, ctx.author().id.get()).await?;
+    let filter = players.room(guild, ctx.author().id.get()).await?;
     let songs = players
         .resolve(Some(guild), &query, ctx.author().id.get())
         .await?
@@ -361,7 +361,7 @@ pub async fn play(
 
     // Fetch the first song now, showing progress at most once a second.
     let progress = Progress::default();
-    let prepared = players.prepare(&first_song, &progress);
+    let prepared = players.prepare(&first_song, filter, &progress);
     tokio::pin!(prepared);
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::now() + Duration::from_secs(1),

@@ -311,15 +311,20 @@ impl Players {
         Ok(())
     }
 
-    /// Caches and leases `song`'s rendition with no filter (see [`prepare::prepare`]).
-    pub async fn prepare(&self, song: &Song, progress: &Progress) -> Result<Ready, PlayerError> {
+    /// Caches and leases `song`'s rendition through `filter` (see [`prepare::prepare`]).
+    pub async fn prepare(
+        &self,
+        song: &Song,
+        filter: Filter,
+        progress: &Progress,
+    ) -> Result<Ready, PlayerError> {
         let shared = &self.shared;
         prepare::prepare(
             &shared.store,
             &shared.plugins,
             &shared.renderer,
             song,
-            Filter::Off,
+            filter,
             progress,
         )
         .await
@@ -372,8 +377,9 @@ impl Players {
 
     /// Whether `guild`'s queue has room for one more song requested by `user`: a cheap
     /// check before fetching a song that [`Players::add`] would refuse. `add` still has
-    /// the final word (the queue may fill meanwhile).
-    pub async fn room(&self, guild: u64, user: u64) -> Result<(), PlayerError> {
+    /// the final word (the queue may fill meanwhile). Also the filter the guild's songs
+    /// are rendered through, to prepare that rendition and no other.
+    pub async fn room(&self, guild: u64, user: u64) -> Result<Filter, PlayerError> {
         self.ask(guild, |reply| Request::Room { user, reply })
             .await?
     }

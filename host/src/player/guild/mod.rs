@@ -197,7 +197,7 @@ impl GuildPlayer {
             }
             Request::Room { user, reply } => {
                 let room = self.queue.room(user, self.limits().await);
-                let _ = reply.send(room.map_err(PlayerError::from));
+                let _ = reply.send(room.map(|()| self.filter).map_err(PlayerError::from));
             }
             Request::Alone(alone) => {
                 self.alone_since = match (alone, self.alone_since) {

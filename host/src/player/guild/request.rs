@@ -23,10 +23,11 @@ pub(in crate::player) enum Request {
     Command(Command, oneshot::Sender<Result<Outcome, PlayerError>>),
     NowPlaying(oneshot::Sender<Option<NowPlaying>>),
     Queue(oneshot::Sender<Queue>),
-    /// Whether the queue has room for one more song requested by `user`.
+    /// Whether the queue has room for one more song requested by `user`, and the
+    /// filter songs are rendered through.
     Room {
         user: u64,
-        reply: oneshot::Sender<Result<(), PlayerError>>,
+        reply: oneshot::Sender<Result<Filter, PlayerError>>,
     },
     /// Whether the bot is alone in its voice channel now.
     Alone(bool),
