@@ -94,14 +94,16 @@ async fn asker(ctx: &Context<'_>) -> Result<(control::Member, Room), Error> {
 
 /// The member a plugin call serves in `guild`, for the player's rules (see
 /// [`crate::plugins::Asker`]): from the cache, or, should the guild or the member be
-/// missing from it, a member with no right to control the music (fails closed).
+/// missing from it, a member with no right to control the music (fails closed). None
+/// outside a guild (a direct message).
 pub(super) async fn plugin_asker(
     ctx: &serenity::Context,
     players: &Players,
-    guild: serenity::GuildId,
+    guild: Option<serenity::GuildId>,
     user: serenity::UserId,
     member: Option<&serenity::Member>,
-) -> crate::plugins::Asker {
+) -> Option<crate::plugins::Asker> {
+    let guild = guild?;
     let dj_role = players.settings(guild.get()).await.dj_role;
     let bot = ctx.cache.current_user().id;
     let seen = ctx.cache.guild(guild).and_then(|guild| {
@@ -110,7 +112,7 @@ pub(super) async fn plugin_asker(
             .or_else(|| guild.members.get(&user).cloned())?;
         Some(seen(&guild, &member, bot, &dj_role))
     });
-    match seen {
+    Some(match seen {
         Some((member, room)) => crate::plugins::Asker {
             user: member.id,
             dj: member.dj,
@@ -122,7 +124,7 @@ pub(super) async fn plugin_asker(
             user: user.get(),
             ..Default::default()
         },
-    }
+    })
 }
 
 /// `member` of `guild` as the playback rules see them, and the room: who is a DJ (the

@@ -79,14 +79,15 @@ pub async fn run_slash(
             &interaction.user,
         ),
     };
-    let asker = match interaction.guild_id {
-        Some(guild) => {
-            let member = interaction.member.as_deref();
-            let players = &data.players;
-            Some(super::music::plugin_asker(ctx, players, guild, interaction.user.id, member).await)
-        }
-        None => None,
-    };
+    let member = interaction.member.as_deref();
+    let asker = super::music::plugin_asker(
+        ctx,
+        &data.players,
+        interaction.guild_id,
+        interaction.user.id,
+        member,
+    )
+    .await;
     let call = data.plugins.run_command_as(&plugin, &invocation, asker);
     tokio::pin!(call);
     let result = tokio::select! {
@@ -230,12 +231,8 @@ pub async fn run_prefix(
         options,
         context: plugin_context(msg.guild_id, msg.channel_id, &msg.author),
     };
-    let asker = match msg.guild_id {
-        Some(guild) => {
-            Some(super::music::plugin_asker(ctx, &data.players, guild, msg.author.id, None).await)
-        }
-        None => None,
-    };
+    let asker =
+        super::music::plugin_asker(ctx, &data.players, msg.guild_id, msg.author.id, None).await;
     let reply = match data
         .plugins
         .run_command_as(&plugin, &invocation, asker)

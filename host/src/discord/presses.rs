@@ -47,14 +47,15 @@ pub async fn handle(
             &interaction.user,
         ),
     };
-    let asker = match interaction.guild_id {
-        Some(guild) => {
-            let member = interaction.member.as_ref();
-            let players = &data.players;
-            Some(super::music::plugin_asker(ctx, players, guild, interaction.user.id, member).await)
-        }
-        None => None,
-    };
+    let member = interaction.member.as_ref();
+    let asker = super::music::plugin_asker(
+        ctx,
+        &data.players,
+        interaction.guild_id,
+        interaction.user.id,
+        member,
+    )
+    .await;
     let call = data.plugins.press_as(plugin, &press, asker);
     tokio::pin!(call);
     let early = tokio::select! {
