@@ -173,6 +173,15 @@ pub(crate) struct Shared {
     pub http: Arc<Http>,
 }
 
+impl Shared {
+    /// The settings in force in `guild`: its own over the operator's.
+    async fn settings(&self, guild: u64) -> settings::Effective {
+        settings::GuildSettings::load(&self.store, guild)
+            .await
+            .over(&self.config)
+    }
+}
+
 /// Every guild's player; cheap to clone.
 #[derive(Clone)]
 pub struct Players {
@@ -284,7 +293,7 @@ impl Players {
 
     /// The settings in force in `guild`: its own over the operator's.
     pub async fn settings(&self, guild: u64) -> settings::Effective {
-        self.guild_settings(guild).await.over(&self.shared.config)
+        self.shared.settings(guild).await
     }
 
     /// What `guild` set for itself.

@@ -25,7 +25,7 @@ use super::events::Happened;
 use super::filter::Filter;
 use super::prepare::{self, Progress, Ready};
 use super::queue::{Limits, Queue, Song};
-use super::settings::{Effective, GuildSettings};
+use super::settings::Effective;
 use super::{Command, NowPlaying, Outcome, PlayerError, Queued, Shared, control};
 use crate::plugins::types::EndReason;
 
@@ -346,9 +346,7 @@ impl GuildPlayer {
 
     /// The settings in force in this guild (see [`settings`](crate::player::settings)).
     async fn settings(&self) -> Effective {
-        GuildSettings::load(&self.shared.store, self.guild)
-            .await
-            .over(&self.shared.config)
+        self.shared.settings(self.guild).await
     }
 
     /// The queue's limits (the guild's `max_queue` within `[player] max_queue`, and
