@@ -47,8 +47,15 @@ fn a_filter_is_a_rendition_of_its_own_and_the_song_goes_on_from_the_same_point()
 
         // Two renditions in the cache: nightcore is 1.25x faster, so 16 s of the 20.
         let song = players.now_playing(GUILD_ID).await.unwrap().unwrap().song;
+        // The switch plays the download through the filter at once; the rendition is
+        // made meanwhile.
         let length = async |filter: Filter| {
             let key = rendition_key(&config.player, &song, filter);
+            let cached = wait_for(WAIT, async || {
+                host.store.lookup(&key).await.unwrap().is_some()
+            })
+            .await;
+            assert!(cached, "the {filter:?} rendition was never made");
             let blob = host.store.lookup(&key).await.unwrap().expect("cached");
             let probe = rendition::probe(&config.player, &blob.path).await.unwrap();
             probe.duration_ms.unwrap()
@@ -103,7 +110,7 @@ fn a_filter_is_a_rendition_of_its_own_and_the_song_goes_on_from_the_same_point()
             let key = rendition_key(&config.player, &new, filter);
             host.store.lookup(&key).await.unwrap().is_some()
         };
-        assert!(cached(Filter::Nightcore).await);
+        assert!(wait_for(WAIT, async || cached(Filter::Nightcore).await).await);
         assert!(!cached(Filter::Off).await, "a plain rendition was made too");
         command(world, "!filter off", |c| c.starts_with("Filter off")).await;
         host.shutdown().await;

@@ -545,6 +545,55 @@ async fn eviction_under_pressure_never_removes_a_leased_blob() {
     );
 }
 
+/// With eviction emptying the cache as fast as it can, every `acquire` still gets its
+/// blob leased: a fresh blob is leased before eviction may see it, and one evicted
+/// between a hit and its lease is fetched again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acquire_always_gets_a_leased_blob_while_eviction_empties_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.max_cache_bytes = 0;
+    let store = open_store(dir.path(), config).await;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let evictors: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, done) = (store.clone(), done.clone());
+            tokio::spawn(async move {
+                while !done.load(Ordering::SeqCst) {
+                    store.evict_to(0).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let workers: Vec<_> = (0..6u64)
+        .map(|worker| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for round in 0..100u64 {
+                    // Keys shared by the workers: hits, misses and joined flights.
+                    let n = (worker + round) % 10;
+                    let f = CountingFetcher::new(bytes(n, 4096), Duration::ZERO);
+                    let (fetched, lease) = store
+                        .acquire(&key(n), f)
+                        .await
+                        .unwrap_or_else(|e| panic!("worker {worker}, round {round}: {e}"));
+                    let data = std::fs::read(&fetched.blob.path).expect("leased: not evicted");
+                    assert_eq!(hash_hex(&data), fetched.blob.hash);
+                    lease.release().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    for evictor in evictors {
+        evictor.await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scratch_sweep_spares_active_guilds_and_cached_blobs() {
     let dir = tempfile::tempdir().unwrap();

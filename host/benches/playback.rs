@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use minstrel::app;
 use minstrel::config::Config;
 use minstrel::discord::BotOptions;
-use minstrel::player::{Command, Filter, Players, Progress, Song};
+use minstrel::player::{Command, Filter, Playable, Players, Progress, Song};
 use minstrel_local::discord::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC};
 use minstrel_local::discord::{LocalDiscord, World};
 use songbird::ConnectionInfo;
@@ -226,10 +226,20 @@ async fn run() {
     // 2. Guilds in real time: Minstrel's players vs bare songbird, same file, same run.
     // Each side ramps up, keeping the guilds already playing.
     let players = host.players.clone();
-    let rendition = players
+    let rendition = match players
         .prepare(&song(), Filter::Off, &Progress::default())
         .await
-        .unwrap();
+        .unwrap()
+    {
+        Playable::Rendition(ready) => ready,
+        Playable::Streamed(mut streamed) => streamed
+            .rendition
+            .take()
+            .expect("the rendition is being made")
+            .await
+            .unwrap()
+            .unwrap(),
+    };
     let steps = [50usize, 100, 200, 300, 400, 600, 800];
     let mut best = [0usize; 2];
     for side in 0..2 {

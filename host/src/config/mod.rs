@@ -212,6 +212,9 @@ pub struct PlayerConfig {
     pub target_lufs: f64,
     /// Opus bitrate of re-encoded renditions, kbit/s.
     pub bitrate_kbps: u32,
+    /// Play a song not cached yet from its download as it arrives (with a gain measured
+    /// on its first seconds), instead of after the download and its rendition.
+    pub stream_first_play: bool,
     /// Leave after this long with nothing playing, in seconds.
     pub idle_disconnect_secs: u64,
     /// Leave after this long alone in the voice channel, in seconds.
@@ -247,6 +250,7 @@ impl Default for PlayerConfig {
             normalize: true,
             target_lufs: -14.0,
             bitrate_kbps: 128,
+            stream_first_play: true,
             idle_disconnect_secs: 300,
             alone_disconnect_secs: 60,
             queue_page_size: 10,

@@ -384,7 +384,7 @@ pub async fn play(
             }
         }
     };
-    let cached = if ready.hit { " (cached)" } else { "" };
+    let cached = if ready.hit() { " (cached)" } else { "" };
     let queued = players
         .add(
             guild,

@@ -5,7 +5,8 @@
 //! - [`filter`]: the audio filters a guild may choose, rendered as renditions of their own.
 //! - [`resolve`]: what a user typed -> songs, through the source plugins.
 //! - [`rendition`]: loudness measurement and the Ogg Opus rendition (ffmpeg).
-//! - [`prepare`]: song -> its rendition cached and leased (download and render once).
+//! - [`prepare`]: song -> its rendition cached and leased (download and render once),
+//!   or, not cached yet, [`stream`]ed from its download as it arrives.
 //! - [`guild`]: one task per guild owning its queue, call and leases.
 //!
 //! [`Players`] is the front door: it finds (or starts) a guild's task and sends it a
@@ -21,6 +22,7 @@ pub mod queue;
 pub mod rendition;
 pub mod resolve;
 pub mod settings;
+pub mod stream;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,7 +38,7 @@ use crate::shards::Owned;
 use crate::store::Store;
 
 pub use filter::Filter;
-pub use prepare::{Progress, Ready, Stage};
+pub use prepare::{Playable, Progress, Ready, Stage};
 pub use queue::{Limits, LoopMode, Queue, QueueError, Song};
 pub use resolve::{Found, ResolveError};
 
@@ -320,15 +322,16 @@ impl Players {
         Ok(())
     }
 
-    /// Caches and leases `song`'s rendition through `filter` (see [`prepare::prepare`]).
+    /// Makes `song` playable through `filter` as soon as it can be: its cached
+    /// rendition, else its download as it arrives (see [`prepare::start`]).
     pub async fn prepare(
         &self,
         song: &Song,
         filter: Filter,
         progress: &Progress,
-    ) -> Result<Ready, PlayerError> {
+    ) -> Result<Playable, PlayerError> {
         let shared = &self.shared;
-        prepare::prepare(
+        prepare::start(
             &shared.store,
             &shared.plugins,
             &shared.renderer,
@@ -350,7 +353,7 @@ impl Players {
         voice: Option<u64>,
         text: Option<u64>,
         songs: Vec<Song>,
-        ready: Option<Ready>,
+        ready: Option<Playable>,
     ) -> Result<Queued, PlayerError> {
         self.ask(guild, |reply| Request::Enqueue {
             songs,

@@ -31,6 +31,9 @@ use crate::store::{Blob, BlobSink, Fetch, LoudnessRow, Result, Store, StoreError
 /// yt-dlp writes for HLS-only sites) that never open another file or URL.
 const FORMATS: &str = "aac,flac,matroska,webm,mov,mp4,m4a,mp3,mpegts,ogg,wav";
 
+/// A limiter at -1 dBFS that never raises the level itself.
+const LIMITER: &str = "alimiter=limit=0.891:level=false";
+
 /// Makes renditions with the player's settings, at most `max_concurrent_renders` at
 /// once in this process (the slots are shared by the clones). Built once, with the
 /// players.
@@ -85,7 +88,7 @@ pub struct Probe {
 }
 
 /// ffmpeg or ffprobe: no stdin, no secrets, killed when its caller gives up.
-fn tool(program: &Path) -> Command {
+pub(super) fn tool(program: &Path) -> Command {
     let mut command = Command::new(program);
     children::clean_env(&mut command);
     command.stdin(Stdio::null()).kill_on_drop(true);
@@ -95,14 +98,43 @@ fn tool(program: &Path) -> Command {
 /// How ffmpeg and ffprobe open a download: through the file protocol only (`file:`, so
 /// no part of the path reads as another protocol), as one of [`FORMATS`].
 fn input_args(input: &Path) -> Vec<String> {
-    vec![
-        "-protocol_whitelist".into(),
-        "file".into(),
-        "-format_whitelist".into(),
-        FORMATS.into(),
-        "-i".into(),
-        format!("file:{}", input.display()),
-    ]
+    Input::File(input).args()
+}
+
+/// Where ffmpeg reads a download from.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Input<'a> {
+    File(&'a Path),
+    /// Its stdin, fed by the host (a download still arriving).
+    Pipe,
+}
+
+impl Input<'_> {
+    /// The only protocol it may use, the formats it may read it as, and the input.
+    fn args(self) -> Vec<String> {
+        let (protocol, input) = match self {
+            Input::File(path) => ("file", format!("file:{}", path.display())),
+            Input::Pipe => ("pipe", "pipe:0".to_string()),
+        };
+        [
+            "-protocol_whitelist",
+            protocol,
+            "-format_whitelist",
+            FORMATS,
+            "-i",
+            &input,
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    /// Its name in ffmpeg's messages.
+    pub(super) fn name(self) -> PathBuf {
+        match self {
+            Input::File(path) => path.to_path_buf(),
+            Input::Pipe => PathBuf::from("pipe:0"),
+        }
+    }
 }
 
 /// A tool's failure as one line for the user, without host paths; the whole of its
@@ -159,7 +191,7 @@ fn cause(line: &str, url: &str, path: &str) -> String {
         .replace(path, "the download")
 }
 
-fn spawn_error(tool: &str, program: &Path, e: std::io::Error) -> StoreError {
+pub(super) fn spawn_error(tool: &str, program: &Path, e: std::io::Error) -> StoreError {
     tracing::warn!(tool, program = %program.display(), error = %e, "could not start");
     StoreError::Fetch(format!(
         "could not run {tool} (is it installed? scripts/setup.sh installs it): {e}"
@@ -227,23 +259,51 @@ pub async fn measure_filtered(
     path: &Path,
     filter: Filter,
 ) -> Result<Loudness> {
+    let out = measuring(config, Input::File(path), filter, None)
+        .output()
+        .await
+        .map_err(|e| spawn_error("ffmpeg", &config.ffmpeg, e))?;
+    measured(path, &out.status, &out.stderr)
+}
+
+/// The ffmpeg run that measures `input` through `filter`, its first `seconds` only if
+/// given (it prints the summary on stderr).
+pub(super) fn measuring(
+    config: &PlayerConfig,
+    input: Input,
+    filter: Filter,
+    seconds: Option<u32>,
+) -> Command {
     let chain = match filter.chain() {
         Some(chain) => format!("{chain},{MEASURE_FILTER}"),
         None => MEASURE_FILTER.to_string(),
     };
-    let out = tool(&config.ffmpeg)
-        .args(["-hide_banner", "-nostdin", "-nostats"])
-        .args(input_args(path))
-        .args(["-vn", "-map", "0:a:0", "-af", &chain])
-        .args(["-f", "null", "-"])
-        .output()
-        .await
-        .map_err(|e| spawn_error("ffmpeg", &config.ffmpeg, e))?;
-    if !out.status.success() {
-        return Err(tool_error("ffmpeg", path, &out.stderr));
+    let mut command = tool(&config.ffmpeg);
+    command.args(["-hide_banner", "-nostats"]);
+    if matches!(input, Input::File(_)) {
+        command.arg("-nostdin");
     }
-    parse_ebur128_summary(&String::from_utf8_lossy(&out.stderr))
-        .ok_or_else(|| tool_error("ffmpeg (ebur128)", path, &out.stderr))
+    command
+        .args(input.args())
+        .args(["-vn", "-map", "0:a:0", "-af", &chain]);
+    if let Some(seconds) = seconds {
+        command.args(["-t", &seconds.to_string()]);
+    }
+    command.args(["-f", "null", "-"]);
+    command
+}
+
+/// The loudness a [`measuring`] run of `input` found.
+pub(super) fn measured(
+    input: &Path,
+    status: &std::process::ExitStatus,
+    stderr: &[u8],
+) -> Result<Loudness> {
+    if !status.success() {
+        return Err(tool_error("ffmpeg", input, stderr));
+    }
+    parse_ebur128_summary(&String::from_utf8_lossy(stderr))
+        .ok_or_else(|| tool_error("ffmpeg (ebur128)", input, stderr))
 }
 
 /// Reads the `Summary:` block ffmpeg's ebur128 filter prints at the end.
@@ -299,29 +359,39 @@ impl Render {
     }
 }
 
-/// How to run ffmpeg for one rendition.
-struct Encode<'a> {
-    input: &'a Path,
+/// How to run ffmpeg for one rendition (or one streamed play).
+pub(super) struct Encode<'a> {
+    pub input: Input<'a>,
+    /// Where in the input to start (a streamed play resumed or sought).
+    pub start: Option<std::time::Duration>,
     /// Gain to apply in dB; `None` or 0 keeps the level.
-    gain_db: Option<f64>,
+    pub gain_db: Option<f64>,
     /// An ffmpeg filter chain applied before the gain.
-    filter: Option<String>,
+    pub filter: Option<String>,
+    /// Ends with a limiter at -1 dBFS: a provisional gain may be too much for a louder
+    /// passage later on.
+    pub limit: bool,
     /// The input is Opus already: with no gain and no filter, copy its packets instead
     /// of re-encoding.
-    input_is_opus: bool,
-    bitrate_kbps: u32,
+    pub input_is_opus: bool,
+    pub bitrate_kbps: u32,
 }
 
 impl Encode<'_> {
-    fn args(&self) -> Vec<String> {
-        let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-v", "error"]
-            .map(String::from)
-            .to_vec();
-        args.extend(input_args(self.input));
+    pub fn args(&self) -> Vec<String> {
+        let mut args: Vec<String> = ["-hide_banner", "-v", "error"].map(String::from).to_vec();
+        if matches!(self.input, Input::File(_)) {
+            args.push("-nostdin".into());
+        }
+        if let Some(start) = self.start.filter(|s| !s.is_zero()) {
+            args.push("-ss".into());
+            args.push(format!("{:.3}", start.as_secs_f64()));
+        }
+        args.extend(self.input.args());
         args.extend(["-vn", "-map", "0:a:0", "-map_metadata", "-1"].map(String::from));
         let gain = self.gain_db.filter(|g| g.abs() >= 0.05);
         match gain {
-            None if self.input_is_opus && self.filter.is_none() => {
+            None if self.input_is_opus && self.filter.is_none() && !self.limit => {
                 args.extend(["-c:a", "copy"].map(String::from))
             }
             _ => {
@@ -330,6 +400,7 @@ impl Encode<'_> {
                     .iter()
                     .cloned()
                     .chain(gain.map(|g| format!("volume={g:.2}dB")))
+                    .chain(self.limit.then(|| LIMITER.to_string()))
                     .collect();
                 if !chain.is_empty() {
                     args.push("-af".into());
@@ -381,9 +452,11 @@ impl Fetch for Render {
             0.0
         };
         let encode = Encode {
-            input: &self.input,
+            input: Input::File(&self.input),
+            start: None,
             gain_db: Some(gain_db),
             filter: self.filter.chain(),
+            limit: false,
             input_is_opus: probe.codec == "opus",
             bitrate_kbps: config.bitrate_kbps,
         };
@@ -509,9 +582,11 @@ mod tests {
     #[test]
     fn copies_opus_without_gain_and_encodes_otherwise() {
         let mut r = Encode {
-            input: Path::new("/x/in"),
+            input: Input::File(Path::new("/x/in")),
+            start: None,
             gain_db: None,
             filter: None,
+            limit: false,
             input_is_opus: true,
             bitrate_kbps: 128,
         };
@@ -536,5 +611,30 @@ mod tests {
         r.gain_db = None;
         let args = r.args().join(" ");
         assert!(args.contains("libopus"), "a filter is never a copy: {args}");
+    }
+
+    #[test]
+    fn a_streamed_play_reads_its_pipe_from_where_it_starts_and_is_limited() {
+        let r = Encode {
+            input: Input::Pipe,
+            start: Some(std::time::Duration::from_millis(61_500)),
+            gain_db: Some(4.0),
+            filter: None,
+            limit: true,
+            input_is_opus: true,
+            bitrate_kbps: 96,
+        };
+        let args = r.args().join(" ");
+        assert!(
+            args.contains("-ss 61.500 -protocol_whitelist pipe -format_whitelist")
+                && args.contains("-i pipe:0"),
+            "{args}"
+        );
+        assert!(!args.contains("-nostdin"), "the pipe is stdin: {args}");
+        assert!(
+            args.contains("-af volume=4.00dB,alimiter=limit=0.891:level=false")
+                && args.contains("-b:a 96k"),
+            "{args}"
+        );
     }
 }

@@ -98,6 +98,11 @@ impl Blobs {
         })
     }
 
+    /// Opens a blob to read it.
+    pub fn open_blob(&self, hash: &str) -> io::Result<File> {
+        Ok(self.root.open(Self::rel_path(hash))?.into_std())
+    }
+
     /// Removes a blob file. The caller holds the blob's lock.
     pub fn remove(&self, hash: &str) -> io::Result<()> {
         match self.root.remove_file(Self::rel_path(hash)) {
@@ -223,6 +228,15 @@ impl BlobWriter {
 
     pub fn written(&self) -> u64 {
         self.size
+    }
+
+    /// A handle that reads the file being written, whatever becomes of its name.
+    pub fn reader(&self) -> io::Result<File> {
+        let temp = self
+            .temp
+            .as_deref()
+            .expect("temp file present until persisted");
+        Ok(self.root.open(temp)?.into_std())
     }
 
     pub fn limit(&self) -> u64 {

@@ -2,8 +2,11 @@
 
 use async_trait::async_trait;
 
+use std::sync::Arc;
+
 use super::blobs::BlobWriter;
 use super::error::Result;
+use super::filling::Filling;
 
 /// Produces the bytes of one track. Called at most once per key at a time across
 /// every process; the store handles locking, size caps, timeouts and persistence.
@@ -29,15 +32,21 @@ pub trait Fetch: Send + Sync + 'static {
 #[derive(Debug)]
 pub struct BlobSink {
     writer: BlobWriter,
+    /// Told of each write, for followers (see `filling`).
+    filling: Option<Arc<Filling>>,
 }
 
 impl BlobSink {
-    pub(super) fn new(writer: BlobWriter) -> Self {
-        Self { writer }
+    pub(super) fn new(writer: BlobWriter, filling: Option<Arc<Filling>>) -> Self {
+        Self { writer, filling }
     }
 
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.writer.write(bytes)
+        self.writer.write(bytes)?;
+        if let Some(filling) = &self.filling {
+            filling.wrote(self.writer.written());
+        }
+        Ok(())
     }
 
     /// Bytes written so far.

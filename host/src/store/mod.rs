@@ -8,7 +8,7 @@
 //! - [`index`]: the database seam ([`Index`]); [`sqlite`] is the embedded backend,
 //!   [`postgres`] the shared one (`[store] database_url`).
 //! - [`locks`]: cross-process locks: striped file locks, or PostgreSQL advisory locks.
-//! - [`flights`]: in-process single-flight.
+//! - [`flights`]: in-process single-flight; [`filling`]: fills followed as they happen.
 //! - [`leases`]: blobs in use, renewed by their holder, respected by eviction.
 //! - [`evict`], [`reconcile`], [`scratch`], [`meta`] (TTL metadata cache).
 //!
@@ -23,6 +23,7 @@ mod claims;
 pub mod error;
 pub mod evict;
 pub mod fetcher;
+pub mod filling;
 pub mod flights;
 pub mod index;
 pub mod key;
@@ -45,6 +46,7 @@ use cap_std::fs::Dir;
 pub use blobs::Blob;
 pub use error::{Result, StoreError};
 pub use fetcher::{BlobSink, Fetch};
+pub use filling::Follower;
 pub use index::{Index, IndexStats, LoudnessRow, TimerRow};
 pub use key::TrackKey;
 pub use leases::Lease;
@@ -97,8 +99,9 @@ struct Inner {
     scratch: Dir,
     /// Absolute path of `scratch`.
     scratch_root: PathBuf,
-    flights: Flights<TrackKey, Fetched>,
+    flights: Flights<TrackKey, (Fetched, Arc<Lease>)>,
     meta_flights: Flights<String, Vec<u8>>,
+    fillings: filling::Fillings,
     /// Identifies this store instance's leases in the database.
     holder: String,
     /// Stops the keeper (see [`Store::close`]).
@@ -165,6 +168,7 @@ impl Store {
                 scratch_root,
                 flights: Flights::default(),
                 meta_flights: Flights::default(),
+                fillings: Default::default(),
                 holder: uuid::Uuid::new_v4().to_string(),
                 closed: Default::default(),
                 claimer,
@@ -226,14 +230,78 @@ impl Store {
     /// callers ask at once, in this process or others sharing the data dir, the fetcher
     /// runs once; a failure reaches every waiter and leaves nothing behind.
     pub async fn get_or_fetch<F: Fetch>(&self, key: &TrackKey, fetcher: F) -> Result<Fetched> {
-        use std::sync::atomic::Ordering::Relaxed;
-        if let Some(blob) = self.lookup(key).await? {
-            self.inner.hits.fetch_add(1, Relaxed);
-            metrics::counter!(crate::metrics::CACHE_HITS).increment(1);
+        if let Some(blob) = self.hit(key).await? {
             return Ok(Fetched { blob, hit: true });
         }
-        self.inner.misses.fetch_add(1, Relaxed);
-        metrics::counter!(crate::metrics::CACHE_MISSES).increment(1);
+        let (fetched, held) = self.fly(key, fetcher).await?;
+        let_go(held).await?;
+        Ok(fetched)
+    }
+
+    /// [`Store::get_or_fetch`] and a lease on the result. A blob evicted between the
+    /// lookup and the lease is fetched again, through the flight, which hands its
+    /// blob out already leased: so this never fails with `Evicted`, however hard
+    /// eviction presses.
+    pub async fn acquire<F: Fetch>(&self, key: &TrackKey, fetcher: F) -> Result<(Fetched, Lease)> {
+        if let Some(blob) = self.hit(key).await? {
+            match self.lease(&blob).await {
+                Ok(lease) => return Ok((Fetched { blob, hit: true }, lease)),
+                Err(StoreError::Evicted(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let (fetched, held) = self.fly(key, fetcher).await?;
+        // The flight's lease lives until `held` drops, so eviction cannot come between.
+        let lease = self.lease(&fetched.blob).await?;
+        let_go(held).await?;
+        Ok((fetched, lease))
+    }
+
+    /// [`Store::acquire`] in the background, and a reader of the blob's bytes as they
+    /// arrive: from this process's fill while it fetches the key, else from the cached
+    /// blob once it is there (fetched by another process, or cached already).
+    pub fn follow<F: Fetch>(
+        &self,
+        key: &TrackKey,
+        fetcher: F,
+    ) -> (Follower, tokio::task::JoinHandle<Result<(Fetched, Lease)>>) {
+        let filling = self.inner.fillings.get(key);
+        let follower = filling.follow();
+        let (store, key) = (self.clone(), key.clone());
+        let task = tokio::spawn(async move {
+            let result = store.acquire(&key, fetcher).await;
+            // A hit wrote nothing into the fill: its followers read the blob (leased).
+            match &result {
+                Ok((fetched, _)) => {
+                    let opened = store.inner.blobs.open_blob(&fetched.blob.hash);
+                    if let Err(e) = opened.and_then(|file| filling.cached(file)) {
+                        filling.failed(e.to_string());
+                    }
+                }
+                Err(e) => filling.failed(e.to_string()),
+            }
+            result
+        });
+        (follower, task)
+    }
+
+    /// A cache hit for `key`, counted as one (or as a miss).
+    async fn hit(&self, key: &TrackKey) -> Result<Option<Blob>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let blob = self.lookup(key).await?;
+        if blob.is_some() {
+            self.inner.hits.fetch_add(1, Relaxed);
+            metrics::counter!(crate::metrics::CACHE_HITS).increment(1);
+        } else {
+            self.inner.misses.fetch_add(1, Relaxed);
+            metrics::counter!(crate::metrics::CACHE_MISSES).increment(1);
+        }
+        Ok(blob)
+    }
+
+    /// Joins or starts the flight for `key`. Its blob comes with the flight's lease,
+    /// shared by every waiter and released once the last of them lets go.
+    async fn fly<F: Fetch>(&self, key: &TrackKey, fetcher: F) -> Result<(Fetched, Arc<Lease>)> {
         let store = self.clone();
         let flight_key = key.clone();
         let (result, _) = self
@@ -246,31 +314,29 @@ impl Store {
         result
     }
 
-    /// [`Store::get_or_fetch`] and a lease on the result, retrying if the blob is
-    /// evicted between the two.
-    pub async fn acquire<F: Fetch + Clone>(
+    /// The leader of a flight: serialise with other processes, re-check, fetch; the
+    /// blob is leased before anyone may evict it.
+    async fn fetch_locked<F: Fetch>(
         &self,
         key: &TrackKey,
         fetcher: F,
-    ) -> Result<(Fetched, Lease)> {
-        let mut last = None;
-        for _ in 0..3 {
-            let fetched = self.get_or_fetch(key, fetcher.clone()).await?;
-            match self.lease(&fetched.blob).await {
-                Ok(lease) => return Ok((fetched, lease)),
-                Err(e @ StoreError::Evicted(_)) => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.expect("three attempts"))
-    }
-
-    /// The leader of a flight: serialise with other processes, re-check, fetch.
-    async fn fetch_locked<F: Fetch>(&self, key: &TrackKey, fetcher: F) -> Result<Fetched> {
+    ) -> Result<(Fetched, Arc<Lease>)> {
         let inner = &self.inner;
+        let fill = Fill {
+            fillings: &inner.fillings,
+            key,
+            filling: inner.fillings.get(key),
+        };
         let _key_lock = inner.locks.lock_async(KEY_LOCK, &key.to_string()).await?;
         if let Some(blob) = self.lookup(key).await? {
-            return Ok(Fetched { blob, hit: true });
+            match self.lease(&blob).await {
+                Ok(lease) => {
+                    fill.filling.cached(inner.blobs.open_blob(&blob.hash)?)?;
+                    return Ok((Fetched { blob, hit: true }, Arc::new(lease)));
+                }
+                Err(StoreError::Evicted(_)) => {} // gone since the lookup: fetch it again
+                Err(e) => return Err(e),
+            }
         }
         // The temp file is named after the key lock, held until it is renamed, so that
         // reconcile on another host spares it (see `reconcile`).
@@ -278,7 +344,8 @@ impl Store {
         let writer = inner
             .blobs
             .writer(inner.config.max_fetch_bytes, tag.as_deref())?;
-        let mut sink = BlobSink::new(writer);
+        fill.filling.writing(writer.reader()?);
+        let mut sink = BlobSink::new(writer, Some(Arc::clone(&fill.filling)));
         let limit = inner.config.fetch_timeout();
         let started = std::time::Instant::now();
         let fetched = match tokio::time::timeout(limit, fetcher.fetch(&mut sink)).await {
@@ -289,6 +356,9 @@ impl Store {
         let outcome = crate::metrics::outcome(&fetched);
         metrics::counter!(crate::metrics::FETCHES, "kind" => kind, "outcome" => outcome)
             .increment(1);
+        if let Err(e) = &fetched {
+            fill.filling.failed(e.to_string());
+        }
         fetched?;
         metrics::counter!(crate::metrics::FETCH_BYTES, "kind" => kind).increment(sink.written());
         metrics::histogram!(crate::metrics::FETCH_SECONDS, "kind" => kind)
@@ -305,11 +375,14 @@ impl Store {
             size: blob.size,
         };
         inner.index.record(key, &row, now_ms()).await?;
+        // Leased under the blob's lock, which eviction takes too.
+        let lease = self.lease(&blob).await?;
         drop(blob_lock);
+        fill.filling.finished();
         fetcher.recorded(self, &blob).await?;
         tracing::info!(%key, hash = %blob.hash, size = blob.size, "cached");
         self.evict_in_background();
-        Ok(Fetched { blob, hit: false })
+        Ok((Fetched { blob, hit: false }, Arc::new(lease)))
     }
 
     /// True exactly once per `(kind, id)` across tasks and processes, until the claim
@@ -342,6 +415,30 @@ impl Store {
     /// Absolute path of this store's scratch folder (see `scratch::folder`).
     pub fn scratch_root(&self) -> PathBuf {
         self.inner.scratch_root.clone()
+    }
+}
+
+/// Releases a flight's lease if this is its last holder, waiting for it (a lease
+/// dropped is released in the background, a write after the caller's own).
+async fn let_go(held: Arc<Lease>) -> Result<()> {
+    match Arc::into_inner(held) {
+        Some(lease) => lease.release().await,
+        None => Ok(()),
+    }
+}
+
+/// This process's fill of a key while its flight runs: ended (as failed, unless it
+/// finished) and forgotten however the flight ends, aborts included.
+struct Fill<'a> {
+    fillings: &'a filling::Fillings,
+    key: &'a TrackKey,
+    filling: Arc<filling::Filling>,
+}
+
+impl Drop for Fill<'_> {
+    fn drop(&mut self) {
+        self.filling.failed("the download stopped".into());
+        self.fillings.remove(self.key, &self.filling);
     }
 }
 

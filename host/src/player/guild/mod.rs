@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use poise::serenity_prelude::{ChannelId, CreateMessage, GuildId};
 use songbird::events::{Event, EventContext, EventHandler, TrackEvent};
-use songbird::input::File;
+use songbird::input::{File, Input};
 use songbird::tracks::{PlayMode, Track, TrackHandle};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -23,7 +23,7 @@ pub(super) use saved::Saved;
 
 use super::events::Happened;
 use super::filter::Filter;
-use super::prepare::{self, Progress, Ready};
+use super::prepare::{self, Playable, Progress};
 use super::queue::{Limits, Queue, Song};
 use super::settings::Effective;
 use super::{Command, NowPlaying, Outcome, PlayerError, Queued, Shared, control};
@@ -39,6 +39,9 @@ struct Playing {
     paused: bool,
     /// The filter of the rendition playing.
     filter: Filter,
+    /// Streamed from the download (see [`prepare::start`]): where in the rendition's
+    /// time it started, which the track's own position counts from.
+    streamed_from: Option<Duration>,
 }
 
 pub(super) struct GuildPlayer {
@@ -48,7 +51,9 @@ pub(super) struct GuildPlayer {
     tx: mpsc::WeakUnboundedSender<Request>,
     queue: Queue,
     /// Prepared songs by uid: their leases keep their renditions in the cache.
-    ready: HashMap<u64, Ready>,
+    ready: HashMap<u64, Playable>,
+    /// Songs whose streamed play failed with their download, said already.
+    failed_streams: HashSet<u64>,
     /// Songs being prepared, and with which filter.
     preparing: HashSet<(u64, Filter)>,
     /// What songs are rendered through (see [`Filter`]).
@@ -90,6 +95,7 @@ pub(super) fn spawn(
         next_uid: saved.next_uid.max(1),
         queue: saved.queue,
         ready: HashMap::new(),
+        failed_streams: HashSet::new(),
         preparing: HashSet::new(),
         filter: saved.filter,
         voice: saved.voice_channel,
@@ -206,39 +212,18 @@ impl GuildPlayer {
                     (true, None) => Some(Instant::now()),
                 };
             }
-            Request::Ended { play_id, error } => {
+            Request::Ended { play_id, error } => self.ended(play_id, error).await,
+            Request::StreamFailed { play_id, error } => {
                 let Some(playing) = &self.playing else { return };
                 if playing.play_id != play_id {
-                    return; // a track we stopped on purpose
+                    return;
                 }
-                let reason = if error.is_some() {
-                    EndReason::Failed
-                } else {
-                    EndReason::Finished
-                };
-                if let Some(error) = error {
-                    let title = self.title_of(playing.uid);
-                    let error = crate::markdown::escape(&error);
-                    self.announce(format!("Could not play **{title}**: {error}"))
-                        .await;
-                }
-                let end = self.queue.current.as_ref().and_then(|s| s.duration_ms);
-                let end = Duration::from_millis(end.unwrap_or(0));
-                self.tell(Happened::Ended(reason), end);
-                self.playing = None;
-                // Even when `loop track` plays the same song again: a new vote.
-                self.skip_votes.1.clear();
-                self.queue.advance();
-                self.after_change();
-                self.start_current().await;
-                if self.queue.current.is_none() {
-                    self.tell(Happened::QueueEnded, Duration::ZERO);
-                }
-                if let Some(song) = &self.queue.current {
-                    let title = crate::markdown::escape(&song.title);
-                    self.announce(format!("Now playing **{title}**")).await;
-                }
-                self.save().await;
+                let _ = playing.handle.stop();
+                // Played again (`loop track`), it is downloaded again.
+                self.ready.remove(&playing.uid);
+                self.failed_streams.insert(playing.uid);
+                let error = format!("the download failed: {error}");
+                self.ended(play_id, Some(error)).await;
             }
             Request::Shutdown(_) => unreachable!("handled by the task loop"),
             Request::Prepared {
@@ -252,10 +237,12 @@ impl GuildPlayer {
                 }
                 match result {
                     Ok(ready) if self.contains(uid) => {
-                        self.ready.insert(uid, ready);
+                        // A rendition taking its stream's place starts nothing.
+                        let waited = !self.ready.get(&uid).is_some_and(|r| r.filter() == filter);
+                        self.keep(uid, ready);
                         let current = self.current_uid() == Some(uid);
                         match &self.playing {
-                            None if current => self.start_current().await,
+                            None if current && waited => self.start_current().await,
                             Some(p) if current && p.filter != filter => {
                                 self.switch_rendition().await
                             }
@@ -263,6 +250,15 @@ impl GuildPlayer {
                         }
                     }
                     Ok(_) => {} // removed meanwhile; dropping it releases the lease
+                    // Said when its streamed play failed; a retry (`loop track`) speaks
+                    // for itself.
+                    Err(_) if self.failed_streams.remove(&uid) => {
+                        if self.current_uid() != Some(uid) {
+                            self.queue.upcoming.retain(|s| s.uid != uid);
+                            self.queue.played.retain(|s| s.uid != uid);
+                            self.after_change();
+                        }
+                    }
                     Err(error) => {
                         let title = self.title_of(uid);
                         let error = crate::markdown::escape(&error.to_string());
@@ -282,10 +278,46 @@ impl GuildPlayer {
         }
     }
 
+    /// A track stopped: says why if it failed, and plays what comes next.
+    async fn ended(&mut self, play_id: u64, error: Option<String>) {
+        let Some(playing) = &self.playing else { return };
+        if playing.play_id != play_id {
+            return; // a track we stopped on purpose
+        }
+        let reason = if error.is_some() {
+            EndReason::Failed
+        } else {
+            EndReason::Finished
+        };
+        if let Some(error) = error {
+            let title = self.title_of(playing.uid);
+            let error = crate::markdown::escape(&error);
+            self.announce(format!("Could not play **{title}**: {error}"))
+                .await;
+        }
+        let end = self.queue.current.as_ref().and_then(|s| s.duration_ms);
+        let end = Duration::from_millis(end.unwrap_or(0));
+        self.tell(Happened::Ended(reason), end);
+        self.playing = None;
+        // Even when `loop track` plays the same song again: a new vote.
+        self.skip_votes.1.clear();
+        self.queue.advance();
+        self.after_change();
+        self.start_current().await;
+        if self.queue.current.is_none() {
+            self.tell(Happened::QueueEnded, Duration::ZERO);
+        }
+        if let Some(song) = &self.queue.current {
+            let title = crate::markdown::escape(&song.title);
+            self.announce(format!("Now playing **{title}**")).await;
+        }
+        self.save().await;
+    }
+
     async fn enqueue(
         &mut self,
         songs: Vec<Song>,
-        ready: Option<Ready>,
+        ready: Option<Playable>,
         voice: Option<u64>,
         text: Option<u64>,
     ) -> Result<Queued, PlayerError> {
@@ -317,7 +349,7 @@ impl GuildPlayer {
                 }
             }
             if let Some(r) = ready.take() {
-                self.ready.insert(uid, r);
+                self.keep(uid, r);
             }
         }
         let Some(position) = first_position else {
@@ -453,6 +485,15 @@ impl GuildPlayer {
                 let playing = self.playing.as_ref().ok_or(PlayerError::NothingPlaying)?;
                 // `to` is in the song's own time; the rendition runs at the filter's speed.
                 let tempo = playing.filter.tempo();
+                if playing.streamed_from.is_some() {
+                    // A stream cannot seek: play again from there (the rendition, if it
+                    // is there by now).
+                    self.resume_paused = playing.paused;
+                    self.stop_track();
+                    self.resume_at = Some(to.div_f64(tempo));
+                    self.start_current().await;
+                    return Ok(Outcome::Seeked(to));
+                }
                 let at = playing
                     .handle
                     .seek_async(to.div_f64(tempo))
@@ -469,7 +510,7 @@ impl GuildPlayer {
                 // Prepared songs of another filter are of no more use: their leases go.
                 let current = self.current_uid();
                 self.ready
-                    .retain(|uid, r| r.filter == filter || Some(*uid) == current);
+                    .retain(|uid, r| r.filter() == filter || Some(*uid) == current);
                 if let Some(song) = self.queue.current.clone() {
                     self.prepare(&song);
                 }
@@ -510,13 +551,16 @@ impl GuildPlayer {
         let Some(ready) = self
             .ready
             .get(&song.uid)
-            .filter(|r| r.filter == self.filter)
+            .filter(|r| r.filter() == self.filter)
         else {
             self.prepare(&song);
             return;
         };
-        let filter = ready.filter;
-        let path = ready.path.clone();
+        let filter = ready.filter();
+        let stream = match ready {
+            Playable::Rendition(ready) => Err(ready.path.clone()),
+            Playable::Streamed(streamed) => Ok(streamed.stream.clone()),
+        };
         let call = match self.join().await {
             Ok(call) => call,
             Err(e) => {
@@ -527,7 +571,30 @@ impl GuildPlayer {
         };
         self.play_seq += 1;
         let play_id = self.play_seq;
-        let mut track = Track::from(File::new(path));
+        let (input, streamed_from): (Input, _) = match stream {
+            Err(path) => (File::new(path).into(), None),
+            Ok(stream) => {
+                // ffmpeg starts where the song should, so the track's position counts
+                // from there.
+                let from = self.resume_at.take().unwrap_or_default();
+                let tx = self.tx.clone();
+                let failed = move |error| {
+                    if let Some(tx) = tx.upgrade() {
+                        let _ = tx.send(Request::StreamFailed { play_id, error });
+                    }
+                };
+                match stream.input(from.mul_f64(filter.tempo()), failed) {
+                    Ok(input) => (input, Some(from)),
+                    Err(e) => {
+                        let title = crate::markdown::escape(&song.title);
+                        self.announce(format!("Could not play **{title}**: {e}"))
+                            .await;
+                        return;
+                    }
+                }
+            }
+        };
+        let mut track = Track::from(input);
         if self.volume != 100 {
             track = track.volume(f32::from(self.volume) / 100.0);
         }
@@ -562,18 +629,43 @@ impl GuildPlayer {
                 }
             });
         }
-        let from = self.resume_at.take().unwrap_or_default();
+        let from = self.resume_at.take().or(streamed_from).unwrap_or_default();
         self.playing = Some(Playing {
             uid: song.uid,
             play_id,
             handle,
             paused: std::mem::take(&mut self.resume_paused),
             filter,
+            streamed_from,
         });
         self.tell(Happened::Started, from);
         self.idle_since = None;
         tracing::info!(guild = self.guild, title = %song.title, "playing");
         self.prefetch_next();
+    }
+
+    /// Keeps song `uid` ready to play. A streamed one is replaced by its rendition
+    /// once that is made (a `Prepared` request).
+    fn keep(&mut self, uid: u64, mut ready: Playable) {
+        if let Playable::Streamed(streamed) = &mut ready
+            && let Some(rendition) = streamed.rendition.take()
+        {
+            let (tx, filter) = (self.tx.clone(), streamed.filter);
+            tokio::spawn(async move {
+                let result = match rendition.await {
+                    Ok(made) => made.map(Playable::Rendition).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Some(tx) = tx.upgrade() {
+                    let _ = tx.send(Request::Prepared {
+                        uid,
+                        filter,
+                        result,
+                    });
+                }
+            });
+        }
+        self.ready.insert(uid, ready);
     }
 
     /// Prepares the song after the current one while the current one plays.
@@ -588,7 +680,7 @@ impl GuildPlayer {
         let ready = self
             .ready
             .get(&song.uid)
-            .is_some_and(|r| r.filter == filter);
+            .is_some_and(|r| r.filter() == filter);
         if ready || !self.preparing.insert((song.uid, filter)) {
             return;
         }
@@ -597,7 +689,7 @@ impl GuildPlayer {
         let song = song.clone();
         tokio::spawn(async move {
             let progress = Progress::default();
-            let result = prepare::prepare(
+            let result = prepare::start(
                 &shared.store,
                 &shared.plugins,
                 &shared.renderer,
@@ -668,7 +760,7 @@ impl GuildPlayer {
             // In the song's own time, whatever the filter's speed.
             Some(p) => match p.handle.get_info().await {
                 Ok(info) => (
-                    info.position.mul_f64(p.filter.tempo()),
+                    (info.position + p.streamed_from.unwrap_or_default()).mul_f64(p.filter.tempo()),
                     info.playing == PlayMode::Pause,
                 ),
                 Err(_) => (Duration::ZERO, p.paused),
@@ -742,14 +834,18 @@ impl GuildPlayer {
     }
 
     /// Where the playing song is (zero if it cannot be asked).
+    /// Where the playing track is, in the rendition's time.
     async fn position(&self) -> Duration {
         match &self.playing {
-            Some(playing) => playing
-                .handle
-                .get_info()
-                .await
-                .map(|info| info.position)
-                .unwrap_or_default(),
+            Some(playing) => {
+                let played = playing
+                    .handle
+                    .get_info()
+                    .await
+                    .map(|info| info.position)
+                    .unwrap_or_default();
+                played + playing.streamed_from.unwrap_or_default()
+            }
             None => Duration::ZERO,
         }
     }

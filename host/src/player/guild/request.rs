@@ -3,7 +3,7 @@
 use crate::player::filter::Filter;
 use tokio::sync::oneshot;
 
-use crate::player::prepare::Ready;
+use crate::player::prepare::Playable;
 use crate::player::queue::{Queue, Song};
 use crate::player::{Command, NowPlaying, Outcome, PlayerError, Queued};
 
@@ -12,7 +12,7 @@ pub(in crate::player) enum Request {
     Enqueue {
         songs: Vec<Song>,
         /// The first song, prepared by the caller.
-        ready: Option<Ready>,
+        ready: Option<Playable>,
         /// The voice channel to play in; `None`: the one the player is in.
         voice: Option<u64>,
         text: Option<u64>,
@@ -36,12 +36,17 @@ pub(in crate::player) enum Request {
         play_id: u64,
         error: Option<String>,
     },
+    /// The download a streamed play read from failed while it played.
+    StreamFailed {
+        play_id: u64,
+        error: String,
+    },
     /// A background preparation finished.
     Prepared {
         uid: u64,
         /// The filter it was prepared with (the guild's may have changed since).
         filter: Filter,
-        result: Result<Ready, String>,
+        result: Result<Playable, String>,
     },
     /// The bot is stopping: save, leave the voice channel, end the task.
     Shutdown(oneshot::Sender<()>),
