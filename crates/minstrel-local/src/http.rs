@@ -23,6 +23,9 @@ pub struct Route {
     pub chunk_delay: Duration,
     /// Send headers and this many chunks, then go silent (keeping the connection open).
     pub stall_after: Option<usize>,
+    /// Sends every body (a range too) at this many bytes a second, in 16 KiB chunks,
+    /// instead of in `chunks`: a remote host of that speed.
+    pub bytes_per_sec: Option<u64>,
     /// `Content-Type`; `application/octet-stream` when unset.
     pub content_type: Option<String>,
     /// A header (name in lower case, value) a request must carry, else it gets 401: an
@@ -58,12 +61,20 @@ impl Route {
         self.chunk_delay = delay;
         self
     }
+
+    /// Sends at `bytes_per_sec` (see [`Route::bytes_per_sec`]).
+    pub fn at_rate(mut self, bytes_per_sec: u64) -> Self {
+        self.bytes_per_sec = Some(bytes_per_sec.max(1));
+        self
+    }
 }
 
 #[derive(Debug, Default)]
 struct State {
     routes: HashMap<String, Route>,
     hits: HashMap<String, u64>,
+    /// GETs from the first byte (no range, or one from 0): downloads begun.
+    starts: HashMap<String, u64>,
 }
 
 /// A running server; stops when dropped.
@@ -107,6 +118,13 @@ impl LocalHttp {
         let state = self.state.lock().expect("state");
         state.hits.get(path).copied().unwrap_or(0)
     }
+
+    /// Downloads of `path` begun: GETs of its whole body or of a range from its first
+    /// byte (a download in ranges counts once).
+    pub fn downloads(&self, path: &str) -> u64 {
+        let state = self.state.lock().expect("state");
+        state.starts.get(path).copied().unwrap_or(0)
+    }
 }
 
 impl Drop for LocalHttp {
@@ -139,6 +157,9 @@ async fn serve(mut conn: TcpStream, state: Arc<Mutex<State>>) {
     let route = {
         let mut state = state.lock().expect("state");
         *state.hits.entry(path.clone()).or_default() += 1;
+        if method.eq_ignore_ascii_case("GET") && range.is_none_or(|(start, _)| start == 0) {
+            *state.starts.entry(path.clone()).or_default() += 1;
+        }
         state.routes.get(&path).cloned()
     };
     let mut route = route.unwrap_or(Route {
@@ -197,18 +218,32 @@ async fn serve(mut conn: TcpStream, state: Arc<Mutex<State>>) {
         let _ = conn.shutdown().await;
         return;
     }
-    let size = route.body.len().div_ceil(route.chunks.max(1)).max(1);
+    let (size, delay) = match route.bytes_per_sec {
+        Some(rate) => (
+            RATED_CHUNK,
+            Duration::from_secs_f64(RATED_CHUNK as f64 / rate as f64),
+        ),
+        None => (
+            route.body.len().div_ceil(route.chunks.max(1)).max(1),
+            route.chunk_delay,
+        ),
+    };
+    let started = tokio::time::Instant::now();
     for (i, piece) in route.body.chunks(size).enumerate() {
         if route.stall_after == Some(i) {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
-        tokio::time::sleep(route.chunk_delay).await;
+        // Paced against the start, so the rate holds however long each write takes.
+        tokio::time::sleep_until(started + delay * (i as u32 + 1)).await;
         if conn.write_all(piece).await.is_err() {
             return;
         }
     }
     let _ = conn.shutdown().await;
 }
+
+/// The piece a rated route sends at a time.
+const RATED_CHUNK: usize = 16 * 1024;
 
 /// `bytes=a-b` or `bytes=a-` (one range only).
 fn parse_range(value: &str) -> Option<(usize, Option<usize>)> {

@@ -425,6 +425,10 @@ impl Encode<'_> {
                 args.push(format!("{}k", self.bitrate_kbps));
             }
         }
+        if matches!(self.input, Input::Pipe) {
+            // Played as it is made: each packet leaves at once, not a second's page.
+            args.extend(["-page_duration", "20000", "-flush_packets", "1"].map(String::from));
+        }
         args.extend(["-f", "ogg", "-"].map(String::from));
         args
     }

@@ -8,8 +8,10 @@
 //! (normalised, without its fragment).
 //!
 //! The host's `http` interface returns whole bodies of at most 8 MiB, so `fetch` reads
-//! in ranges of [`CHUNK`] bytes and streams each into the sink; a server that ignores
-//! ranges can still serve files up to that body limit.
+//! in ranges and streams each into the sink; a server that ignores ranges can still
+//! serve files up to that body limit. The first range is small ([`FIRST_CHUNK`]) so
+//! the host can start playing the song at once, and each next one twice the last, up
+//! to [`CHUNK`]: a few more requests, not one per chunk.
 
 mod check;
 
@@ -19,8 +21,15 @@ use minstrel_sdk::{Source, Track, audio::Sink};
 pub use check::MAX_BYTES;
 use check::{canonical, content_type_of, header, is_audio, title_of, total_of};
 
-/// Bytes asked for per ranged request.
+/// Bytes asked for in the first ranged request.
+const FIRST_CHUNK: u64 = 64 << 10;
+/// Most bytes asked for in one ranged request.
 const CHUNK: u64 = 4 << 20;
+
+/// The size of the range after one of `size` bytes.
+fn next_chunk(size: u64) -> u64 {
+    (size * 2).min(CHUNK)
+}
 
 struct Http;
 
@@ -56,9 +65,10 @@ impl Source for Http {
 
     fn fetch(id: String, into: &Sink) -> Result<(), String> {
         let url = canonical(&id)?;
-        let mut offset = 0u64;
+        let (mut offset, mut chunk) = (0u64, FIRST_CHUNK);
         loop {
-            let end = offset + CHUNK - 1;
+            let end = offset + chunk - 1;
+            chunk = next_chunk(chunk);
             let response = get(&url, Some(format!("bytes={offset}-{end}")))?;
             if response.status == 416 && offset > 0 {
                 return Ok(()); // asked for the range just past the end
@@ -128,3 +138,18 @@ fn check_response(url: &url::Url, response: &Response) -> Result<(), String> {
 }
 
 minstrel_sdk::export_source!(Http);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_grow_from_the_first_to_the_largest() {
+        let mut sizes = vec![FIRST_CHUNK];
+        while sizes.len() < 8 {
+            sizes.push(next_chunk(*sizes.last().unwrap()));
+        }
+        let kib: Vec<u64> = sizes.iter().map(|s| s >> 10).collect();
+        assert_eq!(kib, [64, 128, 256, 512, 1024, 2048, 4096, 4096]);
+    }
+}

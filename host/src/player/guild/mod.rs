@@ -260,6 +260,18 @@ impl GuildPlayer {
                         }
                     }
                     Err(error) => {
+                        // The download a stream plays from failed: the song ends here.
+                        if let Some(playing) = self
+                            .playing
+                            .as_ref()
+                            .filter(|p| p.uid == uid && p.streamed_from.is_some())
+                        {
+                            let play_id = playing.play_id;
+                            let _ = playing.handle.stop();
+                            self.ready.remove(&uid);
+                            self.ended(play_id, Some(error)).await;
+                            return;
+                        }
                         let title = self.title_of(uid);
                         let error = crate::markdown::escape(&error.to_string());
                         self.announce(format!("Skipped **{title}**: {error}")).await;
