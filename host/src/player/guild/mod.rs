@@ -218,12 +218,9 @@ impl GuildPlayer {
                 if playing.play_id != play_id {
                     return;
                 }
-                let _ = playing.handle.stop();
-                // Played again (`loop track`), it is downloaded again.
-                self.ready.remove(&playing.uid);
                 self.failed_streams.insert(playing.uid);
-                let error = format!("the download failed: {error}");
-                self.ended(play_id, Some(error)).await;
+                self.end_stream(format!("the download failed: {error}"))
+                    .await;
             }
             Request::Shutdown(_) => unreachable!("handled by the task loop"),
             Request::Prepared {
@@ -261,15 +258,12 @@ impl GuildPlayer {
                     }
                     Err(error) => {
                         // The download a stream plays from failed: the song ends here.
-                        if let Some(playing) = self
+                        if self
                             .playing
                             .as_ref()
-                            .filter(|p| p.uid == uid && p.streamed_from.is_some())
+                            .is_some_and(|p| p.uid == uid && p.streamed_from.is_some())
                         {
-                            let play_id = playing.play_id;
-                            let _ = playing.handle.stop();
-                            self.ready.remove(&uid);
-                            self.ended(play_id, Some(error)).await;
+                            self.end_stream(error).await;
                             return;
                         }
                         let title = self.title_of(uid);
@@ -288,6 +282,16 @@ impl GuildPlayer {
                 }
             }
         }
+    }
+
+    /// Ends the playing stream, whose download failed with `error`. Played again
+    /// (`loop track`), the song is downloaded again.
+    async fn end_stream(&mut self, error: String) {
+        let Some(playing) = &self.playing else { return };
+        let (play_id, uid) = (playing.play_id, playing.uid);
+        let _ = playing.handle.stop();
+        self.ready.remove(&uid);
+        self.ended(play_id, Some(error)).await;
     }
 
     /// A track stopped: says why if it failed, and plays what comes next.
