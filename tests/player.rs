@@ -181,6 +181,41 @@ async fn twelve_guilds_get_one_download_one_measurement_one_render() {
     assert_eq!(fetch_calls(&host, "tone"), 1);
 }
 
+/// A first play streamed from its download carries a gain measured on its first seconds;
+/// for a steady tone that is the gain its rendition, measured whole, carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_first_play_gets_the_gain_its_rendition_gets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, host) = setup(tmp.path(), &[("tone", "tone")]).await;
+    // Well below the tone's -16 LUFS, so the gain is far from none.
+    let config = PlayerConfig {
+        target_lufs: -24.0,
+        ..PlayerConfig::default()
+    };
+    let renderer = Renderer::new(config);
+    let playable = prepare::start(
+        &store,
+        &host,
+        &renderer,
+        &song("tone", "440:12"),
+        Filter::Off,
+        &Progress::default(),
+    )
+    .await
+    .unwrap();
+    let prepare::Playable::Streamed(mut streamed) = playable else {
+        panic!("an uncached song is streamed first");
+    };
+    let ready = streamed.rendition.take().unwrap().await.unwrap().unwrap();
+    let whole = ready.loudness.expect("loudness stored").gain_db;
+    assert!(whole < -6.0, "the rendition's gain is {whole} dB");
+    let provisional = streamed.stream.gain_db;
+    assert!(
+        (provisional - whole).abs() < 1.0,
+        "provisional {provisional} dB, rendition {whole} dB"
+    );
+}
+
 #[tokio::test]
 async fn normalisation_off_keeps_the_level_in_a_separate_rendition() {
     let tmp = tempfile::tempdir().unwrap();

@@ -3,13 +3,17 @@
 //!
 //! 1. Time from `!play` to the first audio packet, for an uncached track (tone source +
 //!    loudness measurement + Opus rendition) and a cached one.
+//!    And for an uncached 4-minute song that a loopback host sends at 1 MB/s through the
+//!    `http` source: played from its download as it arrives, against waiting for the
+//!    whole download and its rendition, alternating in one host.
 //! 2. The most guilds that play at once in real time through Minstrel's players, against
 //!    bare songbird drivers playing the same rendition in the same run. Real time: every
 //!    guild receives at least 98% of its 20 ms packets over the window and at most 1% of
 //!    packet gaps exceed 40 ms.
 //!
 //! Run: `scripts/build-plugins.sh && cargo bench -p minstrel --bench playback`
-//! (`--profile dev` for a quicker build; the ratio compares both in the same build).
+//! (`--profile dev` for a quicker build; the ratio compares both in the same build;
+//! `-- --first-play` stops after 1).
 
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
@@ -17,11 +21,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minstrel::app;
-use minstrel::config::Config;
+use minstrel::config::{Config, PlayerConfig};
 use minstrel::discord::BotOptions;
-use minstrel::player::{Command, Filter, Playable, Players, Progress, Song};
+use minstrel::player::rendition::Renderer;
+use minstrel::player::{Command, Filter, Playable, Players, Progress, Song, prepare};
+use minstrel::plugins::Grant;
 use minstrel_local::discord::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC};
 use minstrel_local::discord::{LocalDiscord, World};
+use minstrel_local::http::{LocalHttp, Route};
 use songbird::ConnectionInfo;
 use songbird::driver::Driver;
 use songbird::input::File;
@@ -36,9 +43,10 @@ fn main() {
     runtime.block_on(run());
 }
 
-fn tone_plugin() -> std::path::PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release/tone.wasm");
+fn built_plugin(name: &str) -> std::path::PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../plugins/target/wasm32-wasip2/release/{name}.wasm"
+    ));
     assert!(path.exists(), "run scripts/build-plugins.sh first");
     path
 }
@@ -132,6 +140,108 @@ fn song() -> Song {
     }
 }
 
+/// `/play` -> first packet for an uncached 4-minute song sent at 1 MB/s through the
+/// `http` source: streamed from its download (the default) against the whole download
+/// and rendition first (`stream_first_play = false`), alternating, each on a URL of its
+/// own. Both go through the players as `/play` does: resolve, prepare, add.
+async fn first_play_of_a_download(
+    host: &app::Host,
+    world: &World,
+    config: &Config,
+    remote: &LocalHttp,
+    dir: &Path,
+) {
+    let song = dir.join("four-minutes.ogg");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=240",
+        ])
+        .args(["-ac", "2", "-c:a", "libopus", "-b:a", "128k", "-vbr", "off"])
+        .arg(&song)
+        .status()
+        .unwrap();
+    assert!(made.success(), "ffmpeg made no song");
+    let body = std::fs::read(&song).unwrap();
+    let whole = Renderer::new(PlayerConfig {
+        stream_first_play: false,
+        ..config.player.clone()
+    });
+    let players = &host.players;
+    let mut times = [Vec::new(), Vec::new()];
+    for run in 0..2 * RUNS {
+        let path = format!("/song-{run}.ogg");
+        remote.route(
+            &path,
+            Route::ok(body.clone())
+                .typed("audio/ogg")
+                .at_rate(1_000_000),
+        );
+        let url = remote.url(&path);
+        let streamed = run % 2 == 0;
+        let before = audio_packets(world, GUILD_ID);
+        let start = Instant::now();
+        let songs = players.resolve(None, &url, ALICE).await.unwrap().to_play();
+        let progress = Progress::default();
+        let playable = if streamed {
+            players
+                .prepare(&songs[0], Filter::Off, &progress)
+                .await
+                .unwrap()
+        } else {
+            let (store, plugins) = (&host.store, &host.plugins);
+            let ready = prepare::prepare(store, plugins, &whole, &songs[0], Filter::Off, &progress);
+            Playable::Rendition(ready.await.unwrap())
+        };
+        players
+            .add(GUILD_ID, Some(MUSIC), None, songs.clone(), Some(playable))
+            .await
+            .unwrap();
+        assert!(
+            wait_until(Duration::from_secs(120), || audio_packets(world, GUILD_ID)
+                > before)
+            .await,
+            "no audio from {url}"
+        );
+        times[usize::from(!streamed)].push(start.elapsed());
+        stop(world).await;
+        // The streamed play's rendition is made in the background: let it finish before
+        // the next run, which would otherwise share the cores with it.
+        let key = prepare::rendition_key(&config.player, &songs[0], Filter::Off);
+        assert!(
+            wait_for_async(Duration::from_secs(120), || host.store.lookup(&key)).await,
+            "no rendition of {url}"
+        );
+    }
+    let [streamed, whole] = times.map(median);
+    println!(
+        "play -> first packet (4 min song at 1 MB/s through http, {RUNS} runs each): \
+         streamed median {:.0} ms, whole download first median {:.0} ms (ratio {:.2})",
+        streamed.as_secs_f64() * 1e3,
+        whole.as_secs_f64() * 1e3,
+        whole.as_secs_f64() / streamed.as_secs_f64()
+    );
+}
+
+/// Polls `lookup` until it finds something, for at most `limit`.
+async fn wait_for_async<F, T, E>(limit: Duration, mut lookup: impl FnMut() -> F) -> bool
+where
+    F: Future<Output = Result<Option<T>, E>>,
+{
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = lookup().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
 /// Starts Minstrel's players in `guilds`, joining through the gateway, all at once.
 async fn start_minstrel(players: &Players, guilds: &[u64]) {
     let joins = guilds.iter().map(|g| async move {
@@ -185,7 +295,21 @@ async fn run() {
     config.plugins.call_timeout_ms = 60_000;
     config.plugins.host_calls_per_call = 1_000_000;
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
-    std::fs::copy(tone_plugin(), config.plugins.dir.join("tone.wasm")).unwrap();
+    for name in ["tone", "http"] {
+        let installed = config.plugins.dir.join(format!("{name}.wasm"));
+        std::fs::copy(built_plugin(name), installed).unwrap();
+    }
+    let remote = LocalHttp::start().await.unwrap();
+    config.plugins.grants.insert(
+        "http".into(),
+        Grant {
+            interfaces: vec!["http".into()],
+            http_hosts: vec!["127.0.0.1".into()],
+            http_ports: vec![remote.port()],
+            allow_private_addresses: true,
+            ..Grant::default()
+        },
+    );
     let options = BotOptions {
         token: "bench".into(),
         api_base: Some(server.base_url()),
@@ -221,7 +345,12 @@ async fn run() {
         median(uncached).as_secs_f64() * 1e3,
         median(cached).as_secs_f64() * 1e3
     );
+    first_play_of_a_download(&host, &world, &config, &remote, tmp.path()).await;
     world.send_message(ALICE, "!leave", 1);
+    if std::env::args().any(|a| a == "--first-play") {
+        host.shutdown().await;
+        return;
+    }
 
     // 2. Guilds in real time: Minstrel's players vs bare songbird, same file, same run.
     // Each side ramps up, keeping the guilds already playing.
