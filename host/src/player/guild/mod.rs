@@ -306,10 +306,7 @@ impl GuildPlayer {
             EndReason::Finished
         };
         if let Some(error) = error {
-            let title = self.title_of(playing.uid);
-            let error = crate::markdown::escape(&error);
-            self.announce(format!("Could not play **{title}**: {error}"))
-                .await;
+            self.could_not_play(playing.uid, &error).await;
         }
         let end = self.queue.current.as_ref().and_then(|s| s.duration_ms);
         let end = Duration::from_millis(end.unwrap_or(0));
@@ -324,7 +321,7 @@ impl GuildPlayer {
             self.tell(Happened::QueueEnded, Duration::ZERO);
         }
         if let Some(song) = &self.queue.current {
-            let title = crate::markdown::escape(&song.title);
+            let title = self.title_of(song.uid);
             self.announce(format!("Now playing **{title}**")).await;
         }
         self.save().await;
@@ -602,9 +599,7 @@ impl GuildPlayer {
                 match stream.input(from.mul_f64(filter.tempo()), failed) {
                     Ok(input) => (input, Some(from)),
                     Err(e) => {
-                        let title = crate::markdown::escape(&song.title);
-                        self.announce(format!("Could not play **{title}**: {e}"))
-                            .await;
+                        self.could_not_play(song.uid, &e.to_string()).await;
                         return;
                     }
                 }
@@ -805,6 +800,14 @@ impl GuildPlayer {
             .chain(&self.queue.upcoming)
             .chain(&self.queue.played)
             .any(|s| s.uid == uid)
+    }
+
+    /// Says that song `uid` could not be played, and why.
+    async fn could_not_play(&mut self, uid: u64, error: &str) {
+        let title = self.title_of(uid);
+        let error = crate::markdown::escape(error);
+        self.announce(format!("Could not play **{title}**: {error}"))
+            .await;
     }
 
     /// The title of song `uid`, escaped to show as text in a message.
