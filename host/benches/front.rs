@@ -358,7 +358,13 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // `-- --end-to-end` runs part 1 alone (to profile it).
+    let only_end_to_end = std::env::args().any(|a| a == "--end-to-end");
     runtime.block_on(async {
+        if only_end_to_end {
+            end_to_end().await;
+            return;
+        }
         claim_overhead().await;
         end_to_end().await;
         slow_suggestions().await;
