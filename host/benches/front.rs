@@ -3,7 +3,9 @@
 //!
 //! 1. Events per second end to end: the real bot against the local Discord server,
 //!    2,000 prefix messages sent at once, each claimed in SQLite, routed to a trivial
-//!    command plugin (`reload-a`'s `version`) and answered with one REST call.
+//!    command plugin (`reload-a`'s `version`) and answered with one REST call; then a
+//!    mix of 20,000 messages, one in ten such a command, the rest chat the bot reads
+//!    and leaves.
 //! 2. Added latency per event of the claim: the same event path in process (claim +
 //!    route + plugin call) against the same handler with no claim, sequential,
 //!    alternating, medians and their ratio.
@@ -34,6 +36,7 @@ use minstrel_local::discord::payloads::{ALICE, GUILD_ID};
 use built::component;
 
 const EVENTS: usize = 2_000;
+const MIX_EVENTS: usize = 20_000;
 const SAMPLES: usize = 3_000;
 const SUGGESTIONS: usize = 200;
 
@@ -100,7 +103,7 @@ async fn end_to_end() {
     }
     assert!(
         world
-            .wait_for(Duration::from_secs(30), |w| w.bot_messages().len() >= 50)
+            .wait_for(Duration::from_secs(30), |w| w.bot_posts() >= 50)
             .await
     );
     let started = Instant::now();
@@ -109,7 +112,7 @@ async fn end_to_end() {
     }
     let done = world
         .wait_for(Duration::from_secs(300), |w| {
-            w.bot_messages().len() >= 50 + EVENTS
+            w.bot_posts() >= 50 + EVENTS as u64
         })
         .await;
     let elapsed = started.elapsed();
@@ -118,6 +121,32 @@ async fn end_to_end() {
         "end to end: {EVENTS} events in {:.2} s = {:.0} events/s (gateway -> claim -> route -> plugin -> REST reply)",
         elapsed.as_secs_f64(),
         EVENTS as f64 / elapsed.as_secs_f64()
+    );
+
+    // A gateway mix: nine messages in ten are chat the bot only reads, one in ten a
+    // command it claims and answers. Done when every command is answered.
+    let before = world.bot_posts();
+    let started = Instant::now();
+    for i in 0..MIX_EVENTS {
+        let text = if i % 10 == 0 {
+            "!version"
+        } else {
+            "just chatting about the songs"
+        };
+        world.send_message(ALICE, text, 1);
+    }
+    let commands = MIX_EVENTS.div_ceil(10) as u64;
+    let done = world
+        .wait_for(Duration::from_secs(300), |w| {
+            w.bot_posts() >= before + commands
+        })
+        .await;
+    let elapsed = started.elapsed();
+    assert!(done, "not every command was answered");
+    println!(
+        "end to end, mixed: {MIX_EVENTS} messages ({commands} commands) in {:.2} s = {:.0} events/s",
+        elapsed.as_secs_f64(),
+        MIX_EVENTS as f64 / elapsed.as_secs_f64()
     );
     host.shutdown().await;
 }

@@ -201,7 +201,10 @@ impl World {
             extra["type"] = json!(19);
         }
         let msg = payloads::message(id, channel, BOT_ID, content, extra);
-        self.state().messages.insert(id, msg.clone());
+        let mut state = self.state();
+        state.messages.insert(id, msg.clone());
+        state.bot_posts += 1;
+        drop(state);
         self.changed.notify_waiters();
         msg
     }

@@ -127,6 +127,8 @@ struct State {
     /// `[id, count]` of every IDENTIFY, in order.
     identified_shards: Vec<[u64; 2]>,
     messages: BTreeMap<u64, Value>,
+    /// Messages the bot has posted, deleted ones included.
+    bot_posts: u64,
     calls: Vec<RestCall>,
     guild_commands: Vec<Value>,
     global_commands: Vec<Value>,
@@ -349,6 +351,12 @@ impl World {
             .filter(|m| m["message_reference"]["message_id"] == id.as_str())
             .cloned()
             .collect()
+    }
+
+    /// How many messages the bot has posted, deleted ones included: a count to wait on
+    /// that costs nothing however many there are.
+    pub fn bot_posts(&self) -> u64 {
+        self.state().bot_posts
     }
 
     /// Messages posted by the bot, oldest first.
