@@ -5,7 +5,8 @@
 //!    2,000 prefix messages sent at once, each claimed in SQLite, routed to a trivial
 //!    command plugin (`reload-a`'s `version`) and answered with one REST call; then a
 //!    mix of 20,000 messages, one in ten such a command, the rest chat the bot reads
-//!    and leaves.
+//!    and leaves. The commands-only figure beside a bare poise bot answering the same
+//!    command natively (no claim, no plugin), alternating, 3 rounds.
 //! 2. Added latency per event of the claim: the same event path in process (claim +
 //!    route + plugin call) against the same handler with no claim, sequential,
 //!    alternating, medians and their ratio.
@@ -43,6 +44,11 @@ const SUGGESTIONS: usize = 200;
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
+}
+
+fn median_of(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn options(server: &LocalDiscord) -> BotOptions {
@@ -94,7 +100,8 @@ async fn start_bot(
     (tmp, server, host)
 }
 
-async fn end_to_end() {
+/// Part 1; returns the commands-only events per second.
+async fn end_to_end() -> f64 {
     let (_tmp, server, host) = start_bot("reload_a", "probe", "version").await;
     let world = server.world();
     // Warm-up.
@@ -117,10 +124,10 @@ async fn end_to_end() {
         .await;
     let elapsed = started.elapsed();
     assert!(done, "not every event was answered");
+    let commands_only = EVENTS as f64 / elapsed.as_secs_f64();
     println!(
-        "end to end: {EVENTS} events in {:.2} s = {:.0} events/s (gateway -> claim -> route -> plugin -> REST reply)",
+        "end to end: {EVENTS} events in {:.2} s = {commands_only:.0} events/s (gateway -> claim -> route -> plugin -> REST reply)",
         elapsed.as_secs_f64(),
-        EVENTS as f64 / elapsed.as_secs_f64()
     );
 
     // A gateway mix: nine messages in ten are chat the bot only reads, one in ten a
@@ -149,6 +156,76 @@ async fn end_to_end() {
         MIX_EVENTS as f64 / elapsed.as_secs_f64()
     );
     host.shutdown().await;
+    commands_only
+}
+
+/// `!version` answered by a bare poise bot: the same command natively, no claim, no
+/// plugin, no store.
+#[poise::command(prefix_command)]
+async fn version(ctx: poise::Context<'_, (), anyhow::Error>) -> Result<(), anyhow::Error> {
+    ctx.say("version 1").await?;
+    Ok(())
+}
+
+/// Part 1's command-only figure for a bare poise bot against its own local server: the
+/// peer of Minstrel's in the same run.
+async fn bare_poise() -> f64 {
+    use poise::serenity_prelude as serenity;
+    let server = LocalDiscord::start().await.unwrap();
+    let world = server.world();
+    let http = serenity::HttpBuilder::new("bench-token")
+        .proxy(server.base_url().trim_end_matches('/'))
+        .ratelimiter_disabled(true)
+        .build();
+    let framework = poise::Framework::builder()
+        .options(poise::FrameworkOptions {
+            commands: vec![version()],
+            prefix_options: poise::PrefixFrameworkOptions {
+                prefix: Some("!".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .setup(|_, _, _| Box::pin(async { Ok(()) }))
+        .build();
+    let intents =
+        serenity::GatewayIntents::non_privileged() | serenity::GatewayIntents::MESSAGE_CONTENT;
+    let mut client = serenity::ClientBuilder::new_with_http(http, intents)
+        .framework(framework)
+        .await
+        .unwrap();
+    let shards = client.shard_manager.clone();
+    let running = tokio::spawn(async move { client.start().await });
+    // Messages reach only a connected bot: wait for its IDENTIFY, then warm up.
+    assert!(
+        world
+            .wait_for(Duration::from_secs(30), |w| !w
+                .identified_shards()
+                .is_empty())
+            .await
+    );
+    for _ in 0..50 {
+        world.send_message(ALICE, "!version", 1);
+    }
+    assert!(
+        world
+            .wait_for(Duration::from_secs(30), |w| w.bot_posts() >= 50)
+            .await
+    );
+    let started = Instant::now();
+    for _ in 0..EVENTS {
+        world.send_message(ALICE, "!version", 1);
+    }
+    let done = world
+        .wait_for(Duration::from_secs(300), |w| {
+            w.bot_posts() >= 50 + EVENTS as u64
+        })
+        .await;
+    let elapsed = started.elapsed();
+    assert!(done, "the bare bot did not answer every event");
+    shards.shutdown_all().await;
+    running.abort();
+    EVENTS as f64 / elapsed.as_secs_f64()
 }
 
 async fn claim_overhead() {
@@ -390,12 +467,23 @@ fn main() {
     // `-- --end-to-end` runs part 1 alone (to profile it).
     let only_end_to_end = std::env::args().any(|a| a == "--end-to-end");
     runtime.block_on(async {
+        if !only_end_to_end {
+            claim_overhead().await;
+        }
+        // Commands only: Minstrel against a bare poise bot, alternating, 3 rounds.
+        let (mut minstrel, mut bare) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            minstrel.push(end_to_end().await);
+            bare.push(bare_poise().await);
+        }
+        let (minstrel, bare) = (median_of(minstrel), median_of(bare));
+        println!(
+            "commands only, median of 3: minstrel {minstrel:.0} events/s, bare poise {bare:.0} events/s (ratio {:.2})",
+            minstrel / bare
+        );
         if only_end_to_end {
-            end_to_end().await;
             return;
         }
-        claim_overhead().await;
-        end_to_end().await;
         slow_suggestions().await;
         suggestions().await;
     });
