@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use minstrel_local::http::{LocalHttp, Route};
+use minstrel_tests::database;
 use minstrel_tests::process::{finished, spawn};
 use minstrel_tests::{
     CountingFetcher, bytes, check, hash_hex, json_output, key, minstrel, open_store, temp_files,
@@ -109,4 +110,59 @@ async fn reconcile_spares_writers_that_are_still_running() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["hash"], hash_hex(&body));
     assert_eq!(std::fs::read(v["path"].as_str().unwrap()).unwrap(), body);
+}
+
+/// Writers of one key killed mid-download leave a temp file each, all named after the
+/// same lock: a repair removes every one of them. (With PostgreSQL, checking one file's
+/// lock must not leave that lock looking held when the next file is checked.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_writers_of_one_key_are_all_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalHttp::start().await.unwrap();
+    let body = bytes(11, 300 * 1024);
+    server.route(
+        "/dead.opus",
+        Route::ok(body).paced(30, Duration::from_millis(200)),
+    );
+    let url = server.url("/dead.opus");
+    const WRITERS: usize = 2;
+    const COPIES: usize = 40;
+    for n in 1..=WRITERS {
+        let mut writer = spawn(minstrel(dir.path()).args(["cache", "fetch", &url, "--json"]));
+        let writing = async || temp_files(dir.path()) == n;
+        assert!(
+            wait_for(Duration::from_secs(20), writing).await,
+            "writer {n} never started its temp file"
+        );
+        writer.kill().unwrap();
+        writer.wait().unwrap();
+    }
+    // More debris named after the same lock, as further dead writers would leave.
+    let tmp = dir.path().join("tmp");
+    let first = std::fs::read_dir(&tmp).unwrap().next().unwrap().unwrap();
+    let name = first.file_name().into_string().unwrap();
+    let tagged = name.split_once('.').unwrap().1.to_string();
+    for i in 0..COPIES {
+        std::fs::copy(first.path(), tmp.join(format!("copy{i}.{tagged}"))).unwrap();
+    }
+    // The server drops a dead writer's advisory lock once it sees the connection gone.
+    if database::postgres_selected() {
+        let scope = database::schema_name(dir.path());
+        let key = minstrel::store::TrackKey::from_url(&url)
+            .unwrap()
+            .to_string();
+        let id = minstrel::store::advisory::lock_id(&scope, minstrel::store::KEY_LOCK, &key);
+        let free = async || database::advisory_locks_held(&[id]) == 0;
+        assert!(
+            wait_for(Duration::from_secs(30), free).await,
+            "the key's lock is still held"
+        );
+    }
+    let repaired = json_output(
+        minstrel(dir.path())
+            .env("MINSTREL_STORE__TEMP_GRACE_SECS", "0")
+            .args(["cache", "verify", "--repair", "--json"]),
+    );
+    assert_eq!(repaired["temp_files"], WRITERS + COPIES, "{repaired}");
+    assert_eq!(temp_files(dir.path()), 0, "debris left after {repaired}");
 }

@@ -92,9 +92,18 @@ impl PgLocks {
         self.try_lock_in(self.pool(namespace), id).await
     }
 
-    /// [`PgLocks::try_lock`] on a lock known by its id (see `Locks::tag`).
-    pub async fn try_lock_id(&self, id: i64) -> Result<Option<PgLock>> {
-        self.try_lock_in(&self.outer, id).await
+    /// Whether anyone holds the lock with this id (see `Locks::tag`). Taken and given
+    /// back in one statement on one connection: a lock released in the background (as
+    /// a dropped [`PgLock`] is) would still look held to the next check on another
+    /// connection.
+    pub async fn is_held(&self, id: i64) -> Result<bool> {
+        let held: bool = sqlx::query_scalar(
+            "SELECT CASE WHEN pg_try_advisory_lock($1) THEN NOT pg_advisory_unlock($1) ELSE true END",
+        )
+        .bind(id)
+        .fetch_one(&self.outer)
+        .await?;
+        Ok(held)
     }
 
     async fn try_lock_in(&self, pool: &PgPool, id: i64) -> Result<Option<PgLock>> {

@@ -108,6 +108,6 @@ impl Locks {
         let (Self::Postgres(pg), Ok(id)) = (self, u64::from_str_radix(tag, 16)) else {
             return Ok(false);
         };
-        Ok(pg.try_lock_id(id as i64).await?.is_none())
+        pg.is_held(id as i64).await
     }
 }
