@@ -6,7 +6,9 @@
 //!    command plugin (`reload-a`'s `version`) and answered with one REST call; then a
 //!    mix of 20,000 messages, one in ten such a command, the rest chat the bot reads
 //!    and leaves. The commands-only figure beside a bare poise bot answering the same
-//!    command natively (no claim, no plugin), alternating, 3 rounds.
+//!    command natively (no claim, no plugin), alternating, 3 rounds; then all of it
+//!    again with the server in a process of its own (`local-discord`: build it first,
+//!    `cargo build --release -p minstrel-local --bin local-discord`).
 //! 2. Added latency per event of the claim: the same event path in process (claim +
 //!    route + plugin call) against the same handler with no claim, sequential,
 //!    alternating, medians and their ratio.
@@ -52,9 +54,13 @@ fn median_of(mut values: Vec<f64>) -> f64 {
 }
 
 fn options(server: &LocalDiscord) -> BotOptions {
+    options_at(server.base_url())
+}
+
+fn options_at(base_url: String) -> BotOptions {
     BotOptions {
         token: "bench-token".into(),
-        api_base: Some(server.base_url()),
+        api_base: Some(base_url),
         dev_guild: Some(GUILD_ID),
         prefix: "!".into(),
         mention_order: Vec::new(),
@@ -62,13 +68,8 @@ fn options(server: &LocalDiscord) -> BotOptions {
     }
 }
 
-/// The real bot against the local Discord server, with built plugin `krate` loaded as
-/// `name`, once it has registered `command`.
-async fn start_bot(
-    krate: &str,
-    name: &str,
-    command: &str,
-) -> (tempfile::TempDir, LocalDiscord, minstrel::app::Host) {
+/// The config of a bot with built plugin `krate` loaded as `name`, in a new folder.
+fn bot_config(krate: &str, name: &str) -> (tempfile::TempDir, Config) {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = Config {
         data_dir: tmp.path().join("data"),
@@ -84,6 +85,17 @@ async fn start_bot(
     config.player.suggest_debounce_ms = 0;
     let to = config.plugins.dir.join(format!("{name}.wasm"));
     std::fs::copy(component(krate), to).unwrap();
+    (tmp, config)
+}
+
+/// The real bot against the local Discord server, with built plugin `krate` loaded as
+/// `name`, once it has registered `command`.
+async fn start_bot(
+    krate: &str,
+    name: &str,
+    command: &str,
+) -> (tempfile::TempDir, LocalDiscord, minstrel::app::Host) {
+    let (tmp, config) = bot_config(krate, name);
     let server = LocalDiscord::start().await.unwrap();
     let host = minstrel::app::start(&config, options(&server))
         .await
@@ -167,14 +179,16 @@ async fn version(ctx: poise::Context<'_, (), anyhow::Error>) -> Result<(), anyho
     Ok(())
 }
 
-/// Part 1's command-only figure for a bare poise bot against its own local server: the
-/// peer of Minstrel's in the same run.
-async fn bare_poise() -> f64 {
+/// A bare poise bot answering `!version` against the local server at `base_url`.
+async fn start_bare_poise(
+    base_url: &str,
+) -> (
+    Arc<poise::serenity_prelude::ShardManager>,
+    tokio::task::JoinHandle<Result<(), poise::serenity_prelude::Error>>,
+) {
     use poise::serenity_prelude as serenity;
-    let server = LocalDiscord::start().await.unwrap();
-    let world = server.world();
     let http = serenity::HttpBuilder::new("bench-token")
-        .proxy(server.base_url().trim_end_matches('/'))
+        .proxy(base_url.trim_end_matches('/'))
         .ratelimiter_disabled(true)
         .build();
     let framework = poise::Framework::builder()
@@ -196,6 +210,15 @@ async fn bare_poise() -> f64 {
         .unwrap();
     let shards = client.shard_manager.clone();
     let running = tokio::spawn(async move { client.start().await });
+    (shards, running)
+}
+
+/// Part 1's command-only figure for a bare poise bot against its own local server: the
+/// peer of Minstrel's in the same run.
+async fn bare_poise() -> f64 {
+    let server = LocalDiscord::start().await.unwrap();
+    let world = server.world();
+    let (shards, running) = start_bare_poise(&server.base_url()).await;
     // Messages reach only a connected bot: wait for its IDENTIFY, then warm up.
     assert!(
         world
@@ -226,6 +249,98 @@ async fn bare_poise() -> f64 {
     shards.shutdown_all().await;
     running.abort();
     EVENTS as f64 / elapsed.as_secs_f64()
+}
+
+/// The local Discord server in a process of its own (`local-discord`, built beside this
+/// bench), driven through its stdin: see `crates/minstrel-local/src/bin`.
+struct ServerProcess {
+    _child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    base_url: String,
+}
+
+impl ServerProcess {
+    async fn start() -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let exe = std::env::current_exe().unwrap();
+        let bin = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .unwrap()
+            .join("local-discord");
+        assert!(
+            bin.exists(),
+            "build it first: cargo build --release -p minstrel-local --bin local-discord"
+        );
+        let mut child = tokio::process::Command::new(bin)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let base_url = lines.next_line().await.unwrap().expect("the server's URL");
+        Self {
+            _child: child,
+            stdin,
+            lines,
+            base_url,
+        }
+    }
+
+    async fn ask(&mut self, command: &str) -> String {
+        use tokio::io::AsyncWriteExt;
+        self.stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .await
+            .unwrap();
+        self.lines.next_line().await.unwrap().expect("an answer")
+    }
+
+    /// Events per second of `run N EVERY`.
+    async fn run(&mut self, n: usize, every: usize) -> f64 {
+        let answer = self.ask(&format!("run {n} {every}")).await;
+        let micros: f64 = answer
+            .strip_prefix("done ")
+            .unwrap_or_else(|| panic!("the server answered {answer:?}"))
+            .parse()
+            .unwrap();
+        n as f64 / (micros / 1e6)
+    }
+}
+
+/// Part 1 with the server in its own process: (commands only, mixed) events per second
+/// of Minstrel, or of the bare poise bot.
+async fn out_of_process(bare: bool) -> (f64, f64) {
+    let mut server = ServerProcess::start().await;
+    let (tmp, config) = bot_config("reload_a", "probe");
+    let (host, bare_bot) = if bare {
+        (None, Some(start_bare_poise(&server.base_url).await))
+    } else {
+        let options = options_at(server.base_url.clone());
+        (
+            Some(minstrel::app::start(&config, options).await.unwrap()),
+            None,
+        )
+    };
+    assert_eq!(server.ask("warm").await, "ready");
+    let commands = server.run(EVENTS, 1).await;
+    let mixed = if bare {
+        0.0
+    } else {
+        server.run(MIX_EVENTS, 10).await
+    };
+    if let Some(host) = host {
+        host.shutdown().await;
+    }
+    if let Some((shards, running)) = bare_bot {
+        shards.shutdown_all().await;
+        running.abort();
+    }
+    drop(tmp);
+    (commands, mixed)
 }
 
 async fn claim_overhead() {
@@ -480,6 +595,20 @@ fn main() {
         println!(
             "commands only, median of 3: minstrel {minstrel:.0} events/s, bare poise {bare:.0} events/s (ratio {:.2})",
             minstrel / bare
+        );
+        // The same with the server in its own process.
+        let (mut minstrel, mut bare, mut mixed) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let (commands, mix) = out_of_process(false).await;
+            minstrel.push(commands);
+            mixed.push(mix);
+            bare.push(out_of_process(true).await.0);
+        }
+        let (minstrel, bare) = (median_of(minstrel), median_of(bare));
+        println!(
+            "server in its own process, median of 3: commands only minstrel {minstrel:.0} events/s, bare poise {bare:.0} events/s (ratio {:.2}); mixed {:.0} events/s (rounds {mixed:.0?})",
+            minstrel / bare,
+            median_of(mixed.clone())
         );
         if only_end_to_end {
             return;
