@@ -38,8 +38,10 @@ use minstrel_local::discord::payloads::{ALICE, GUILD_ID};
 
 use built::component;
 
-const EVENTS: usize = 2_000;
-const MIX_EVENTS: usize = 20_000;
+const EVENTS: u64 = 2_000;
+const MIX_EVENTS: u64 = 20_000;
+/// How long a burst may take to be answered.
+const LIMIT: Duration = Duration::from_secs(300);
 const SAMPLES: usize = 3_000;
 const SUGGESTIONS: usize = 200;
 
@@ -116,56 +118,24 @@ async fn start_bot(
 async fn end_to_end() -> f64 {
     let (_tmp, server, host) = start_bot("reload_a", "probe", "version").await;
     let world = server.world();
-    // Warm-up.
-    for _ in 0..50 {
-        world.send_message(ALICE, "!version", 1);
-    }
-    assert!(
-        world
-            .wait_for(Duration::from_secs(30), |w| w.bot_posts() >= 50)
-            .await
-    );
-    let started = Instant::now();
-    for _ in 0..EVENTS {
-        world.send_message(ALICE, "!version", 1);
-    }
-    let done = world
-        .wait_for(Duration::from_secs(300), |w| {
-            w.bot_posts() >= 50 + EVENTS as u64
-        })
-        .await;
-    let elapsed = started.elapsed();
-    assert!(done, "not every event was answered");
-    let commands_only = EVENTS as f64 / elapsed.as_secs_f64();
+    assert!(world.warm_up(LIMIT).await, "the bot never answered");
+    let took = world.burst(EVENTS, 1, LIMIT).await;
+    let took = took.expect("not every event was answered");
+    let commands_only = EVENTS as f64 / took.as_secs_f64();
     println!(
         "end to end: {EVENTS} events in {:.2} s = {commands_only:.0} events/s (gateway -> claim -> route -> plugin -> REST reply)",
-        elapsed.as_secs_f64(),
+        took.as_secs_f64(),
     );
 
     // A gateway mix: nine messages in ten are chat the bot only reads, one in ten a
     // command it claims and answers. Done when every command is answered.
-    let before = world.bot_posts();
-    let started = Instant::now();
-    for i in 0..MIX_EVENTS {
-        let text = if i % 10 == 0 {
-            "!version"
-        } else {
-            "just chatting about the songs"
-        };
-        world.send_message(ALICE, text, 1);
-    }
-    let commands = MIX_EVENTS.div_ceil(10) as u64;
-    let done = world
-        .wait_for(Duration::from_secs(300), |w| {
-            w.bot_posts() >= before + commands
-        })
-        .await;
-    let elapsed = started.elapsed();
-    assert!(done, "not every command was answered");
+    let took = world.burst(MIX_EVENTS, 10, LIMIT).await;
+    let took = took.expect("not every command was answered");
     println!(
-        "end to end, mixed: {MIX_EVENTS} messages ({commands} commands) in {:.2} s = {:.0} events/s",
-        elapsed.as_secs_f64(),
-        MIX_EVENTS as f64 / elapsed.as_secs_f64()
+        "end to end, mixed: {MIX_EVENTS} messages ({} commands) in {:.2} s = {:.0} events/s",
+        MIX_EVENTS.div_ceil(10),
+        took.as_secs_f64(),
+        MIX_EVENTS as f64 / took.as_secs_f64()
     );
     host.shutdown().await;
     commands_only
@@ -219,36 +189,12 @@ async fn bare_poise() -> f64 {
     let server = LocalDiscord::start().await.unwrap();
     let world = server.world();
     let (shards, running) = start_bare_poise(&server.base_url()).await;
-    // Messages reach only a connected bot: wait for its IDENTIFY, then warm up.
-    assert!(
-        world
-            .wait_for(Duration::from_secs(30), |w| !w
-                .identified_shards()
-                .is_empty())
-            .await
-    );
-    for _ in 0..50 {
-        world.send_message(ALICE, "!version", 1);
-    }
-    assert!(
-        world
-            .wait_for(Duration::from_secs(30), |w| w.bot_posts() >= 50)
-            .await
-    );
-    let started = Instant::now();
-    for _ in 0..EVENTS {
-        world.send_message(ALICE, "!version", 1);
-    }
-    let done = world
-        .wait_for(Duration::from_secs(300), |w| {
-            w.bot_posts() >= 50 + EVENTS as u64
-        })
-        .await;
-    let elapsed = started.elapsed();
-    assert!(done, "the bare bot did not answer every event");
+    assert!(world.warm_up(LIMIT).await, "the bare bot never answered");
+    let took = world.burst(EVENTS, 1, LIMIT).await;
+    let took = took.expect("the bare bot did not answer every event");
     shards.shutdown_all().await;
     running.abort();
-    EVENTS as f64 / elapsed.as_secs_f64()
+    EVENTS as f64 / took.as_secs_f64()
 }
 
 /// The local Discord server in a process of its own (`local-discord`, built beside this
@@ -300,7 +246,7 @@ impl ServerProcess {
     }
 
     /// Events per second of `run N EVERY`.
-    async fn run(&mut self, n: usize, every: usize) -> f64 {
+    async fn run(&mut self, n: u64, every: u64) -> f64 {
         let answer = self.ask(&format!("run {n} {every}")).await;
         let micros: f64 = answer
             .strip_prefix("done ")

@@ -21,6 +21,7 @@ use super::voice::Voice;
 
 mod chat;
 mod guilds;
+mod load;
 mod sessions;
 mod voice;
 
