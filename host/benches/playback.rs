@@ -176,14 +176,7 @@ async fn first_play_of_a_download(
     let players = &host.players;
     let mut times = [Vec::new(), Vec::new()];
     for run in 0..2 * RUNS {
-        let path = format!("/song-{run}.ogg");
-        remote.route(
-            &path,
-            Route::ok(body.clone())
-                .typed("audio/ogg")
-                .at_rate(1_000_000),
-        );
-        let url = remote.url(&path);
+        let url = sent_at_a_megabyte_a_second(remote, &format!("/song-{run}.ogg"), &body);
         let streamed = run % 2 == 0;
         let before = audio_packets(world, GUILD_ID);
         let start = Instant::now();
@@ -230,6 +223,13 @@ async fn first_play_of_a_download(
     ytdlp_download_of(remote, &body).await;
 }
 
+/// Serves `body` at `path` of `remote`, sent at 1 MB/s; returns its URL.
+fn sent_at_a_megabyte_a_second(remote: &LocalHttp, path: &str, body: &[u8]) -> String {
+    let route = Route::ok(body.to_vec()).typed("audio/ogg");
+    remote.route(path, route.at_rate(1_000_000));
+    remote.url(path)
+}
+
 /// Through yt-dlp the download starts later: the real media service downloading the same
 /// song from the same loopback host at 1 MB/s, the time to its first byte and to its end.
 async fn ytdlp_download_of(remote: &LocalHttp, body: &[u8]) {
@@ -251,21 +251,12 @@ async fn ytdlp_download_of(remote: &LocalHttp, body: &[u8]) {
     });
     let (mut first, mut whole) = (Vec::new(), Vec::new());
     for run in 0..RUNS {
-        let path = format!("/ytdlp-{run}.ogg");
-        remote.route(
-            &path,
-            Route::ok(body.to_vec())
-                .typed("audio/ogg")
-                .at_rate(1_000_000),
-        );
+        let url = sent_at_a_megabyte_a_second(remote, &format!("/ytdlp-{run}.ogg"), body);
         let mut bytes = FirstBytes {
             started: Instant::now(),
             first: None,
         };
-        media
-            .download_audio(&remote.url(&path), &mut bytes)
-            .await
-            .unwrap();
+        media.download_audio(&url, &mut bytes).await.unwrap();
         whole.push(bytes.started.elapsed());
         first.push(bytes.first.expect("yt-dlp wrote the song"));
     }
