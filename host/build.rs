@@ -20,6 +20,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("sponsorblock", "sponsorblock.wasm"),
     ("autoplay", "autoplay.wasm"),
     ("links", "links.wasm"),
+    ("radio", "radio.wasm"),
 ];
 
 fn main() {

@@ -33,6 +33,6 @@ scripts/postgres-ready.sh
 STORE_BACKEND=postgres cargo test --locked -p minstrel-tests --test store_fetch --test store_processes --test store_records --test store_repair --test store_cli --test discord --test player --test shutdown --test shards --test settings
 # The plugins' plain-Rust modules (URL and metadata parsing, table parsing, chart choice
 # and rendering, poll tallies), natively, in the plugins' own target folder.
-(cd plugins; CARGO_TARGET_DIR="$PWD/target" cargo test --locked -p youtube -p http -p chart -p poll -p nowplaying -p playlists -p lyrics -p sponsorblock -p autoplay -p links -p lrclib)
+(cd plugins; CARGO_TARGET_DIR="$PWD/target" cargo test --locked -p youtube -p http -p chart -p poll -p nowplaying -p playlists -p lyrics -p sponsorblock -p autoplay -p links -p lrclib -p radio)
 # The SDK's examples (what plugin authors copy) compile.
 (cd plugins; CARGO_TARGET_DIR="$PWD/target" cargo test --doc --locked -p minstrel-sdk)

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 const NEVER_GONNA: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
 /// Every plugin the binary bundles (host/build.rs).
-const BUNDLED: [&str; 13] = [
+const BUNDLED: [&str; 14] = [
     "ask-mention",
     "autoplay",
     "chart",
@@ -29,6 +29,7 @@ const BUNDLED: [&str; 13] = [
     "nowplaying",
     "playlists",
     "poll",
+    "radio",
     "sponsorblock",
     "tone",
     "youtube",

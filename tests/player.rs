@@ -72,6 +72,7 @@ fn song(source: &str, id: &str) -> Song {
         page_url: None,
         requested_by: 1,
         uid: 0,
+        live: None,
     }
 }
 

@@ -139,6 +139,7 @@ fn song() -> Song {
         page_url: None,
         requested_by: ALICE,
         uid: 0,
+        live: None,
     }
 }
 
@@ -409,6 +410,7 @@ async fn run() {
             .await
             .unwrap()
             .unwrap(),
+        Playable::Live(_) => unreachable!("the tone is no live stream"),
     };
     let steps = [50usize, 100, 200, 300, 400, 600, 800];
     let mut best = [0usize; 2];

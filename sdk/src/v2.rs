@@ -11,8 +11,9 @@
 //!
 //! - **`source`** ([`Source`], [`export_source!`]): an audio source. `claims` picks the
 //!   URLs it handles, `resolve` turns a query into tracks, `fetch` streams a track's
-//!   audio into an [`audio::Sink`]. It may use [`log`], [`kv`], [`http`], [`media`] and
-//!   [`config`].
+//!   audio into an [`audio::Sink`]; a live stream (radio) is marked with
+//!   [`live::mark`] in `resolve` instead, and the host plays its URL. It may use
+//!   [`log`], [`kv`], [`http`], [`media`], [`config`] and [`live`].
 //! - **`command`** ([`Command`], [`export_command!`]): chat commands (`commands`, `run`,
 //!   `autocomplete`) and the interactive callbacks: `on_press` (a button or menu of its
 //!   replies was used), `on_player_event` (a track started or ended, the queue ended,
@@ -163,6 +164,7 @@ mod bindings {
                 import minstrel:plugin/audio@0.2.0;
                 import minstrel:plugin/media@0.2.0;
                 import minstrel:plugin/draft@0.2.0;
+                import minstrel:plugin/live@0.2.0;
             }
         ",
         path: "../wit/since_v0.2.0",
@@ -298,6 +300,14 @@ pub mod media {
 /// Where a source plugin writes audio.
 pub mod audio {
     pub use super::bindings::minstrel::plugin::audio::Sink;
+}
+
+/// Live streams (source plugins): [`live::mark`] a track during `resolve` and the host
+/// plays it from its URL as it arrives (Icecast/Shoutcast radio, HLS), never caching
+/// it and never calling `fetch` for it. The host reaches the URL as it would the
+/// plugin's own `http` requests: list the stream's hosts in the plugin's grant.
+pub mod live {
+    pub use super::bindings::minstrel::plugin::live::mark;
 }
 
 /// The plugin's own settings from the operator (`[plugins.config.NAME]`). Declare them
@@ -857,6 +867,7 @@ macro_rules! __world_v2 {
                     "minstrel:plugin/media@0.2.0": ::minstrel_sdk::v2::__private::interfaces::media,
                     "minstrel:plugin/audio@0.2.0": ::minstrel_sdk::v2::__private::interfaces::audio,
                     "minstrel:plugin/config@0.2.0": ::minstrel_sdk::v2::__private::interfaces::config,
+                    "minstrel:plugin/live@0.2.0": ::minstrel_sdk::v2::__private::interfaces::live,
                 },
                 runtime_path: "::minstrel_sdk::v2::__private::wit_bindgen::rt",
             );

@@ -68,13 +68,15 @@ pub async fn run(command: SourceCommand, config: &Config) -> anyhow::Result<Exit
             if json {
                 let tracks: Vec<serde_json::Value> = tracks
                     .iter()
-                    .map(|t| {
+                    .map(|found| {
+                        let t = &found.track;
                         serde_json::json!({
                             "id": t.id,
                             "title": t.title,
                             "duration_ms": t.duration_ms,
                             "artwork_url": t.artwork_url,
                             "page_url": t.page_url,
+                            "live": found.live,
                         })
                     })
                     .collect();
@@ -83,10 +85,13 @@ pub async fn run(command: SourceCommand, config: &Config) -> anyhow::Result<Exit
                 println!("no tracks");
             }
             if !json {
-                for track in &tracks {
-                    let seconds = track
-                        .duration_ms
-                        .map_or("-".to_string(), |ms| format!("{}s", ms / 1000));
+                for found in &tracks {
+                    let track = &found.track;
+                    let seconds = match (&found.live, track.duration_ms) {
+                        (Some(url), _) => format!("live at {url}"),
+                        (None, Some(ms)) => format!("{}s", ms / 1000),
+                        (None, None) => "-".to_string(),
+                    };
                     println!("{}  {}  ({seconds})", track.id, track.title);
                 }
             }

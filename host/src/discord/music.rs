@@ -12,8 +12,8 @@ use super::keystrokes::Verdict;
 use super::{Context, Error};
 use crate::markdown::escape;
 use crate::player::{
-    Command, Filter, LoopMode, Outcome, PlayerError, Players, Progress, Stage, clock, control,
-    parse_clock, progress_bar,
+    Command, Filter, LoopMode, Outcome, Playable, PlayerError, Players, Progress, Stage, clock,
+    control, parse_clock, progress_bar,
 };
 
 /// Search results offered while typing `/play` are cached this long.
@@ -384,7 +384,11 @@ pub async fn play(
             }
         }
     };
-    let cached = if ready.hit() { " (cached)" } else { "" };
+    let cached = match &ready {
+        Playable::Live(_) => " (live)",
+        ready if ready.hit() => " (cached)",
+        _ => "",
+    };
     let queued = players
         .add(
             guild,
@@ -472,10 +476,21 @@ pub async fn nowplaying(ctx: Context<'_>) -> Result<(), Error> {
                 Filter::Off => String::new(),
                 filter => format!(", filter {filter}"),
             };
+            // A live stream has no end: how long it has played, and what the station
+            // says plays now.
+            let (live, bar) = match &now.song.live {
+                Some(_) => (
+                    match &now.station_title {
+                        Some(title) => format!(" (live)\nNow on air: {}", escape(title)),
+                        None => " (live)".to_string(),
+                    },
+                    format!("{} listened", clock(now.position)),
+                ),
+                None => (String::new(), progress_bar(now.position, duration, 20)),
+            };
             format!(
-                "**{}**{state}\n`{}`\nloop {}, volume {}%{filter}",
+                "**{}**{live}{state}\n`{bar}`\nloop {}, volume {}%{filter}",
                 escape(&now.song.title),
-                progress_bar(now.position, duration, 20),
                 now.loop_mode,
                 now.volume
             )

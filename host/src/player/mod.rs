@@ -7,6 +7,7 @@
 //! - [`rendition`]: loudness measurement and the Ogg Opus rendition (ffmpeg).
 //! - [`prepare`]: song -> its rendition cached and leased (download and render once),
 //!   or, not cached yet, [`stream`]ed from its download as it arrives.
+//! - [`live`]: live streams (radio, HLS), played from their URL, never cached.
 //! - [`guild`]: one task per guild owning its queue, call and leases.
 //!
 //! [`Players`] is the front door: it finds (or starts) a guild's task and sends it a
@@ -17,6 +18,7 @@ pub mod control;
 pub mod events;
 pub mod filter;
 pub mod guild;
+pub mod live;
 pub mod prepare;
 pub mod queue;
 pub mod rendition;
@@ -62,6 +64,8 @@ pub enum PlayerError {
     Voice(String),
     #[error("the player stopped")]
     Gone,
+    #[error("this is a live stream: it cannot seek")]
+    Live,
     #[error("the settings could not be saved: {0}")]
     Store(String),
 }
@@ -142,6 +146,8 @@ pub struct NowPlaying {
     pub volume: u8,
     /// The filter of what plays now (the guild's choice, once its rendition is ready).
     pub filter: Filter,
+    /// For a live stream, what the station says plays now (its ICY title).
+    pub station_title: Option<String>,
 }
 
 /// One guild's player, for the status page.

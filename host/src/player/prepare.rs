@@ -14,6 +14,7 @@ use crate::store::{Lease, LoudnessRow, Store, StoreError, TrackKey};
 use tokio::task::JoinHandle;
 
 use super::filter::Filter;
+use super::live::Live;
 use super::queue::Song;
 use super::rendition::{Render, Renderer};
 use super::stream::Stream;
@@ -113,6 +114,8 @@ pub enum Playable {
     Rendition(Ready),
     /// Its download, played as it arrives.
     Streamed(Streamed),
+    /// A live stream: never cached, played from its URL.
+    Live(Live),
 }
 
 /// A song played from its download while its rendition is made.
@@ -131,6 +134,7 @@ impl Playable {
         match self {
             Playable::Rendition(ready) => ready.filter,
             Playable::Streamed(streamed) => streamed.filter,
+            Playable::Live(live) => live.filter,
         }
     }
 
@@ -142,7 +146,8 @@ impl Playable {
 
 /// Makes `song` playable with `filter` as soon as it can be: the cached rendition if
 /// there is one, else its download as the bytes arrive (see [`Stream`]). The download
-/// and the rendition go on in the background, each once whoever else asks.
+/// and the rendition go on in the background, each once whoever else asks. A live
+/// song is its stream, which nothing caches.
 pub async fn start(
     store: &Store,
     plugins: &PluginHost,
@@ -151,6 +156,11 @@ pub async fn start(
     filter: Filter,
     progress: &Progress,
 ) -> Result<Playable, StoreError> {
+    if let Some(url) = &song.live {
+        // Reached as the source's own requests would be.
+        let grant = plugins.config().grant_for(&song.source);
+        return Ok(Playable::Live(Live::new(url, grant, renderer, filter)?));
+    }
     if !renderer.config().stream_first_play {
         return Ok(Playable::Rendition(
             prepare(store, plugins, renderer, song, filter, progress).await?,

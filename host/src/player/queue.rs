@@ -18,6 +18,10 @@ pub struct Song {
     /// Tells apart two queue entries of the same song; set by the player on enqueue.
     #[serde(default)]
     pub uid: u64,
+    /// Where a live stream plays from (its source marked it live): never cached, no
+    /// end, no seeking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -236,6 +240,7 @@ mod tests {
             page_url: None,
             requested_by: 1,
             uid: n as u64,
+            live: None,
         }
     }
 

@@ -84,14 +84,15 @@ pub async fn resolve(
             Ok(tracks) if !tracks.is_empty() => {
                 let songs = tracks
                     .into_iter()
-                    .map(|t| Song {
+                    .map(|found| Song {
                         source: source.clone(),
-                        id: t.id,
-                        title: t.title,
-                        duration_ms: t.duration_ms,
-                        page_url: t.page_url,
+                        id: found.track.id,
+                        title: found.track.title,
+                        duration_ms: found.track.duration_ms,
+                        page_url: found.track.page_url,
                         requested_by: user,
                         uid: 0,
+                        live: found.live,
                     })
                     .collect();
                 let searched = claimed.is_none();

@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::filter::Filter;
 use super::rendition::{self, Encode, Input, Renderer};
+use crate::config::PlayerConfig;
 use crate::store::{Follower, Result, StoreError};
 
 /// Seconds measured for the provisional gain.
@@ -97,18 +98,7 @@ impl Stream {
             input_is_opus: false,
             bitrate_kbps: config.bitrate_kbps,
         };
-        let mut command = rendition::tool(&config.ffmpeg);
-        command
-            .args(encode.args())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        // songbird reads a std child's stdout and kills the child when the track ends.
-        let mut child = command
-            .as_std_mut()
-            .spawn()
-            .map_err(|e| rendition::spawn_error("ffmpeg", &config.ffmpeg, e))?;
-        let stdin = tokio::process::ChildStdin::from_std(child.stdin.take().expect("piped"))?;
+        let (child, stdin) = piped_ffmpeg(config, &encode)?;
         let bytes = self.bytes.restart();
         tokio::spawn(async move {
             if let Err(e) = feed(bytes, stdin).await
@@ -119,6 +109,26 @@ impl Stream {
         });
         Ok(ChildContainer::from(child).into())
     }
+}
+
+/// ffmpeg running `encode` on a pipe, for songbird, which reads a std child's stdout
+/// and kills the child when the track ends; and the child's stdin, to feed.
+pub(super) fn piped_ffmpeg(
+    config: &PlayerConfig,
+    encode: &Encode,
+) -> Result<(std::process::Child, tokio::process::ChildStdin)> {
+    let mut command = rendition::tool(&config.ffmpeg);
+    command
+        .args(encode.args())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command
+        .as_std_mut()
+        .spawn()
+        .map_err(|e| rendition::spawn_error("ffmpeg", &config.ffmpeg, e))?;
+    let stdin = tokio::process::ChildStdin::from_std(child.stdin.take().expect("piped"))?;
+    Ok((child, stdin))
 }
 
 /// Copies the fill into ffmpeg's stdin until the fill ends (then closes it, so ffmpeg

@@ -197,5 +197,5 @@ pub mod v0_2_0 {
 
     pub use command::minstrel::plugin::{llm, messages, player, timers};
     pub use mention::minstrel::plugin::draft;
-    pub use source::minstrel::plugin::{audio, config, http, kv, log, media, types};
+    pub use source::minstrel::plugin::{audio, config, http, kv, live, log, media, types};
 }

@@ -44,6 +44,11 @@ pub fn default_grant(name: &str, config: &PluginsConfig) -> Grant {
             call_timeout_ms: Some(FETCH_TIMEOUT_MS),
             ..Grant::default()
         },
+        // Likewise: its streams are reached only at the hosts the operator grants.
+        "radio" => Grant {
+            interfaces: interfaces(&["http"]),
+            ..Grant::default()
+        },
         "local" => Grant {
             files_dir: config.music_dir.clone(),
             call_timeout_ms: Some(FETCH_TIMEOUT_MS),

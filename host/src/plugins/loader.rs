@@ -164,8 +164,9 @@ pub fn inspect(
             continue;
         }
         if let Some(interface) = minstrel_interface(name) {
-            // Shared types, the sink and the plugin's own settings need no grant.
-            if !matches!(interface, "types" | "audio" | "config") {
+            // Shared types, the sink, the plugin's own settings and live marks need no
+            // grant.
+            if !matches!(interface, "types" | "audio" | "config" | "live") {
                 asks.insert(interface.to_string());
             }
         } else if name.starts_with("wasi:") {
@@ -365,6 +366,11 @@ fn linker_for(
             )),
             // A plugin's own settings need no grant.
             "config" if !v1 => Some(v0_2_0::config::add_to_linker::<CallState, Me>(
+                &mut linker,
+                |s| s,
+            )),
+            // Marking a track live needs no grant: the stream is reached under `http`'s.
+            "live" if !v1 => Some(v0_2_0::live::add_to_linker::<CallState, Me>(
                 &mut linker,
                 |s| s,
             )),

@@ -68,7 +68,7 @@ pub use api::WIT_FILES;
 pub use error::{CallError, LoadError, StartError};
 pub use host_services::{Asker, ChatStream, HostServices, NoServices, ServiceError, Track};
 pub use loader::{Inspection, World, check};
-pub use runtime::{LoadReport, PluginHost, PluginStatus};
+pub use runtime::{LoadReport, PluginHost, PluginStatus, Resolved};
 
 /// Types crossing the plugin boundary: the newest API version's (0.2.0). Plugins built
 /// against older versions are adapted to them.

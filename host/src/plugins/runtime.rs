@@ -1021,21 +1021,36 @@ impl PluginHost {
         .0
     }
 
-    /// Tracks a source plugin finds for `query`.
-    pub async fn resolve(&self, name: &str, query: &str) -> Result<Vec<Track>, CallError> {
-        self.call(name, "resolve", async |pre: &SourcePre, store| match pre {
-            SourcePre::V1(pre) => {
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                let found = bindings.call_resolve(&mut *store, query).await?;
-                Ok(found.map(|tracks| tracks.into_iter().map(adapt::track).collect()))
-            }
-            SourcePre::V2(pre) => {
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                bindings.call_resolve(&mut *store, query).await
-            }
-        })
-        .await
-        .0
+    /// Tracks a source plugin finds for `query`, each with its stream URL if the plugin
+    /// marked it live.
+    pub async fn resolve(&self, name: &str, query: &str) -> Result<Vec<Resolved>, CallError> {
+        let (result, finished) = self
+            .call(name, "resolve", async |pre: &SourcePre, store| match pre {
+                SourcePre::V1(pre) => {
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    let found = bindings.call_resolve(&mut *store, query).await?;
+                    Ok(found.map(|tracks| tracks.into_iter().map(adapt::track).collect()))
+                }
+                SourcePre::V2(pre) => {
+                    store.data_mut().live = Some(Vec::new());
+                    let bindings = pre.instantiate_async(&mut *store).await?;
+                    bindings.call_resolve(&mut *store, query).await
+                }
+            })
+            .await;
+        let tracks: Vec<Track> = result?;
+        let marks = finished.and_then(|f| f.state.live).unwrap_or_default();
+        Ok(tracks
+            .into_iter()
+            .map(|track| {
+                // A mark names a track of this answer; marks of other ids mean nothing.
+                let live = marks
+                    .iter()
+                    .find(|(id, _)| *id == track.id)
+                    .map(|(_, url)| url.clone());
+                Resolved { track, live }
+            })
+            .collect())
     }
 
     /// Streams track `id` from a source plugin into `writer`; hands the writer back.
@@ -1081,6 +1096,22 @@ impl PluginHost {
             sink.writer
         });
         (result.map(|_| written), writer)
+    }
+}
+
+/// A track a source plugin found.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub track: Track,
+    /// Where it streams from, when the plugin marked it live (`live.mark`).
+    pub live: Option<String>,
+}
+
+/// A found track reads as the track itself.
+impl std::ops::Deref for Resolved {
+    type Target = Track;
+    fn deref(&self) -> &Track {
+        &self.track
     }
 }
 

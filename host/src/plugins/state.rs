@@ -52,6 +52,9 @@ pub struct CallState {
     pub(crate) guild: Option<u64>,
     /// The member the call serves, for the player's rules (see [`super::Asker`]).
     pub(crate) asker: Option<super::Asker>,
+    /// Tracks marked live during a `resolve` call, by id, with their stream URLs
+    /// (`None` in every other call: only `resolve` may mark).
+    pub(crate) live: Option<Vec<(String, String)>>,
 }
 
 impl CallState {
@@ -89,6 +92,7 @@ impl CallState {
             user: None,
             guild: None,
             asker: None,
+            live: None,
         }
     }
 

@@ -29,6 +29,15 @@ use super::settings::Effective;
 use super::{Command, NowPlaying, Outcome, PlayerError, Queued, Shared, control};
 use crate::plugins::types::EndReason;
 
+/// Where a track's audio comes from.
+enum Source {
+    /// A cached rendition.
+    File(std::path::PathBuf),
+    /// A download, as it arrives.
+    Stream(super::stream::Stream),
+    Live(super::live::Live),
+}
+
 /// How often the position of a playing song is saved (for resuming after a restart).
 const SAVE_POSITION_EVERY: Duration = Duration::from_secs(5);
 
@@ -42,6 +51,8 @@ struct Playing {
     /// Streamed from the download (see [`prepare::start`]): where in the rendition's
     /// time it started, which the track's own position counts from.
     streamed_from: Option<Duration>,
+    /// A live stream: no seeking, no resuming mid-song.
+    live: bool,
 }
 
 pub(super) struct GuildPlayer {
@@ -496,6 +507,9 @@ impl GuildPlayer {
             }
             Command::Seek(to) => {
                 let playing = self.playing.as_ref().ok_or(PlayerError::NothingPlaying)?;
+                if playing.live {
+                    return Err(PlayerError::Live);
+                }
                 // `to` is in the song's own time; the rendition runs at the filter's speed.
                 let tempo = playing.filter.tempo();
                 if playing.streamed_from.is_some() {
@@ -570,9 +584,10 @@ impl GuildPlayer {
             return;
         };
         let filter = ready.filter();
-        let stream = match ready {
-            Playable::Rendition(ready) => Err(ready.path.clone()),
-            Playable::Streamed(streamed) => Ok(streamed.stream.clone()),
+        let source = match ready {
+            Playable::Rendition(ready) => Source::File(ready.path.clone()),
+            Playable::Streamed(streamed) => Source::Stream(streamed.stream.clone()),
+            Playable::Live(live) => Source::Live(live.clone()),
         };
         let call = match self.join().await {
             Ok(call) => call,
@@ -584,25 +599,34 @@ impl GuildPlayer {
         };
         self.play_seq += 1;
         let play_id = self.play_seq;
-        let (input, streamed_from): (Input, _) = match stream {
-            Err(path) => (File::new(path).into(), None),
-            Ok(stream) => {
+        let tx = self.tx.clone();
+        let failed = move |error| {
+            if let Some(tx) = tx.upgrade() {
+                let _ = tx.send(Request::StreamFailed { play_id, error });
+            }
+        };
+        let live = matches!(source, Source::Live(_));
+        let made = match source {
+            Source::File(path) => Ok((File::new(path).into(), None)),
+            Source::Stream(stream) => {
                 // ffmpeg starts where the song should, so the track's position counts
                 // from there.
                 let from = self.resume_at.take().unwrap_or_default();
-                let tx = self.tx.clone();
-                let failed = move |error| {
-                    if let Some(tx) = tx.upgrade() {
-                        let _ = tx.send(Request::StreamFailed { play_id, error });
-                    }
-                };
-                match stream.input(from.mul_f64(filter.tempo()), failed) {
-                    Ok(input) => (input, Some(from)),
-                    Err(e) => {
-                        self.could_not_play(song.uid, &e.to_string()).await;
-                        return;
-                    }
-                }
+                stream
+                    .input(from.mul_f64(filter.tempo()), failed)
+                    .map(|input| (input, Some(from)))
+            }
+            Source::Live(stream) => {
+                // A live stream plays from now, wherever it was before a restart.
+                self.resume_at = None;
+                stream.input(failed).map(|input| (input, None))
+            }
+        };
+        let (input, streamed_from): (Input, _) = match made {
+            Ok(made) => made,
+            Err(e) => {
+                self.could_not_play(song.uid, &e.to_string()).await;
+                return;
             }
         };
         let mut track = Track::from(input);
@@ -648,6 +672,7 @@ impl GuildPlayer {
             paused: std::mem::take(&mut self.resume_paused),
             filter,
             streamed_from,
+            live,
         });
         self.tell(Happened::Started, from);
         self.idle_since = None;
@@ -778,6 +803,10 @@ impl GuildPlayer {
             },
             None => (Duration::ZERO, false),
         };
+        let station_title = match self.ready.get(&song.uid) {
+            Some(Playable::Live(live)) => live.title(),
+            _ => None,
+        };
         Some(NowPlaying {
             song,
             position,
@@ -786,6 +815,7 @@ impl GuildPlayer {
             loop_mode: self.queue.loop_mode,
             volume: self.volume,
             filter: self.playing.as_ref().map_or(self.filter, |p| p.filter),
+            station_title,
         })
     }
 

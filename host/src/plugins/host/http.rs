@@ -81,41 +81,10 @@ async fn fetch(
     request: Request,
 ) -> Result<Response, String> {
     let url = url::Url::parse(&request.url).map_err(|e| format!("bad URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("scheme `{}` is not allowed", url.scheme()));
-    }
-    let host = url.host_str().ok_or("URL has no host")?.to_string();
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if !grant.allows_host(bare) {
-        return Err(format!("host `{bare}` is not granted to this plugin"));
-    }
-    let port = url.port_or_known_default().ok_or("URL has no port")?;
-    if !grant.allows_port(port) {
-        return Err(format!(
-            "port {port} is not granted to this plugin (80 and 443 are, others need `http_ports`)"
-        ));
-    }
     if let Some((name, _)) = request.headers.iter().find(|(name, _)| forbidden(name)) {
         return Err(format!("header `{name}` may not be set by a plugin"));
     }
-    let addresses: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((bare, port))
-            .await
-            .map_err(|e| format!("cannot resolve `{bare}`: {e}"))?
-            .collect(),
-    };
-    let Some(first) = addresses.first().copied() else {
-        return Err(format!("`{bare}` resolves to nothing"));
-    };
-    if !grant.allow_private_addresses
-        && let Some(bad) = addresses.iter().find(|a| !is_public(a.ip()))
-    {
-        return Err(format!(
-            "`{bare}` resolves to a non-public address ({}); refused",
-            bad.ip()
-        ));
-    }
+    let client = client_for(grant, &url).await?;
     let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("bad method `{}`", request.method))?;
     if !matches!(
@@ -124,14 +93,7 @@ async fn fetch(
     ) {
         return Err(format!("method `{method}` is not allowed"));
     }
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve(bare, first)
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
-    let mut builder = client.request(method, url);
+    let mut builder = client.request(method, url).timeout(REQUEST_TIMEOUT);
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
@@ -164,6 +126,68 @@ async fn fetch(
         headers,
         body,
     })
+}
+
+/// The host and port of `url` if `grant` lets the plugin reach them: `http` granted,
+/// an http(s) URL, a granted host and port. What [`client_for`] checks before it looks
+/// up the addresses.
+pub fn granted(
+    grant: &crate::config::plugins::EffectiveGrant,
+    url: &url::Url,
+) -> Result<(String, u16), String> {
+    if !grant.allows("http") {
+        return Err("this plugin is not granted `http`".into());
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("scheme `{}` is not allowed", url.scheme()));
+    }
+    let host = url.host_str().ok_or("URL has no host")?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if !grant.allows_host(bare) {
+        return Err(format!("host `{bare}` is not granted to this plugin"));
+    }
+    let port = url.port_or_known_default().ok_or("URL has no port")?;
+    if !grant.allows_port(port) {
+        return Err(format!(
+            "port {port} is not granted to this plugin (80 and 443 are, others need `http_ports`)"
+        ));
+    }
+    Ok((bare.to_string(), port))
+}
+
+/// A client for `url` if `grant` lets the plugin reach it (the checks of the module
+/// docs, but the headers'): pinned to the checked address, with no proxy and no
+/// redirects. Also how the player reaches a plugin's live streams.
+pub async fn client_for(
+    grant: &crate::config::plugins::EffectiveGrant,
+    url: &url::Url,
+) -> Result<reqwest::Client, String> {
+    let (bare, port) = granted(grant, url)?;
+    let bare = bare.as_str();
+    let addresses: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((bare, port))
+            .await
+            .map_err(|e| format!("cannot resolve `{bare}`: {e}"))?
+            .collect(),
+    };
+    let Some(first) = addresses.first().copied() else {
+        return Err(format!("`{bare}` resolves to nothing"));
+    };
+    if !grant.allow_private_addresses
+        && let Some(bad) = addresses.iter().find(|a| !is_public(a.ip()))
+    {
+        return Err(format!(
+            "`{bare}` resolves to a non-public address ({}); refused",
+            bad.ip()
+        ));
+    }
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(bare, first)
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))
 }
 
 /// Whether a plugin may not set header `name` (see [`FORBIDDEN_HEADERS`]).

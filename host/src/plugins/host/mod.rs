@@ -9,6 +9,7 @@ pub mod config;
 pub mod draft;
 pub mod http;
 pub mod kv;
+pub mod live;
 pub mod llm;
 pub mod log;
 pub mod media;

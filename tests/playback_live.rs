@@ -1,0 +1,209 @@
+//! Live streams end to end (the real bot against the local Discord server and its voice
+//! endpoint, the `radio` source, real ffmpeg): an Icecast-style station plays as it
+//! arrives with its ICY title in `/nowplaying`, plays on through a dropped connection,
+//! refuses to seek, and leaves nothing in the cache; an HLS playlist made by ffmpeg
+//! plays whole and ends; a stream the source's grant does not reach is refused before
+//! it is queued.
+//!
+//! songbird's mixer scheduler is process-global and lives on the runtime that first
+//! used it, so every test runs on one shared runtime (see [`run`]).
+
+use std::path::Path;
+
+use minstrel::config::Config;
+use minstrel::config::plugins::Setting;
+use minstrel::plugins::Grant;
+use minstrel_local::discord::LocalDiscord;
+use minstrel_local::http::{LocalHttp, Route};
+use minstrel_local::radio::LocalRadio;
+use minstrel_tests::bot::WAIT;
+use minstrel_tests::playback::{
+    alice_joins, audio_packets, command, config_with, heard_whole, start_bot, wait_packets,
+};
+use minstrel_tests::voice::{run, sine};
+use minstrel_tests::{temp_files, wait_for};
+
+/// 128 kbit/s MP3: the station sends 16,000 bytes a second, real time.
+const RATE: u64 = 16_000;
+
+/// A config with the `radio` source, granted loopback port `port` and with the
+/// station `local` at `url`.
+fn radio_config(dir: &Path, port: u16, url: &str) -> Config {
+    let mut config = config_with(dir, &[("radio", "radio")]);
+    let grant = Grant {
+        interfaces: vec!["http".into()],
+        http_hosts: vec!["127.0.0.1".into()],
+        http_ports: vec![port],
+        allow_private_addresses: true,
+        ..Grant::default()
+    };
+    config.plugins.grants.insert("radio".into(), grant);
+    config.plugins.config.insert(
+        "radio".into(),
+        [("stations".to_string(), Setting(format!("local={url}")))]
+            .into_iter()
+            .collect(),
+    );
+    config
+}
+
+/// `/nowplaying`'s answer.
+async fn now_playing(world: &minstrel_local::discord::World) -> String {
+    command(world, "!nowplaying", |_| true).await
+}
+
+#[test]
+fn a_station_plays_live_with_its_title_through_a_dropped_connection_and_caches_nothing() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let mp3 = tmp.path().join("loop.mp3");
+        sine(
+            &mp3,
+            440,
+            10,
+            &["-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k"],
+        );
+        let radio = LocalRadio::start(std::fs::read(&mp3).unwrap(), RATE, "First Song")
+            .await
+            .unwrap();
+        let config = radio_config(tmp.path(), radio.port(), &radio.url());
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let host = start_bot(&server, &config).await;
+        alice_joins(world).await;
+
+        command(world, "!play radio:local", |c| {
+            c == "Playing **local** (live)"
+        })
+        .await;
+        // A second heard: the first metadata block came before it.
+        wait_packets(world, 50).await;
+        let now = now_playing(world).await;
+        assert!(now.contains("Now on air: First Song"), "{now}");
+        assert_eq!(
+            radio.with_metadata(),
+            1,
+            "the player did not ask for titles"
+        );
+
+        radio.set_title("Second Song");
+        let changed = wait_for(WAIT, async || {
+            now_playing(world).await.contains("Now on air: Second Song")
+        })
+        .await;
+        assert!(
+            changed,
+            "the new title never showed: {}",
+            now_playing(world).await
+        );
+
+        // The station drops the connection: the player connects again and the music
+        // goes on, well past what ffmpeg and the burst had buffered (a few seconds).
+        let before = audio_packets(world);
+        radio.drop_listeners();
+        let again = wait_for(WAIT, async || radio.connections() == 2).await;
+        assert!(again, "no second connection: {}", radio.connections());
+        wait_packets(world, before + 12 * 50).await;
+        assert_eq!(radio.connections(), 2, "connected more than once again");
+
+        let refused = command(world, "!seek 1:00", |c| c.contains("live")).await;
+        assert!(refused.contains("cannot seek"), "{refused}");
+
+        // Nothing of it was cached, written or leased.
+        let stats = host.store.stats().await.unwrap();
+        assert_eq!(stats.index.tracks, 0, "{stats:?}");
+        assert_eq!(temp_files(&config.data_dir), 0);
+        command(world, "!stop", |c| !c.is_empty()).await;
+        host.shutdown().await;
+    });
+}
+
+#[test]
+fn an_hls_playlist_made_by_ffmpeg_plays_whole_and_ends() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("hls");
+        std::fs::create_dir_all(&dir).unwrap();
+        // 6 s of AAC in MPEG-TS segments of 2 s, the playlist ending with ENDLIST.
+        let playlist = dir.join("index.m3u8");
+        let hls = [
+            "-ac",
+            "2",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-f",
+            "hls",
+            "-hls_time",
+            "2",
+            "-hls_playlist_type",
+            "vod",
+            "-hls_segment_filename",
+        ];
+        let segments = dir.join("seg%d.ts");
+        let mut codec: Vec<&str> = hls.to_vec();
+        codec.push(segments.to_str().unwrap());
+        sine(&playlist, 440, 6, &codec);
+        let remote = LocalHttp::start().await.unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            let kind = if name.ends_with(".m3u8") {
+                "application/vnd.apple.mpegurl"
+            } else {
+                "video/mp2t"
+            };
+            let body = std::fs::read(&path).unwrap();
+            remote.route(&format!("/live/{name}"), Route::ok(body).typed(kind));
+        }
+        let url = remote.url("/live/index.m3u8");
+        let config = radio_config(tmp.path(), remote.port(), &url);
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let host = start_bot(&server, &config).await;
+        alice_joins(world).await;
+
+        command(world, &format!("!play {url}"), |c| {
+            c.starts_with("Playing") && c.ends_with("(live)")
+        })
+        .await;
+        heard_whole(world, 6).await;
+        let ended = wait_for(WAIT, async || {
+            now_playing(world).await == "Nothing is playing."
+        })
+        .await;
+        assert!(ended, "{}", now_playing(world).await);
+        let failed = world.bot_messages().iter().any(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("Could not play"))
+        });
+        assert!(!failed, "{:?}", world.bot_messages());
+        assert_eq!(remote.hits("/live/seg2.ts"), 1);
+        assert_eq!(host.store.stats().await.unwrap().index.tracks, 0);
+        host.shutdown().await;
+    });
+}
+
+#[test]
+fn a_stream_the_sources_grant_does_not_reach_is_refused_before_it_is_queued() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let radio = LocalRadio::start(vec![0; 1024], RATE, "x").await.unwrap();
+        // Granted another port than the station's.
+        let config = radio_config(tmp.path(), radio.port() ^ 1, &radio.url());
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let host = start_bot(&server, &config).await;
+        alice_joins(world).await;
+        let answer = command(world, "!play radio:local", |c| c.contains("not granted")).await;
+        assert!(
+            answer.contains(&format!("port {}", radio.port())),
+            "{answer}"
+        );
+        assert_eq!(radio.connections(), 0);
+        assert_eq!(now_playing(world).await, "Nothing is playing.");
+        host.shutdown().await;
+    });
+}
