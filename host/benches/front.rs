@@ -259,9 +259,21 @@ impl ServerProcess {
 
 /// Part 1 with the server in its own process: (commands only, mixed) events per second
 /// of Minstrel, or of the bare poise bot.
-async fn out_of_process(bare: bool) -> (f64, f64) {
+/// Which bot answers in [`out_of_process`].
+#[derive(Clone, Copy)]
+enum Bot {
+    /// Minstrel, with `[plugins] keep_resident_bytes` at this value.
+    Minstrel(u64),
+    Bare,
+}
+
+async fn out_of_process(bot: Bot) -> (f64, f64) {
     let mut server = ServerProcess::start().await;
-    let (tmp, config) = bot_config("reload_a", "probe");
+    let (tmp, mut config) = bot_config("reload_a", "probe");
+    let bare = matches!(bot, Bot::Bare);
+    if let Bot::Minstrel(keep) = bot {
+        config.plugins.keep_resident_bytes = keep;
+    }
     let (host, bare_bot) = if bare {
         (None, Some(start_bare_poise(&server.base_url).await))
     } else {
@@ -525,38 +537,48 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // `-- --end-to-end` runs part 1 alone (to profile it).
+    // `-- --end-to-end` runs part 1 alone (to profile it); `-- --out-of-process` only
+    // its rounds with the server in its own process.
     let only_end_to_end = std::env::args().any(|a| a == "--end-to-end");
+    let only_out_of_process = std::env::args().any(|a| a == "--out-of-process");
     runtime.block_on(async {
-        if !only_end_to_end {
+        if !only_end_to_end && !only_out_of_process {
             claim_overhead().await;
         }
-        // Commands only: Minstrel against a bare poise bot, alternating, 3 rounds.
-        let (mut minstrel, mut bare) = (Vec::new(), Vec::new());
-        for _ in 0..3 {
-            minstrel.push(end_to_end().await);
-            bare.push(bare_poise().await);
+        if !only_out_of_process {
+            // Commands only: Minstrel against a bare poise bot, alternating, 3 rounds.
+            let (mut minstrel, mut bare) = (Vec::new(), Vec::new());
+            for _ in 0..3 {
+                minstrel.push(end_to_end().await);
+                bare.push(bare_poise().await);
+            }
+            let (minstrel, bare) = (median_of(minstrel), median_of(bare));
+            println!(
+                "commands only, median of 3: minstrel {minstrel:.0} events/s, bare poise {bare:.0} events/s (ratio {:.2})",
+                minstrel / bare
+            );
         }
-        let (minstrel, bare) = (median_of(minstrel), median_of(bare));
-        println!(
-            "commands only, median of 3: minstrel {minstrel:.0} events/s, bare poise {bare:.0} events/s (ratio {:.2})",
-            minstrel / bare
-        );
-        // The same with the server in its own process.
-        let (mut minstrel, mut bare, mut mixed) = (Vec::new(), Vec::new(), Vec::new());
+        // The same with the server in its own process; and Minstrel with every call's
+        // memory handed back to the kernel (`keep_resident_bytes = 0`), as before.
+        let keep = minstrel::config::plugins::PluginsConfig::default().keep_resident_bytes;
+        let (mut minstrel, mut given_back, mut bare, mut mixed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..3 {
-            let (commands, mix) = out_of_process(false).await;
+            let (commands, mix) = out_of_process(Bot::Minstrel(keep)).await;
             minstrel.push(commands);
             mixed.push(mix);
-            bare.push(out_of_process(true).await.0);
+            given_back.push(out_of_process(Bot::Minstrel(0)).await.0);
+            bare.push(out_of_process(Bot::Bare).await.0);
         }
-        let (minstrel, bare) = (median_of(minstrel), median_of(bare));
+        let (minstrel, given_back, bare) =
+            (median_of(minstrel), median_of(given_back), median_of(bare));
         println!(
-            "server in its own process, median of 3: commands only minstrel {minstrel:.0} events/s, bare poise {bare:.0} events/s (ratio {:.2}); mixed {:.0} events/s (rounds {mixed:.0?})",
+            "server in its own process, median of 3: commands only minstrel {minstrel:.0} events/s, with memory given back {given_back:.0} events/s, bare poise {bare:.0} events/s (ratios to bare {:.2} and {:.2}); mixed {:.0} events/s (rounds {mixed:.0?})",
             minstrel / bare,
+            given_back / bare,
             median_of(mixed.clone())
         );
-        if only_end_to_end {
+        if only_end_to_end || only_out_of_process {
             return;
         }
         slow_suggestions().await;

@@ -10,7 +10,9 @@
 //!   10-30% of guest speed; the epoch check is a load and a compare.)
 //! - Pooling allocator: instance slots, memories and stacks are reserved up front and
 //!   reused, so a fresh instance per call costs microseconds. Its size bounds how many
-//!   calls run at once ([`super::PluginsConfig::max_concurrent_calls`]).
+//!   calls run at once ([`super::PluginsConfig::max_concurrent_calls`]). A slot's
+//!   memory is zeroed in place for the next call
+//!   ([`super::PluginsConfig::keep_resident_bytes`]), not handed back to the kernel.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::config::plugins::PluginsConfig;
 
@@ -52,6 +54,15 @@ impl PluginEngine {
             .max_memories_per_component(2)
             .max_tables_per_component(4)
             .max_memory_size(memory as usize);
+        // Reset in place what a call dirtied (the dirty pages found with PAGEMAP_SCAN
+        // where the kernel has it), up to the configured size, rather than madvise it
+        // away: each madvise flushes the TLB of every core running the process.
+        let keep = usize::try_from(config.keep_resident_bytes).unwrap_or(usize::MAX);
+        if keep > 0 {
+            pool.linear_memory_keep_resident(keep)
+                .table_keep_resident(keep.min(64 << 10))
+                .pagemap_scan(Enabled::Auto);
+        }
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .epoch_interruption(true)
