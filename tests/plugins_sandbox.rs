@@ -138,6 +138,17 @@ async fn panic_is_one_failed_call_with_its_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_call_sees_what_an_earlier_call_left_in_memory() {
+    // Memory is zeroed in place between calls (`keep_resident_bytes`), not handed back
+    // to the kernel: each call must still start from a clean instance.
+    let (_tmp, host) = hostile_host(None).await;
+    for _ in 0..20 {
+        let answer = attack(&host, "snoop", &[]).await.unwrap();
+        assert_eq!(answer, "0 bytes left behind, 1048576 written");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_files_and_no_environment() {
     let (_tmp, host) = hostile_host(None).await;
     for path in ["/etc/hostname", "/etc/passwd", "plugins/hostile.wasm", "."] {

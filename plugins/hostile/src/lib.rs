@@ -20,8 +20,15 @@ const ATTACKS: &[&str] = &[
     "kv",
     "llm",
     "player",
+    "snoop",
     "ok",
 ];
+
+/// Zero-initialised memory (`.bss`): no data segment writes it, so each instance sees
+/// whatever its memory held when the instance began.
+static mut LEFT_BEHIND: [u8; 4096] = [0; 4096];
+/// What `snoop` writes there, and reports finding.
+const SECRET: &[u8] = b"a secret a previous call left";
 
 fn recurse(n: u64) -> u64 {
     if n == 0 {
@@ -97,6 +104,19 @@ impl Command for Hostile {
                 Ok(Reply::text(llm::chat(&request)?))
             }
             "player" => Ok(Reply::text(format!("{}", player::queue(1)?.len()))),
+            // Reads what an earlier call may have left in memory, then leaves something.
+            "snoop" => {
+                // SAFETY: one call runs in an instance at a time; nothing else touches it.
+                let left = unsafe { &mut *std::ptr::addr_of_mut!(LEFT_BEHIND) };
+                let found = black_box(&left[..]).iter().filter(|b| **b != 0).count();
+                left[..SECRET.len()].copy_from_slice(SECRET);
+                // A megabyte of heap too, written all over.
+                let heap = black_box(vec![0xA5u8; 1 << 20]);
+                Ok(Reply::text(format!(
+                    "{found} bytes left behind, {} written",
+                    heap.len()
+                )))
+            }
             "ok" => Ok(Reply::text("still fine")),
             other => Err(format!("unknown attack {other}")),
         }
