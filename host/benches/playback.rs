@@ -5,7 +5,8 @@
 //!    loudness measurement + Opus rendition) and a cached one.
 //!    And for an uncached 4-minute song that a loopback host sends at 1 MB/s through the
 //!    `http` source: played from its download as it arrives, against waiting for the
-//!    whole download and its rendition, alternating in one host.
+//!    whole download and its rendition, alternating in one host. And for a live
+//!    station (the `radio` source, a loopback Icecast-style server).
 //! 2. The most guilds that play at once in real time through Minstrel's players, against
 //!    bare songbird drivers playing the same rendition in the same run. Real time: every
 //!    guild receives at least 98% of its 20 ms packets over the window and at most 1% of
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use minstrel::app;
 use minstrel::config::MediaConfig;
+use minstrel::config::plugins::Setting;
 use minstrel::config::{Config, PlayerConfig};
 use minstrel::discord::BotOptions;
 use minstrel::media::{AudioWriter, Media};
@@ -31,6 +33,7 @@ use minstrel::plugins::Grant;
 use minstrel_local::discord::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC};
 use minstrel_local::discord::{LocalDiscord, World};
 use minstrel_local::http::{LocalHttp, Route};
+use minstrel_local::radio::LocalRadio;
 use songbird::ConnectionInfo;
 use songbird::driver::Driver;
 use songbird::input::File;
@@ -94,6 +97,26 @@ async fn stop(world: &World) {
         }
         last = now;
     }
+}
+
+/// 10 s of a 440 Hz tone as 128 kbit/s MP3, for the station to loop.
+fn mp3(dir: &Path) -> Vec<u8> {
+    let path = dir.join("station.mp3");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=10",
+        ])
+        .args(["-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success(), "ffmpeg made no MP3");
+    std::fs::read(&path).unwrap()
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -337,7 +360,7 @@ async fn run() {
     config.plugins.call_timeout_ms = 60_000;
     config.plugins.host_calls_per_call = 1_000_000;
     std::fs::create_dir_all(&config.plugins.dir).unwrap();
-    for name in ["tone", "http"] {
+    for name in ["tone", "http", "radio"] {
         let installed = config.plugins.dir.join(format!("{name}.wasm"));
         std::fs::copy(built_plugin(name), installed).unwrap();
     }
@@ -351,6 +374,29 @@ async fn run() {
             allow_private_addresses: true,
             ..Grant::default()
         },
+    );
+    // A station sending 128 kbit/s MP3 in real time, after a 32 KiB burst.
+    let radio = LocalRadio::start(mp3(tmp.path()), 16_000, "On Air")
+        .await
+        .unwrap();
+    config.plugins.grants.insert(
+        "radio".into(),
+        Grant {
+            interfaces: vec!["http".into()],
+            http_hosts: vec!["127.0.0.1".into()],
+            http_ports: vec![radio.port()],
+            allow_private_addresses: true,
+            ..Grant::default()
+        },
+    );
+    config.plugins.config.insert(
+        "radio".into(),
+        [(
+            "stations".to_string(),
+            Setting(format!("local={}", radio.url())),
+        )]
+        .into_iter()
+        .collect(),
     );
     let options = BotOptions {
         token: "bench".into(),
@@ -386,6 +432,16 @@ async fn run() {
         "play -> first packet (3 min track, {RUNS} runs): uncached median {:.0} ms, cached median {:.1} ms",
         median(uncached).as_secs_f64() * 1e3,
         median(cached).as_secs_f64() * 1e3
+    );
+    let mut live = Vec::new();
+    for _ in 0..RUNS {
+        live.push(play_to_first_packet(&world, "!play radio:local").await);
+        stop(&world).await;
+    }
+    println!(
+        "play -> first packet of a live station (MP3 at 128 kbit/s after a 32 KiB burst, {RUNS} runs, {} connections): median {:.0} ms",
+        radio.connections(),
+        median(live).as_secs_f64() * 1e3
     );
     first_play_of_a_download(&host, &world, &config, &remote, tmp.path()).await;
     world.send_message(ALICE, "!leave", 1);
