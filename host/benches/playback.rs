@@ -99,24 +99,18 @@ async fn stop(world: &World) {
     }
 }
 
-/// 10 s of a 440 Hz tone as 128 kbit/s MP3, for the station to loop.
-fn mp3(dir: &Path) -> Vec<u8> {
-    let path = dir.join("station.mp3");
+/// A 440 Hz tone of `secs` seconds encoded with `codec` (the extension of `path`
+/// picks the container), by the real ffmpeg; its bytes.
+fn sine(path: &Path, secs: u32, codec: &[&str]) -> Vec<u8> {
     let made = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:duration=10",
-        ])
-        .args(["-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k"])
-        .arg(&path)
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={secs}"))
+        .args(codec)
+        .arg(path)
         .status()
         .unwrap();
-    assert!(made.success(), "ffmpeg made no MP3");
-    std::fs::read(&path).unwrap()
+    assert!(made.success(), "ffmpeg made no {}", path.display());
+    std::fs::read(path).unwrap()
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -177,22 +171,8 @@ async fn first_play_of_a_download(
     remote: &LocalHttp,
     dir: &Path,
 ) {
-    let song = dir.join("four-minutes.ogg");
-    let made = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:duration=240",
-        ])
-        .args(["-ac", "2", "-c:a", "libopus", "-b:a", "128k", "-vbr", "off"])
-        .arg(&song)
-        .status()
-        .unwrap();
-    assert!(made.success(), "ffmpeg made no song");
-    let body = std::fs::read(&song).unwrap();
+    let codec = ["-ac", "2", "-c:a", "libopus", "-b:a", "128k", "-vbr", "off"];
+    let body = sine(&dir.join("four-minutes.ogg"), 240, &codec);
     let whole = Renderer::new(PlayerConfig {
         stream_first_play: false,
         ..config.player.clone()
@@ -376,9 +356,9 @@ async fn run() {
         },
     );
     // A station sending 128 kbit/s MP3 in real time, after a 32 KiB burst.
-    let radio = LocalRadio::start(mp3(tmp.path()), 16_000, "On Air")
-        .await
-        .unwrap();
+    let mp3 = ["-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k"];
+    let station = sine(&tmp.path().join("station.mp3"), 10, &mp3);
+    let radio = LocalRadio::start(station, 16_000, "On Air").await.unwrap();
     config.plugins.grants.insert(
         "radio".into(),
         Grant {
