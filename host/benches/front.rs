@@ -35,6 +35,7 @@ use minstrel::plugins::{Grant, HostServices, NoServices, PluginHost, PluginsConf
 use minstrel::store::Store;
 use minstrel_local::discord::LocalDiscord;
 use minstrel_local::discord::payloads::{ALICE, GUILD_ID};
+use minstrel_local::discord::process::ServerProcess;
 
 use built::component;
 
@@ -195,66 +196,6 @@ async fn bare_poise() -> f64 {
     shards.shutdown_all().await;
     running.abort();
     EVENTS as f64 / took.as_secs_f64()
-}
-
-/// The local Discord server in a process of its own (`local-discord`, built beside this
-/// bench), driven through its stdin: see `crates/minstrel-local/src/bin`.
-struct ServerProcess {
-    _child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
-    base_url: String,
-}
-
-impl ServerProcess {
-    async fn start() -> Self {
-        use tokio::io::AsyncBufReadExt;
-        let exe = std::env::current_exe().unwrap();
-        let bin = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .unwrap()
-            .join("local-discord");
-        assert!(
-            bin.exists(),
-            "build it first: cargo build --release -p minstrel-local --bin local-discord"
-        );
-        let mut child = tokio::process::Command::new(bin)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let base_url = lines.next_line().await.unwrap().expect("the server's URL");
-        Self {
-            _child: child,
-            stdin,
-            lines,
-            base_url,
-        }
-    }
-
-    async fn ask(&mut self, command: &str) -> String {
-        use tokio::io::AsyncWriteExt;
-        self.stdin
-            .write_all(format!("{command}\n").as_bytes())
-            .await
-            .unwrap();
-        self.lines.next_line().await.unwrap().expect("an answer")
-    }
-
-    /// Events per second of `run N EVERY`.
-    async fn run(&mut self, n: u64, every: u64) -> f64 {
-        let answer = self.ask(&format!("run {n} {every}")).await;
-        let micros: f64 = answer
-            .strip_prefix("done ")
-            .unwrap_or_else(|| panic!("the server answered {answer:?}"))
-            .parse()
-            .unwrap();
-        n as f64 / (micros / 1e6)
-    }
 }
 
 /// Part 1 with the server in its own process: (commands only, mixed) events per second

@@ -8,9 +8,11 @@
 //!    whole download and its rendition, alternating in one host. And for a live
 //!    station (the `radio` source, a loopback Icecast-style server).
 //! 2. The most guilds that play at once in real time through Minstrel's players, against
-//!    bare songbird drivers playing the same rendition in the same run. Real time: every
-//!    guild receives at least 98% of its 20 ms packets over the window and at most 1% of
-//!    packet gaps exceed 40 ms.
+//!    bare songbird drivers playing the same rendition in the same run, with the voice
+//!    endpoint in a process of its own (`local-discord`: build it first, `cargo build
+//!    --release -p minstrel-local --bin local-discord`). Real time: every guild receives
+//!    at least 98% of its 20 ms packets over the window and at most 1% of packet gaps
+//!    exceed 40 ms (`World::real_time`).
 //!
 //! Run: `scripts/build-plugins.sh && cargo bench -p minstrel --bench playback`
 //! (`--profile dev` for a quicker build; the ratio compares both in the same build;
@@ -30,7 +32,8 @@ use minstrel::media::{AudioWriter, Media};
 use minstrel::player::rendition::Renderer;
 use minstrel::player::{Command, Filter, Playable, Players, Progress, Song, prepare};
 use minstrel::plugins::Grant;
-use minstrel_local::discord::payloads::{ALICE, BOT_ID, GUILD_ID, MUSIC};
+use minstrel_local::discord::payloads::{ALICE, GUILD_ID, MUSIC};
+use minstrel_local::discord::process::ServerProcess;
 use minstrel_local::discord::{LocalDiscord, World};
 use minstrel_local::http::{LocalHttp, Route};
 use minstrel_local::radio::LocalRadio;
@@ -116,35 +119,6 @@ fn sine(path: &Path, secs: u32, codec: &[&str]) -> Vec<u8> {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
-}
-
-/// Whether every guild played in real time over the window, and the worst guild's
-/// (packets, late gaps).
-async fn measure(world: &World, guilds: &[u64]) -> (bool, u64, u64) {
-    let voice = world.voice();
-    let all_playing = wait_until(Duration::from_secs(60), || {
-        guilds.iter().all(|g| audio_packets(world, *g) > 0)
-    })
-    .await;
-    if !all_playing {
-        return (false, 0, 0);
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let start: Vec<_> = guilds.iter().map(|g| voice.stats(*g)).collect();
-    tokio::time::sleep(WINDOW).await;
-    let expected = WINDOW.as_millis() as u64 / 20;
-    let mut ok = true;
-    let (mut worst_packets, mut worst_late) = (u64::MAX, 0);
-    for (g, before) in guilds.iter().zip(start) {
-        let after = voice.stats(*g);
-        let packets = after.packets - before.packets;
-        let late = after.arrival.late - before.arrival.late;
-        let intervals = (after.arrival.intervals - before.arrival.intervals).max(1);
-        worst_packets = worst_packets.min(packets);
-        worst_late = worst_late.max(late);
-        ok &= packets * 100 >= expected * 98 && late * 100 <= intervals;
-    }
-    (ok, worst_packets, worst_late)
 }
 
 fn song() -> Song {
@@ -302,12 +276,13 @@ async fn start_minstrel(players: &Players, guilds: &[u64]) {
     futures::future::join_all(joins).await;
 }
 
-/// Connects bare songbird drivers in `guilds`, each playing `path`.
-async fn start_bare(world: &World, path: &Path, guilds: &[u64]) -> Vec<Driver> {
+/// Connects bare songbird drivers in `guilds` of the server process, each playing
+/// `path`.
+async fn start_bare(server: &mut ServerProcess, path: &Path, guilds: &[u64]) -> Vec<Driver> {
     let id = |v: u64| NonZeroU64::new(v).unwrap();
     let mut drivers = Vec::new();
     for g in guilds {
-        let grant = world.voice().grant(*g, MUSIC, BOT_ID, &format!("bare-{g}"));
+        let grant = server.grant(*g).await;
         let mut driver = Driver::new(songbird::Config::default());
         driver
             .connect(ConnectionInfo {
@@ -386,7 +361,7 @@ async fn run() {
         mention_order: Vec::new(),
         shards: minstrel::shards::ShardPlan::Single,
     };
-    let host = app::start(&config, options).await.unwrap();
+    let host = app::start(&config, options.clone()).await.unwrap();
     assert!(
         world
             .wait_for(Duration::from_secs(60), |w| !w.guild_commands().is_empty())
@@ -430,8 +405,22 @@ async fn run() {
         return;
     }
 
-    // 2. Guilds in real time: Minstrel's players vs bare songbird, same file, same run.
-    // Each side ramps up, keeping the guilds already playing.
+    host.shutdown().await;
+
+    // 2. Guilds in real time: Minstrel's players vs bare songbird, same file, same run,
+    // with the voice endpoint (which decrypts and times every packet) in a process of
+    // its own. Each side ramps up, keeping the guilds already playing, until a step
+    // falls out of real time.
+    let mut server = ServerProcess::start().await;
+    let ramp = Config {
+        data_dir: tmp.path().join("data-ramp"),
+        ..config.clone()
+    };
+    let options = BotOptions {
+        api_base: Some(server.base_url.clone()),
+        ..options
+    };
+    let host = app::start(&ramp, options).await.unwrap();
     let players = host.players.clone();
     let rendition = match players
         .prepare(&song(), Filter::Off, &Progress::default())
@@ -448,29 +437,37 @@ async fn run() {
             .unwrap(),
         Playable::Live(_) => unreachable!("the tone is no live stream"),
     };
-    let steps = [50usize, 100, 200, 300, 400, 600, 800];
+    let steps = [
+        100usize, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 2000, 2500, 3000,
+    ];
     let mut best = [0usize; 2];
     for side in 0..2 {
         let base = 100_000 + side as u64 * 10_000;
         let mut playing = 0usize;
         let mut drivers = Vec::new();
         for n in steps {
-            let guilds: Vec<u64> = (playing as u64..n as u64).map(|i| base + i).collect();
-            world.add_voice_only_guilds(guilds.iter().copied());
+            let (from, to) = (base + playing as u64, base + n as u64);
+            server.voice_guilds(from, to).await;
+            let guilds: Vec<u64> = (from..to).collect();
             if side == 0 {
                 start_minstrel(&players, &guilds).await;
             } else {
-                drivers.extend(start_bare(&world, &rendition.path, &guilds).await);
+                drivers.extend(start_bare(&mut server, &rendition.path, &guilds).await);
             }
             playing = n;
-            let all: Vec<u64> = (0..n as u64).map(|i| base + i).collect();
-            let (ok, packets, late) = measure(&world, &all).await;
+            let found = server.real_time(base, to, WINDOW).await;
             println!(
-                "{}, {n} guilds: {} (worst guild {packets}/250 packets, {late} late gaps)",
+                "{}, {n} guilds: {} (worst guild {}/250 packets, {} late gaps)",
                 ["minstrel", "bare songbird"][side],
-                if ok { "real time" } else { "NOT real time" }
+                if found.ok {
+                    "real time"
+                } else {
+                    "NOT real time"
+                },
+                found.worst_packets,
+                found.worst_late,
             );
-            if !ok {
+            if !found.ok {
                 break;
             }
             best[side] = n;
@@ -479,17 +476,16 @@ async fn run() {
         for i in 0..playing as u64 {
             if side == 0 {
                 let _ = players.command(base + i, Command::Leave).await;
-            } else {
-                world.voice().revoke(base + i);
             }
         }
+        server.revoke(base, base + playing as u64).await;
         for mut driver in drivers {
             driver.leave();
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
     println!(
-        "most guilds in real time: minstrel {}, bare songbird {} (ratio {:.2})",
+        "most guilds in real time, endpoint in its own process: minstrel {}, bare songbird {} (ratio {:.2})",
         best[0],
         best[1],
         best[0] as f64 / best[1].max(1) as f64

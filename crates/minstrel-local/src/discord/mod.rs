@@ -32,6 +32,7 @@
 
 pub mod gateway;
 pub mod payloads;
+pub mod process;
 pub mod rest;
 pub mod voice;
 pub mod world;
@@ -41,7 +42,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use voice::{VoiceGrant, VoiceStats};
-pub use world::{RestCall, World};
+pub use world::{RealTime, RestCall, World};
 
 /// A running local server; stops when dropped.
 pub struct LocalDiscord {

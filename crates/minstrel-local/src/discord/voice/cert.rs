@@ -84,6 +84,20 @@ pub fn write_trust_bundle(dir: &Path) -> io::Result<PathBuf> {
     Ok(path)
 }
 
+/// Adds this process's certificate to the trust bundle at `path` (another process's
+/// `SSL_CERT_FILE`, written by [`write_trust_bundle`]), so that process's clients also
+/// trust this process's endpoint. Replaces the file in one rename.
+pub fn add_to_bundle(path: &Path) -> io::Result<()> {
+    let mut bundle = std::fs::read_to_string(path)?;
+    if !bundle.ends_with('\n') {
+        bundle.push('\n');
+    }
+    bundle.push_str(&certificate()?.pem);
+    let tmp = path.with_extension(format!("pem.{}", std::process::id()));
+    std::fs::write(&tmp, bundle)?;
+    std::fs::rename(&tmp, path)
+}
+
 /// The process's trust bundle, written once under the temp dir in a folder named for
 /// this process (folders of processes that have exited are removed on the way).
 pub fn trust_bundle() -> io::Result<PathBuf> {

@@ -34,7 +34,9 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
-pub use cert::{certificate_pem, trust_bundle, trust_in_this_process, write_trust_bundle};
+pub use cert::{
+    add_to_bundle, certificate_pem, trust_bundle, trust_in_this_process, write_trust_bundle,
+};
 pub use stats::{Arrival, LATE_GAP, VoiceStats};
 
 /// What the gateway gave one user for one guild's voice connection: the values

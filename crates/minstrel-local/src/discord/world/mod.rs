@@ -25,6 +25,8 @@ mod load;
 mod sessions;
 mod voice;
 
+pub use load::RealTime;
+
 const BOT_ID_STR: &str = "1000";
 
 /// Already-delivered dispatches a session remembers for replay on resume.
