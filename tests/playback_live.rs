@@ -1,7 +1,8 @@
 //! Live streams end to end (the real bot against the local Discord server and its voice
 //! endpoint, the `radio` source, real ffmpeg): an Icecast-style station plays as it
 //! arrives with its ICY title in `/nowplaying`, plays on through a dropped connection,
-//! refuses to seek, and leaves nothing in the cache; an HLS playlist made by ffmpeg
+//! refuses to seek, leaves nothing in the cache, and plays again from a queue saved
+//! across a restart; an HLS playlist made by ffmpeg
 //! plays whole and ends; a stream the source's grant does not reach is refused before
 //! it is queued.
 //!
@@ -114,6 +115,45 @@ fn a_station_plays_live_with_its_title_through_a_dropped_connection_and_caches_n
         assert_eq!(stats.index.tracks, 0, "{stats:?}");
         assert_eq!(temp_files(&config.data_dir), 0);
         command(world, "!stop", |c| !c.is_empty()).await;
+        host.shutdown().await;
+    });
+}
+
+#[test]
+fn a_station_in_a_saved_queue_plays_again_after_a_restart() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let mp3 = tmp.path().join("loop.mp3");
+        sine(
+            &mp3,
+            440,
+            10,
+            &["-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k"],
+        );
+        let radio = LocalRadio::start(std::fs::read(&mp3).unwrap(), RATE, "First Song")
+            .await
+            .unwrap();
+        let config = radio_config(tmp.path(), radio.port(), &radio.url());
+        let server = LocalDiscord::start().await.unwrap();
+        let world = server.world();
+        let host = start_bot(&server, &config).await;
+        alice_joins(world).await;
+        command(world, "!play radio:local", |c| {
+            c == "Playing **local** (live)"
+        })
+        .await;
+        wait_packets(world, 50).await;
+
+        // The bot stops (saving its queue) and starts again on the same data.
+        host.shutdown().await;
+        let stopped = audio_packets(world);
+        let host = start_bot(&server, &config).await;
+        wait_packets(world, stopped + 100).await;
+        assert_eq!(radio.connections(), 2, "the station was not asked again");
+        let now = now_playing(world).await;
+        assert!(now.contains("**local** (live)"), "{now}");
+        assert!(now.contains("Now on air: First Song"), "{now}");
+        assert_eq!(host.store.stats().await.unwrap().index.tracks, 0);
         host.shutdown().await;
     });
 }
