@@ -11,6 +11,7 @@
 
 use std::path::Path;
 
+use minstrel::app::Host;
 use minstrel::config::Config;
 use minstrel::config::plugins::Setting;
 use minstrel::plugins::Grant;
@@ -48,6 +49,33 @@ fn radio_config(dir: &Path, port: u16, url: &str) -> Config {
     config
 }
 
+/// A station looping a 10 s MP3 tone titled "First Song", the bot on a config with
+/// it as `local`, and `!play radio:local` heard for a second (so the first metadata
+/// block, which comes before that second, has been read).
+async fn station_playing(dir: &Path) -> (LocalRadio, Config, LocalDiscord, Host) {
+    let mp3 = dir.join("loop.mp3");
+    sine(
+        &mp3,
+        440,
+        10,
+        &["-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k"],
+    );
+    let radio = LocalRadio::start(std::fs::read(&mp3).unwrap(), RATE, "First Song")
+        .await
+        .unwrap();
+    let config = radio_config(dir, radio.port(), &radio.url());
+    let server = LocalDiscord::start().await.unwrap();
+    let world = server.world();
+    let host = start_bot(&server, &config).await;
+    alice_joins(world).await;
+    command(world, "!play radio:local", |c| {
+        c == "Playing **local** (live)"
+    })
+    .await;
+    wait_packets(world, 50).await;
+    (radio, config, server, host)
+}
+
 /// `/nowplaying`'s answer.
 async fn now_playing(world: &minstrel_local::discord::World) -> String {
     command(world, "!nowplaying", |_| true).await
@@ -57,28 +85,8 @@ async fn now_playing(world: &minstrel_local::discord::World) -> String {
 fn a_station_plays_live_with_its_title_through_a_dropped_connection_and_caches_nothing() {
     run(async {
         let tmp = tempfile::tempdir().unwrap();
-        let mp3 = tmp.path().join("loop.mp3");
-        sine(
-            &mp3,
-            440,
-            10,
-            &["-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k"],
-        );
-        let radio = LocalRadio::start(std::fs::read(&mp3).unwrap(), RATE, "First Song")
-            .await
-            .unwrap();
-        let config = radio_config(tmp.path(), radio.port(), &radio.url());
-        let server = LocalDiscord::start().await.unwrap();
+        let (radio, config, server, host) = station_playing(tmp.path()).await;
         let world = server.world();
-        let host = start_bot(&server, &config).await;
-        alice_joins(world).await;
-
-        command(world, "!play radio:local", |c| {
-            c == "Playing **local** (live)"
-        })
-        .await;
-        // A second heard: the first metadata block came before it.
-        wait_packets(world, 50).await;
         let now = now_playing(world).await;
         assert!(now.contains("Now on air: First Song"), "{now}");
         assert_eq!(
@@ -123,26 +131,8 @@ fn a_station_plays_live_with_its_title_through_a_dropped_connection_and_caches_n
 fn a_station_in_a_saved_queue_plays_again_after_a_restart() {
     run(async {
         let tmp = tempfile::tempdir().unwrap();
-        let mp3 = tmp.path().join("loop.mp3");
-        sine(
-            &mp3,
-            440,
-            10,
-            &["-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k"],
-        );
-        let radio = LocalRadio::start(std::fs::read(&mp3).unwrap(), RATE, "First Song")
-            .await
-            .unwrap();
-        let config = radio_config(tmp.path(), radio.port(), &radio.url());
-        let server = LocalDiscord::start().await.unwrap();
+        let (radio, config, server, host) = station_playing(tmp.path()).await;
         let world = server.world();
-        let host = start_bot(&server, &config).await;
-        alice_joins(world).await;
-        command(world, "!play radio:local", |c| {
-            c == "Playing **local** (live)"
-        })
-        .await;
-        wait_packets(world, 50).await;
 
         // The bot stops (saving its queue) and starts again on the same data.
         host.shutdown().await;
