@@ -1,8 +1,8 @@
 //! Live streams end to end (the real bot against the local Discord server and its voice
 //! endpoint, the `radio` source, real ffmpeg): an Icecast-style station plays as it
 //! arrives with its ICY title in `/nowplaying`, plays on through a dropped connection,
-//! refuses to seek, leaves nothing in the cache, and plays again from a queue saved
-//! across a restart; an HLS playlist made by ffmpeg
+//! refuses to seek, leaves nothing in the cache, shows its title in the `nowplaying`
+//! plugin's message, and plays again from a queue saved across a restart; an HLS playlist made by ffmpeg
 //! plays whole and ends; a stream the source's grant does not reach is refused before
 //! it is queued.
 //!
@@ -15,10 +15,11 @@ use minstrel::app::Host;
 use minstrel::config::Config;
 use minstrel::config::plugins::Setting;
 use minstrel::plugins::Grant;
-use minstrel_local::discord::LocalDiscord;
+use minstrel_local::discord::payloads::ALICE;
+use minstrel_local::discord::{LocalDiscord, World};
 use minstrel_local::http::{LocalHttp, Route};
 use minstrel_local::radio::LocalRadio;
-use minstrel_tests::bot::WAIT;
+use minstrel_tests::bot::{WAIT, install, interaction_reply};
 use minstrel_tests::playback::{
     alice_joins, audio_packets, command, config_with, heard_whole, start_bot, wait_packets,
 };
@@ -53,6 +54,14 @@ fn radio_config(dir: &Path, port: u16, url: &str) -> Config {
 /// it as `local`, and `!play radio:local` heard for a second (so the first metadata
 /// block, which comes before that second, has been read).
 async fn station_playing(dir: &Path) -> (LocalRadio, Config, LocalDiscord, Host) {
+    station_playing_with(dir, |_| {}).await
+}
+
+/// [`station_playing`], with the config changed by `change` first.
+async fn station_playing_with(
+    dir: &Path,
+    change: impl FnOnce(&mut Config),
+) -> (LocalRadio, Config, LocalDiscord, Host) {
     let mp3 = dir.join("loop.mp3");
     sine(
         &mp3,
@@ -63,7 +72,8 @@ async fn station_playing(dir: &Path) -> (LocalRadio, Config, LocalDiscord, Host)
     let radio = LocalRadio::start(std::fs::read(&mp3).unwrap(), RATE, "First Song")
         .await
         .unwrap();
-    let config = radio_config(dir, radio.port(), &radio.url());
+    let mut config = radio_config(dir, radio.port(), &radio.url());
+    change(&mut config);
     let server = LocalDiscord::start().await.unwrap();
     let world = server.world();
     let host = start_bot(&server, &config).await;
@@ -122,6 +132,48 @@ fn a_station_plays_live_with_its_title_through_a_dropped_connection_and_caches_n
         let stats = host.store.stats().await.unwrap();
         assert_eq!(stats.index.tracks, 0, "{stats:?}");
         assert_eq!(temp_files(&config.data_dir), 0);
+        command(world, "!stop", |c| !c.is_empty()).await;
+        host.shutdown().await;
+    });
+}
+
+/// The `nowplaying` plugin's message shows what the station says is on air (through
+/// the player's `on-air`), markdown-escaped, and follows the station when it changes.
+#[test]
+fn the_controls_message_follows_the_station_title() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let (radio, _config, server, host) = station_playing_with(tmp.path(), |config| {
+            install(config, "nowplaying", "nowplaying");
+            let interfaces = ["player", "player-events", "kv", "timers", "messages"];
+            let grant = Grant {
+                interfaces: interfaces.map(String::from).to_vec(),
+                ..Grant::default()
+            };
+            config.plugins.grants.insert("nowplaying".into(), grant);
+        })
+        .await;
+        let world = server.world();
+        let token = world.slash(ALICE, "controls", serde_json::json!([]), 1);
+        interaction_reply(world, &token).await;
+        let on_air = |w: &World, title: &str| {
+            let line = format!("📻 Now on air: **{title}**");
+            w.bot_messages()
+                .iter()
+                .any(|m| m["content"].as_str().is_some_and(|c| c.contains(&line)))
+        };
+        let shown = world.wait_for(WAIT, |w| on_air(w, "First Song")).await;
+        assert!(shown, "no title: {:?}", world.bot_messages());
+
+        radio.set_title("Second *Song*");
+        let followed = world
+            .wait_for(WAIT, |w| on_air(w, "Second \\*Song\\*"))
+            .await;
+        assert!(
+            followed,
+            "the new title never showed: {:?}",
+            world.bot_messages()
+        );
         command(world, "!stop", |c| !c.is_empty()).await;
         host.shutdown().await;
     });

@@ -1,6 +1,6 @@
 //! The cache store across `minstrel` processes on one data dir: eight processes fetching
 //! one song cause one download, processes starting together on an empty data dir all
-//! come up, a waiting process takes over when the downloader is killed, and a loop of
+//! come up, a hit remembered in one process follows evictions in others, a waiting process takes over when the downloader is killed, and a loop of
 //! kill -9 leaves a consistent store. Real processes, real SQLite files and a real HTTP
 //! server on loopback.
 
@@ -45,6 +45,45 @@ async fn eight_processes_cause_one_download() {
     assert_eq!(server.hits("/song.opus"), 1, "exactly one HTTP request");
     assert_eq!(hashes, BTreeSet::from([hash_hex(&body)]));
     assert_eq!(downloads, 1);
+}
+
+/// A hit this process remembers (see `store::known`) follows what other processes do:
+/// another process evicts the song and caches different bytes for it, and a third
+/// caches the old bytes under another key, so the old blob's file is back. The next
+/// lookup here must find the new blob, not the remembered one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_hit_follows_what_other_processes_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalHttp::start().await.unwrap();
+    let (old, new) = (bytes(11, 64 * 1024), bytes(12, 64 * 1024));
+    server.route("/song.opus", Route::ok(old.clone()));
+    server.route("/copy.opus", Route::ok(old.clone()));
+    let url = server.url("/song.opus");
+    let fetch =
+        |url: &str| json_output(minstrel(dir.path()).args(["cache", "fetch", url, "--json"]));
+    assert_eq!(fetch(&url)["hash"], hash_hex(&old));
+
+    let store = open_store(dir.path(), test_config()).await;
+    let song = minstrel::store::TrackKey::from_url(&url).unwrap();
+    for _ in 0..2 {
+        let blob = store.lookup(&song).await.unwrap().expect("cached");
+        assert_eq!(blob.hash, hash_hex(&old));
+    }
+
+    let gc = json_output(
+        minstrel(dir.path())
+            .env("MINSTREL_STORE__MAX_CACHE_BYTES", "0")
+            .args(["cache", "gc", "--json"]),
+    );
+    assert_eq!(gc["evicted_blobs"], 1, "{gc}");
+    server.route("/song.opus", Route::ok(new.clone()));
+    assert_eq!(fetch(&url)["hash"], hash_hex(&new));
+    assert_eq!(fetch(&server.url("/copy.opus"))["hash"], hash_hex(&old));
+
+    let blob = store.lookup(&song).await.unwrap().expect("cached");
+    assert_eq!(blob.hash, hash_hex(&new), "a stale remembered hit");
+    assert_eq!(std::fs::read(&blob.path).unwrap(), new);
+    store.close().await;
 }
 
 #[test]

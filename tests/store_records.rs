@@ -1,7 +1,8 @@
 //! The store's records, across tasks and processes on one data dir: claims won exactly
 //! once and expiring, access counts never lost, the TTL metadata cache refreshed once
 //! and serving stale values when a refresh fails, a plugin's kv quota, plugins' timers
-//! claimed once (and again when a claim lapses), leases that keep
+//! claimed once (and again when a claim lapses), guild settings saved by another
+//! process read at once, leases that keep
 //! blobs from eviction (and lapse when their holder dies), and the scratch sweep. Real
 //! processes (children of this test binary) and real SQLite files.
 
@@ -14,8 +15,8 @@ use minstrel::shards::Owned;
 use minstrel::store::{Store, StoreError};
 use minstrel_tests::database;
 use minstrel_tests::process::{
-    Span, child_role, data_dir_env, rendezvous, result_of, results_together, spawn_child,
-    spawn_together, together_from_env,
+    Span, child_results, child_role, data_dir_env, rendezvous, result_of, results_together,
+    spawn_child, spawn_together, together_from_env,
 };
 use minstrel_tests::{CountingFetcher, bytes, hash_hex, key, open_store, test_config, wait_for};
 
@@ -49,7 +50,48 @@ async fn child() {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+        "settings" => {
+            let guild = std::env::var("GUILD").unwrap().parse().unwrap();
+            let settings = std::env::var("SETTINGS").unwrap();
+            store.set_guild_settings(guild, &settings).await.unwrap();
+            println!("RESULT saved");
+        }
         other => panic!("unknown child role {other}"),
+    }
+}
+
+/// A guild's settings are read on every command, so a process remembers them (see
+/// `store::known`); another process saving new ones is seen by the next read here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_saved_by_another_process_are_read_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), test_config()).await;
+    store
+        .set_guild_settings(7, r#"{"volume":10}"#)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let read = store.guild_settings(7).await.unwrap();
+        assert_eq!(read.as_deref(), Some(r#"{"volume":10}"#));
+    }
+    assert_eq!(store.guild_settings(8).await.unwrap(), None);
+    for (guild, settings) in [(7, r#"{"volume":55}"#), (8, r#"{"volume":70}"#)] {
+        let child = spawn_child(
+            "child",
+            "settings",
+            &[
+                data_dir_env(dir.path()),
+                ("GUILD", guild.to_string()),
+                ("SETTINGS", settings.into()),
+            ],
+        );
+        assert_eq!(child_results(child), ["saved"]);
+        let read = store.guild_settings(guild).await.unwrap();
+        assert_eq!(
+            read.as_deref(),
+            Some(settings),
+            "guild {guild}: stale settings"
+        );
     }
 }
 

@@ -225,6 +225,7 @@ impl HostServices for Services {
             track: track(now.song),
             position_ms: now.position.as_millis() as u64,
             paused: now.paused,
+            on_air: now.station_title,
         }))
     }
 

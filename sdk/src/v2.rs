@@ -282,8 +282,8 @@ pub mod llm {
 /// it serves: the invocation's, the press's, the event's or the timer's.
 pub mod player {
     pub use super::bindings::minstrel::plugin::player::{
-        LoopMode, Playing, Queued, enqueue, enqueue_at, now_playing, pause, queue, seek, set_loop,
-        skip, stop,
+        LoopMode, Playing, Queued, enqueue, enqueue_at, now_playing, on_air, pause, queue, seek,
+        set_loop, skip, stop,
     };
 }
 

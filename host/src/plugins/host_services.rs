@@ -79,6 +79,8 @@ pub struct Playing {
     pub requested_by: u64,
     pub position_ms: u64,
     pub paused: bool,
+    /// For a live stream, what the station says plays now (its ICY title).
+    pub on_air: Option<String>,
 }
 
 /// What repeats.

@@ -3,6 +3,7 @@
 //!
 //! - [`key`]: canonical `(source, id)` track keys and YouTube id extraction.
 //! - [`access`]: cache hits counted in memory and written in batches.
+//! - [`known`]: index reads remembered in memory, so that a hit skips the database.
 //! - `claims`: event claims, group-committed.
 //! - [`blobs`]: content-addressed files, written atomically through a cap-std `Dir`.
 //! - [`index`]: the database seam ([`Index`]); [`sqlite`] is the embedded backend,
@@ -27,6 +28,7 @@ pub mod filling;
 pub mod flights;
 pub mod index;
 pub mod key;
+pub mod known;
 pub mod leases;
 pub mod locks;
 pub mod meta;
@@ -110,6 +112,10 @@ struct Inner {
     claimer: claims::Claimer,
     /// Hits not yet written to the index (see [`access`]).
     accesses: access::Pending,
+    /// The index's generation (SQLite only), and what was read at it (see [`known`]).
+    generation: Option<known::Generation>,
+    cached_rows: known::Remembered<TrackKey, Option<index::BlobRow>>,
+    settings_rows: known::Remembered<u64, Option<String>>,
     /// See [`Stats::process_hits`].
     hits: std::sync::atomic::AtomicU64,
     misses: std::sync::atomic::AtomicU64,
@@ -125,17 +131,21 @@ impl Store {
         let scratch_rel = scratch::folder(config.database_url.is_some());
         root.create_dir_all(&scratch_rel)?;
         let scratch = root.open_dir(&scratch_rel)?;
-        let (index, locks): (Arc<dyn Index>, Locks) = match &config.database_url {
+        let (index, locks, generation): (Arc<dyn Index>, Locks, _) = match &config.database_url {
             None => {
                 root.create_dir_all("locks")?;
                 let locks = Locks::Files(root.open_dir("locks")?);
                 let db_path = blobs.root_path().join(DB_FILE);
                 let index = sqlite::SqliteIndex::open(&db_path, &locks).await?;
-                (Arc::new(index), locks)
+                (
+                    Arc::new(index),
+                    locks,
+                    Some(known::Generation::open(root)?),
+                )
             }
             Some(url) if postgres::is_postgres_url(url) => {
                 let (index, locks) = postgres::PgIndex::open(url).await?;
-                (Arc::new(index), Locks::Postgres(locks))
+                (Arc::new(index), Locks::Postgres(locks), None)
             }
             Some(_) => {
                 return Err(StoreError::Config(
@@ -146,7 +156,9 @@ impl Store {
             }
         };
         let scratch = (scratch, blobs.root_path().join(scratch_rel));
-        Ok(Self::with_index(config, index, blobs, locks, scratch))
+        Ok(Self::with_index(
+            config, index, blobs, locks, scratch, generation,
+        ))
     }
 
     fn with_index(
@@ -155,6 +167,7 @@ impl Store {
         blobs: Blobs,
         locks: Locks,
         (scratch, scratch_root): (Dir, PathBuf),
+        generation: Option<known::Generation>,
     ) -> Self {
         let claimer =
             claims::Claimer::spawn(Arc::clone(&index), config.claim_ttl().as_millis() as i64);
@@ -173,6 +186,9 @@ impl Store {
                 closed: Default::default(),
                 claimer,
                 accesses: Default::default(),
+                generation,
+                cached_rows: Default::default(),
+                settings_rows: Default::default(),
                 hits: Default::default(),
                 misses: Default::default(),
             }),
@@ -211,9 +227,10 @@ impl Store {
     }
 
     /// The cached blob for `key`, if any (counts as an access, written later: see
-    /// [`access`]). One read, hit or miss.
+    /// [`access`]). One read, hit or miss; a key seen before skips the database (see
+    /// [`known`]).
     pub async fn lookup(&self, key: &TrackKey) -> Result<Option<Blob>> {
-        let Some(row) = self.inner.index.peek(key).await? else {
+        let Some(row) = self.indexed(key).await? else {
             return Ok(None);
         };
         self.inner.accesses.add(key, now_ms());
@@ -224,6 +241,49 @@ impl Store {
             .blobs
             .exists(&row.hash)
             .then(|| self.inner.blobs.handle(&row.hash, row.size)))
+    }
+
+    /// The blob `key` maps to in the index, remembered or read.
+    async fn indexed(&self, key: &TrackKey) -> Result<Option<index::BlobRow>> {
+        let read = self.inner.index.peek(key);
+        self.remembered(&self.inner.cached_rows, key, Option::is_some, read)
+            .await
+    }
+
+    /// What `read` reads from the index for `key`, or what was remembered of it at the
+    /// index's generation (see [`known`]); `keep` says which values to remember.
+    async fn remembered<K, V>(
+        &self,
+        values: &known::Remembered<K, V>,
+        key: &K,
+        keep: impl Fn(&V) -> bool,
+        read: impl std::future::Future<Output = Result<V>>,
+    ) -> Result<V>
+    where
+        K: Eq + std::hash::Hash + Clone,
+        V: Clone,
+    {
+        let Some(generation) = &self.inner.generation else {
+            return read.await;
+        };
+        let seen = generation.read()?;
+        if let Some(value) = values.get(key, seen) {
+            return Ok(value);
+        }
+        let value = read.await?;
+        if keep(&value) {
+            values.remember(key, &value, seen);
+        }
+        Ok(value)
+    }
+
+    /// Tells every process that what it remembers may be stale (see [`known`]):
+    /// called once a change to tracks, blobs or guild settings has committed.
+    fn index_changed(&self) -> Result<()> {
+        match &self.inner.generation {
+            Some(generation) => generation.bump(),
+            None => Ok(()),
+        }
     }
 
     /// The blob for `key`, running `fetcher` only if it is not cached. However many
@@ -375,6 +435,7 @@ impl Store {
             size: blob.size,
         };
         inner.index.record(key, &row, now_ms()).await?;
+        self.index_changed()?;
         // Leased under the blob's lock, which eviction takes too.
         let lease = self.lease(&blob).await?;
         drop(blob_lock);

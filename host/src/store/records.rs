@@ -38,8 +38,11 @@ impl Store {
     }
 
     /// Guild `guild_id`'s settings (JSON), if it has any.
+    /// Read on every command in a guild, so remembered (see [`super::known`]).
     pub async fn guild_settings(&self, guild_id: u64) -> Result<Option<String>> {
-        self.inner.index.guild_settings_get(guild_id).await
+        let read = self.inner.index.guild_settings_get(guild_id);
+        self.remembered(&self.inner.settings_rows, &guild_id, |_| true, read)
+            .await
     }
 
     /// Replaces guild `guild_id`'s settings.
@@ -47,7 +50,8 @@ impl Store {
         self.inner
             .index
             .guild_settings_put(guild_id, settings, now_ms())
-            .await
+            .await?;
+        self.index_changed()
     }
 
     /// Plugin `plugin`'s live value for `key`.

@@ -130,6 +130,7 @@ pub fn view(
     playing: Option<&Playing>,
     next: &[Queued],
     mode: LoopMode,
+    on_air: Option<&str>,
     lyrics: Option<&str>,
 ) -> Reply {
     let Some(now) = playing else {
@@ -152,6 +153,9 @@ pub fn view(
         now.requested_by,
         next.len(),
     );
+    if let Some(title) = on_air {
+        content.push_str(&format!("\n📻 Now on air: **{}**", escape(title)));
+    }
     if let Some(lyrics) = lyrics {
         content.push_str("\n\n");
         content.push_str(lyrics);
@@ -183,10 +187,10 @@ pub fn view(
 /// paused), every few seconds, or as the next line of its lyrics begins.
 fn current_view(guild: u64) -> Result<(Reply, Option<u64>), String> {
     let playing = player::now_playing(guild)?;
-    let next = if playing.is_some() {
-        player::queue(guild)?
+    let (next, on_air) = if playing.is_some() {
+        (player::queue(guild)?, player::on_air(guild)?)
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     let lyrics = match &playing {
         Some(now) if get_u64("lyrics", guild) == Some(1) => {
@@ -206,7 +210,13 @@ fn current_view(guild: u64) -> Result<(Reply, Option<u64>), String> {
     });
     let line = lyrics.as_ref().map(|(text, _)| text.as_str());
     Ok((
-        view(playing.as_ref(), &next, loop_mode(guild), line),
+        view(
+            playing.as_ref(),
+            &next,
+            loop_mode(guild),
+            on_air.as_deref(),
+            line,
+        ),
         refresh,
     ))
 }
@@ -413,7 +423,7 @@ mod tests {
                 requested_by: 3001,
             })
             .collect();
-        let message = view(Some(&now), &next, LoopMode::Queue, None);
+        let message = view(Some(&now), &next, LoopMode::Queue, None, None);
         assert!(
             message.content.starts_with("⏸ Paused: **Song \\*A\\***"),
             "{}",
@@ -421,6 +431,7 @@ mod tests {
         );
         assert!(message.content.contains("0:30 / 1:00"));
         assert!(message.content.contains("12 up next · 🔁"));
+        assert!(!message.content.contains("on air"));
         assert_eq!(message.components.len(), 2);
         let v2::Component::Button(first) = &message.components[0][0] else {
             panic!()
@@ -434,7 +445,31 @@ mod tests {
         };
         assert_eq!(menu.options.len(), MENU);
         assert_eq!(menu.options[1].label, "2. Next 1");
-        let idle = view(None, &[], LoopMode::Off, None);
+        let idle = view(None, &[], LoopMode::Off, None, None);
         assert!(idle.components.is_empty() && idle.content.contains("Nothing is playing"));
+    }
+
+    #[test]
+    fn a_station_shows_what_it_says_is_on_air_as_plain_text() {
+        let now = Playing {
+            track: track("Radio One", None),
+            requested_by: 3000,
+            position_ms: 5_000,
+            paused: false,
+        };
+        let message = view(
+            Some(&now),
+            &[],
+            LoopMode::Off,
+            Some("*Hit* @everyone"),
+            None,
+        );
+        assert!(
+            message
+                .content
+                .contains("📻 Now on air: **\\*Hit\\* @\u{200b}everyone**"),
+            "{}",
+            message.content
+        );
     }
 }

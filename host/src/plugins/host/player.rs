@@ -212,6 +212,19 @@ mod v2 {
             .map_err(text))
         }
 
+        async fn on_air(
+            &mut self,
+            guild_id: u64,
+        ) -> wasmtime::Result<Result<Option<String>, String>> {
+            let (p, guild) = checked!(self, guild_id);
+            Ok((async {
+                let now = p.services.now_playing(&p.name, guild).await?;
+                Ok(now.and_then(|now| now.on_air))
+            })
+            .await
+            .map_err(text))
+        }
+
         async fn seek(
             &mut self,
             guild_id: u64,
