@@ -2,7 +2,8 @@
 //! endpoint, the `radio` source, real ffmpeg): an Icecast-style station plays as it
 //! arrives with its ICY title in `/nowplaying`, plays on through a dropped connection,
 //! refuses to seek, leaves nothing in the cache, shows its title in the `nowplaying`
-//! plugin's message, and plays again from a queue saved across a restart; an HLS playlist made by ffmpeg
+//! plugin's message, plays again from a queue saved across a restart and from a saved
+//! playlist; an HLS playlist made by ffmpeg
 //! plays whole and ends; a stream the source's grant does not reach is refused before
 //! it is queued.
 //!
@@ -19,7 +20,7 @@ use minstrel_local::discord::payloads::ALICE;
 use minstrel_local::discord::{LocalDiscord, World};
 use minstrel_local::http::{LocalHttp, Route};
 use minstrel_local::radio::LocalRadio;
-use minstrel_tests::bot::{WAIT, install, interaction_reply};
+use minstrel_tests::bot::{WAIT, install, install_http_source, interaction_reply, slash_answer};
 use minstrel_tests::playback::{
     alice_joins, audio_packets, command, config_with, heard_whole, start_bot, wait_packets,
 };
@@ -174,6 +175,52 @@ fn the_controls_message_follows_the_station_title() {
             "the new title never showed: {:?}",
             world.bot_messages()
         );
+        command(world, "!stop", |c| !c.is_empty()).await;
+        host.shutdown().await;
+    });
+}
+
+/// A station saved in a playlist comes back live when the playlist is loaded, through
+/// `radio`, with the `http` source beside it granted the same port: a playlist that
+/// kept the stream's bare URL would hand it to the file sources, which cannot play it.
+#[test]
+fn a_station_saved_in_a_playlist_plays_live_when_loaded() {
+    run(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let (radio, _config, server, host) = station_playing_with(tmp.path(), |config| {
+            let port = config.plugins.grants["radio"].http_ports[0];
+            install_http_source(config, port);
+            install(config, "playlists", "playlists");
+            let grant = Grant {
+                interfaces: ["player", "player-events", "kv"].map(String::from).to_vec(),
+                ..Grant::default()
+            };
+            config.plugins.grants.insert("playlists".into(), grant);
+        })
+        .await;
+        let world = server.world();
+        let playlist = |action: &str| {
+            serde_json::json!([
+                {"name": "action", "type": 3, "value": action},
+                {"name": "name", "type": 3, "value": "stations"},
+            ])
+        };
+        let saved = slash_answer(world, ALICE, "playlist", playlist("save")).await;
+        assert!(saved.starts_with("Saved **stations**: 1 songs."), "{saved}");
+        command(world, "!stop", |c| c.starts_with("Stopped")).await;
+
+        let loaded = slash_answer(world, ALICE, "playlist", playlist("load")).await;
+        assert_eq!(loaded, "Queued 1 songs from **stations**.");
+        let again = wait_for(WAIT, async || radio.connections() == 2).await;
+        assert!(
+            again,
+            "the station was not reached again: {}",
+            radio.connections()
+        );
+        let now = now_playing(world).await;
+        assert!(now.contains("(live)\nNow on air: First Song"), "{now}");
+        let stats = host.store.stats().await.unwrap();
+        assert_eq!(stats.index.tracks, 0, "a station was cached: {stats:?}");
         command(world, "!stop", |c| !c.is_empty()).await;
         host.shutdown().await;
     });

@@ -137,11 +137,7 @@ impl Store {
                 let locks = Locks::Files(root.open_dir("locks")?);
                 let db_path = blobs.root_path().join(DB_FILE);
                 let index = sqlite::SqliteIndex::open(&db_path, &locks).await?;
-                (
-                    Arc::new(index),
-                    locks,
-                    Some(known::Generation::open(root)?),
-                )
+                (Arc::new(index), locks, Some(known::Generation::open(root)?))
             }
             Some(url) if postgres::is_postgres_url(url) => {
                 let (index, locks) = postgres::PgIndex::open(url).await?;

@@ -98,6 +98,13 @@ fn stream_of(url: &str) -> Result<(String, Option<String>), String> {
         .ok_or_else(|| format!("{url} names no stream"))
 }
 
+/// The page a track shows (and a saved playlist asks for again): a station playlist
+/// URL, which this plugin claims again; never a bare stream URL, which only file
+/// sources would be asked to play.
+fn page_of(url: String) -> Option<String> {
+    Radio::claims(url.clone()).then_some(url)
+}
+
 struct Radio;
 
 impl Source for Radio {
@@ -134,7 +141,7 @@ impl Source for Radio {
             id,
             duration_ms: None,
             artwork_url: None,
-            page_url: Some(url),
+            page_url: page_of(url),
         }])
     }
 
@@ -182,5 +189,12 @@ mod tests {
         assert!(Radio::claims("http://ice.example.org/listen.pls".into()));
         assert!(!Radio::claims("https://example.org/song.mp3".into()));
         assert!(!Radio::claims("jazz".into()));
+    }
+
+    #[test]
+    fn only_a_station_playlist_is_a_page() {
+        let pls = "http://ice.example.org/listen.pls";
+        assert_eq!(page_of(pls.into()).as_deref(), Some(pls));
+        assert_eq!(page_of("http://ice.example.org/jazz".into()), None);
     }
 }
