@@ -95,6 +95,40 @@ async fn settings_saved_by_another_process_are_read_at_once() {
     }
 }
 
+/// One batch of claims, as the claimer writes it: a pair is won once, by its first
+/// place in the batch; a pair claimed before loses until that claim expires, and is
+/// then won once more; a batch larger than one statement holds is answered whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_claims_is_won_once_per_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), test_config()).await;
+    let index = store.index();
+    let now = minstrel::store::now_ms();
+    let batch = [("m", "1"), ("m", "2"), ("m", "1"), ("i", "1")];
+    let won = index.claim_many(&batch, now, now + 1_000).await.unwrap();
+    assert_eq!(won, [true, true, false, true]);
+    let won = index
+        .claim_many(&[("m", "2"), ("m", "3")], now, now + 1_000)
+        .await
+        .unwrap();
+    assert_eq!(won, [false, true]);
+    let later = now + 2_000; // every claim above has expired
+    let batch = [("m", "1"), ("m", "1"), ("m", "4"), ("m", "3")];
+    let won = index
+        .claim_many(&batch, later, later + 1_000)
+        .await
+        .unwrap();
+    assert_eq!(won, [true, false, true, true]);
+
+    let ids: Vec<String> = (0..1_200).map(|i| format!("big-{i}")).collect();
+    let mut batch: Vec<(&str, &str)> = ids.iter().map(|id| ("m", id.as_str())).collect();
+    batch.extend(ids.iter().rev().map(|id| ("m", id.as_str())));
+    let won = index.claim_many(&batch, now, now + 1_000).await.unwrap();
+    assert_eq!(won.len(), 2_400);
+    assert!(won[..1_200].iter().all(|&w| w), "a first claim lost");
+    assert!(won[1_200..].iter().all(|&w| !w), "a pair was won twice");
+}
+
 /// The part of a multi-process test each child does at the same time as the others;
 /// returns its results.
 async fn work_together(store: &Store, role: &str) -> Vec<String> {

@@ -23,6 +23,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqli
 
 /// How long a statement waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Claims per insert statement: 3 bound values each, well within SQLite's limit.
+const CLAIMS_PER_STATEMENT: usize = 500;
 
 #[derive(Debug, Clone)]
 pub struct SqliteIndex {
@@ -248,24 +250,33 @@ impl Index for SqliteIndex {
         now: i64,
         expires_at: i64,
     ) -> Result<Vec<bool>> {
+        // One statement for the whole batch: each statement is a round trip to sqlx's
+        // worker thread, which cost more than the insert itself. The rows it inserted
+        // or took over (an expired claim) come back: those pairs were won. A pair twice
+        // in the batch conflicts with its own first row, which has not expired.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut won = Vec::with_capacity(claims.len());
-        for (kind, id) in claims {
-            let done = sqlx::query(
-                "INSERT INTO claims (kind, id, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at
-                 WHERE claims.expires_at <= ?4",
-            )
-            .bind(kind)
-            .bind(id)
-            .bind(expires_at)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            won.push(done.rows_affected() == 1);
+        let mut taken = std::collections::HashSet::new();
+        for chunk in claims.chunks(CLAIMS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::new("INSERT INTO claims (kind, id, expires_at) ");
+            insert.push_values(chunk, |mut row, (kind, id)| {
+                row.push_bind(*kind).push_bind(*id).push_bind(expires_at);
+            });
+            insert.push(
+                " ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at
+                  WHERE claims.expires_at <= ",
+            );
+            insert.push_bind(now);
+            insert.push(" RETURNING kind, id");
+            for row in insert.build().fetch_all(&mut *tx).await? {
+                taken.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
+            }
         }
         tx.commit().await?;
-        Ok(won)
+        // Won by the first of a pair, once.
+        Ok(claims
+            .iter()
+            .map(|&(kind, id)| taken.remove(&(kind.to_string(), id.to_string())))
+            .collect())
     }
 
     async fn meta_get(&self, key: &str) -> Result<Option<(Vec<u8>, i64)>> {
