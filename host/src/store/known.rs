@@ -11,7 +11,9 @@
 //!
 //! Only for the embedded SQLite index, whose processes share one machine. With
 //! PostgreSQL the data dir may be a network file system, whose caches could hand back
-//! a stale generation, so every read asks the database.
+//! a stale generation, so every read asks the database. A change made to the database
+//! by other means than this store (a manual edit) is seen after the next change here
+//! or a restart.
 
 use std::collections::HashMap;
 use std::fs::File;
