@@ -33,8 +33,11 @@ impl ServerProcess {
         );
         let mut command = Command::new(bin);
         // This process's voice clients trust what its SSL_CERT_FILE lists: add the
-        // server's certificate there.
-        if let Some(bundle) = std::env::var_os("SSL_CERT_FILE") {
+        // server's certificate there, if that is a bundle written for this process
+        // (never the system's own, which SSL_CERT_FILE may name too).
+        if let Some(bundle) = std::env::var_os("SSL_CERT_FILE")
+            && crate::discord::voice::is_written_bundle(std::path::Path::new(&bundle))
+        {
             command.arg("--trust").arg(bundle);
         }
         let mut child = command

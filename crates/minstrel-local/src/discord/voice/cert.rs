@@ -18,6 +18,8 @@ use tokio_rustls::rustls;
 
 /// The system bundle included in trust bundles when present (Debian's path).
 const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// The name of every bundle [`write_trust_bundle`] writes.
+const BUNDLE_FILE: &str = "voice-trust.pem";
 
 pub(crate) struct LocalCertificate {
     pub pem: String,
@@ -67,7 +69,7 @@ pub fn write_trust_bundle(dir: &Path) -> io::Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| SYSTEM_BUNDLE.into());
     // A bundle we wrote ourselves is never folded in again.
-    if !inherited.ends_with("voice-trust.pem")
+    if !is_written_bundle(&inherited)
         && let Ok(existing) = std::fs::read_to_string(&inherited)
     {
         bundle.push_str(&existing);
@@ -77,17 +79,31 @@ pub fn write_trust_bundle(dir: &Path) -> io::Result<PathBuf> {
     }
     bundle.push_str(&certificate()?.pem);
     std::fs::create_dir_all(dir)?;
-    let path = dir.join("voice-trust.pem");
-    let tmp = dir.join(format!(".voice-trust.pem.{}", std::process::id()));
+    let path = dir.join(BUNDLE_FILE);
+    let tmp = dir.join(format!(".{BUNDLE_FILE}.{}", std::process::id()));
     std::fs::write(&tmp, bundle)?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
 }
 
+/// Whether `path` is a bundle [`write_trust_bundle`] wrote (and so one this crate may
+/// change), not a system bundle.
+pub fn is_written_bundle(path: &Path) -> bool {
+    path.file_name() == Some(BUNDLE_FILE.as_ref())
+}
+
 /// Adds this process's certificate to the trust bundle at `path` (another process's
 /// `SSL_CERT_FILE`, written by [`write_trust_bundle`]), so that process's clients also
-/// trust this process's endpoint. Replaces the file in one rename.
+/// trust this process's endpoint. Replaces the file in one rename. Any other file is
+/// refused: a system bundle must never collect test certificates (hundreds with one
+/// subject make certificate checks give up).
 pub fn add_to_bundle(path: &Path) -> io::Result<()> {
+    if !is_written_bundle(path) {
+        return Err(io::Error::other(format!(
+            "{} is not a bundle written by write_trust_bundle ({BUNDLE_FILE}): left alone",
+            path.display()
+        )));
+    }
     let mut bundle = std::fs::read_to_string(path)?;
     if !bundle.ends_with('\n') {
         bundle.push('\n');
@@ -149,4 +165,29 @@ pub unsafe fn trust_in_this_process() -> io::Result<PathBuf> {
         unsafe { std::env::set_var("SSL_CERT_FILE", &path) };
     });
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificates(path: &Path) -> usize {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.matches("BEGIN CERTIFICATE").count()
+    }
+
+    #[test]
+    fn only_a_bundle_written_here_takes_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let system = dir.join("ca-certificates.crt");
+        std::fs::write(&system, "system roots\n").unwrap();
+        assert!(add_to_bundle(&system).is_err());
+        assert_eq!(std::fs::read_to_string(&system).unwrap(), "system roots\n");
+
+        let written = write_trust_bundle(&dir.join("written")).unwrap();
+        let before = certificates(&written);
+        add_to_bundle(&written).unwrap();
+        assert_eq!(certificates(&written), before + 1);
+    }
 }

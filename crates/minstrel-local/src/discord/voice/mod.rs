@@ -35,7 +35,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use cert::{
-    add_to_bundle, certificate_pem, trust_bundle, trust_in_this_process, write_trust_bundle,
+    add_to_bundle, certificate_pem, is_written_bundle, trust_bundle, trust_in_this_process,
+    write_trust_bundle,
 };
 pub use stats::{Arrival, LATE_GAP, VoiceStats};
 
