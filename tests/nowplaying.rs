@@ -16,7 +16,9 @@ use minstrel_local::discord::LocalDiscord;
 use minstrel_local::discord::World;
 use minstrel_local::discord::payloads::{ALICE, BOB, GUILD_ID, MUSIC};
 use minstrel_local::http::{LocalHttp, Route};
-use minstrel_tests::bot::{self, WAIT, bot_options, caught_up, install, interaction_reply};
+use minstrel_tests::bot::{
+    self, WAIT, bot_options, caught_up, install, install_granted, interaction_reply,
+};
 use minstrel_tests::playback::{alice_joins, command, config, wait_quiet};
 use minstrel_tests::voice::{run, sine_ogg};
 use serde_json::{Value, json};
@@ -64,15 +66,8 @@ fn the_now_playing_message_follows_the_player_and_each_press_acts_once() {
         let server = LocalDiscord::start().await.unwrap();
         let world = server.world();
         let mut config = config(tmp.path());
-        install(&config, "nowplaying", "nowplaying");
         let interfaces = ["player", "player-events", "kv", "timers", "messages"];
-        config.plugins.grants.insert(
-            "nowplaying".into(),
-            Grant {
-                interfaces: interfaces.map(String::from).to_vec(),
-                ..Grant::default()
-            },
-        );
+        install_granted(&mut config, "nowplaying", "nowplaying", &interfaces);
         let host = bot::start_bot(&server, &config, bot_options(&server), "controls").await;
         alice_joins(world).await;
 

@@ -20,7 +20,9 @@ use minstrel_local::discord::payloads::ALICE;
 use minstrel_local::discord::{LocalDiscord, World};
 use minstrel_local::http::{LocalHttp, Route};
 use minstrel_local::radio::LocalRadio;
-use minstrel_tests::bot::{WAIT, install, install_http_source, interaction_reply, slash_answer};
+use minstrel_tests::bot::{
+    WAIT, install_granted, install_http_source, interaction_reply, slash_answer,
+};
 use minstrel_tests::playback::{
     alice_joins, audio_packets, command, config_with, heard_whole, start_bot, wait_packets,
 };
@@ -145,13 +147,8 @@ fn the_controls_message_follows_the_station_title() {
     run(async {
         let tmp = tempfile::tempdir().unwrap();
         let (radio, _config, server, host) = station_playing_with(tmp.path(), |config| {
-            install(config, "nowplaying", "nowplaying");
             let interfaces = ["player", "player-events", "kv", "timers", "messages"];
-            let grant = Grant {
-                interfaces: interfaces.map(String::from).to_vec(),
-                ..Grant::default()
-            };
-            config.plugins.grants.insert("nowplaying".into(), grant);
+            install_granted(config, "nowplaying", "nowplaying", &interfaces);
         })
         .await;
         let world = server.world();
@@ -190,12 +187,12 @@ fn a_station_saved_in_a_playlist_plays_live_when_loaded() {
         let (radio, _config, server, host) = station_playing_with(tmp.path(), |config| {
             let port = config.plugins.grants["radio"].http_ports[0];
             install_http_source(config, port);
-            install(config, "playlists", "playlists");
-            let grant = Grant {
-                interfaces: ["player", "player-events", "kv"].map(String::from).to_vec(),
-                ..Grant::default()
-            };
-            config.plugins.grants.insert("playlists".into(), grant);
+            install_granted(
+                config,
+                "playlists",
+                "playlists",
+                &["player", "player-events", "kv"],
+            );
         })
         .await;
         let world = server.world();

@@ -6,12 +6,11 @@
 //! songbird's mixer scheduler is process-global and lives on the runtime that first
 //! used it, so every test runs on one shared runtime (see [`run`]).
 
-use minstrel::plugins::Grant;
 use minstrel_local::discord::payloads::{ALICE, BOB, GUILD_ID, MUSIC};
 use minstrel_local::discord::{LocalDiscord, World};
 use minstrel_local::http::{LocalHttp, Route};
 use minstrel_tests::bot::{
-    self, WAIT, bot_options, caught_up, install, interaction_reply, slash_answer,
+    self, WAIT, bot_options, caught_up, install_granted, interaction_reply, slash_answer,
 };
 use minstrel_tests::playback::{alice_joins, command, config};
 use minstrel_tests::voice::{run, sine_ogg};
@@ -40,13 +39,11 @@ fn a_saved_playlist_survives_a_restart_and_the_history_queues_a_song_again() {
         }
         let mut config = config(tmp.path());
         bot::install_http_source(&mut config, remote.port());
-        install(&config, "playlists", "playlists");
-        config.plugins.grants.insert(
-            "playlists".into(),
-            Grant {
-                interfaces: ["player", "player-events", "kv"].map(String::from).to_vec(),
-                ..Grant::default()
-            },
+        install_granted(
+            &mut config,
+            "playlists",
+            "playlists",
+            &["player", "player-events", "kv"],
         );
         let host = bot::start_bot(&server, &config, bot_options(&server), "playlist").await;
         alice_joins(world).await;

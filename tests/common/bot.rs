@@ -39,6 +39,16 @@ pub fn install(config: &Config, krate: &str, name: &str) {
     std::fs::copy(crate::component(krate), to).unwrap();
 }
 
+/// Installs plugin `krate` as `name`, granted `interfaces` and nothing else.
+pub fn install_granted(config: &mut Config, krate: &str, name: &str, interfaces: &[&str]) {
+    install(config, krate, name);
+    let grant = minstrel::plugins::Grant {
+        interfaces: interfaces.iter().map(|i| i.to_string()).collect(),
+        ..minstrel::plugins::Grant::default()
+    };
+    config.plugins.grants.insert(name.into(), grant);
+}
+
 /// Installs the `http` source plugin, granted the loopback test server on `port`.
 pub fn install_http_source(config: &mut Config, port: u16) {
     install(config, "http", "http");
