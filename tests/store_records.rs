@@ -136,18 +136,11 @@ async fn work_together(store: &Store, role: &str) -> Vec<String> {
     match role {
         "claims" => vec![claim_all(store, n(), 8).await.to_string()],
         "hits" => {
-            let tasks: Vec<_> = (0..n())
-                .map(|_| {
-                    let store = store.clone();
-                    tokio::spawn(async move { store.lookup(&key(0)).await.unwrap().is_some() })
-                })
-                .collect();
-            for t in tasks {
-                assert!(t.await.unwrap());
-            }
+            let (barrier, parties) = together_from_env();
+            let made = hits_while_others_start(store, &barrier, parties, n()).await;
             // What a bot does when it stops: the counts still in memory are written.
             store.close().await;
-            vec!["done".into()]
+            vec![made.to_string()]
         }
         "meta" => {
             let counter = std::env::var("COUNTER").unwrap();
@@ -405,7 +398,6 @@ async fn access_counts_are_never_lost_across_processes() {
     let store = open_store(dir.path(), test_config()).await;
     let f = CountingFetcher::new(bytes(0, 1000), Duration::ZERO);
     store.get_or_fetch(&key(0), f).await.unwrap();
-    // Enough lookups that the processes' runs overlap by a wide margin.
     let per_child = 1000;
     let (children, barrier) = spawn_together(
         "child",
@@ -416,14 +408,39 @@ async fn access_counts_are_never_lost_across_processes() {
         &[("N", per_child.to_string())],
     );
     rendezvous(&barrier, 5).await;
-    let ((), span) = Span::of(async {
-        for _ in 0..per_child {
-            store.lookup(&key(0)).await.unwrap().unwrap();
-        }
-    })
-    .await;
-    results_together(children, vec![span]).await;
-    assert_eq!(store.stats().await.unwrap().index.hits, 5 * per_child);
+    let (made, span) = Span::of(hits_while_others_start(&store, &barrier, 5, per_child)).await;
+    let children: u64 = results_together(children, vec![span])
+        .await
+        .iter()
+        .map(|r| r[0].parse::<u64>().unwrap())
+        .sum();
+    assert!(children >= 4 * per_child, "a child made too few lookups");
+    assert_eq!(store.stats().await.unwrap().index.hits, made + children);
+}
+
+/// Looks `key(0)` up until every one of `parties` processes has started doing so, then
+/// `n` more times at once; returns how many lookups it made. A remembered hit takes
+/// microseconds, so a fixed count could end before a later process leaves the
+/// rendezvous; this way every process is still looking when the last one starts.
+async fn hits_while_others_start(store: &Store, barrier: &Path, parties: usize, n: u64) -> u64 {
+    let started = barrier.with_extension("started");
+    std::fs::create_dir_all(&started).unwrap();
+    std::fs::write(started.join(std::process::id().to_string()), b"").unwrap();
+    let mut made = 0;
+    while std::fs::read_dir(&started).unwrap().count() < parties {
+        assert!(store.lookup(&key(0)).await.unwrap().is_some());
+        made += 1;
+    }
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.lookup(&key(0)).await.unwrap().is_some() })
+        })
+        .collect();
+    for t in tasks {
+        assert!(t.await.unwrap());
+    }
+    made + n
 }
 
 /// A hit is one read: the database (SQLite's write-ahead log) is unchanged by hundreds
