@@ -8,7 +8,8 @@
 //!    and leaves. The commands-only figure beside a bare poise bot answering the same
 //!    command natively (no claim, no plugin), alternating, 3 rounds; then all of it
 //!    again with the server in a process of its own (`local-discord`: build it first,
-//!    `cargo build --release -p minstrel-local --bin local-discord`).
+//!    `cargo build --release -p minstrel-local --bin local-discord`), 5 rounds, with
+//!    the bot's CPU time per command (the server's is not counted).
 //! 2. Added latency per event of the claim: the same event path in process (claim +
 //!    route + plugin call) against the same handler with no claim, sequential,
 //!    alternating, medians and their ratio.
@@ -45,6 +46,9 @@ const MIX_EVENTS: u64 = 20_000;
 const LIMIT: Duration = Duration::from_secs(300);
 const SAMPLES: usize = 3_000;
 const SUGGESTIONS: usize = 200;
+/// Rounds of each arm with the server in its own process: the machine is shared, and
+/// single rounds of one binary spread by a third.
+const ROUNDS: usize = 5;
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -208,7 +212,29 @@ enum Bot {
     Bare,
 }
 
-async fn out_of_process(bot: Bot) -> (f64, f64) {
+/// What one [`out_of_process`] run measured.
+struct Rates {
+    /// Commands only, events per second.
+    commands: f64,
+    /// The bot process's CPU time (user and system, every thread) per command.
+    cpu_per_command: Duration,
+    /// The mix, events per second (not run for the bare bot).
+    mixed: f64,
+}
+
+/// CPU time this process has used so far, user and system.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let of = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
+    of(usage.ru_utime) + of(usage.ru_stime)
+}
+
+async fn out_of_process(bot: Bot) -> Rates {
     let mut server = ServerProcess::start().await;
     let (tmp, mut config) = bot_config("reload_a", "probe");
     let bare = matches!(bot, Bot::Bare);
@@ -225,7 +251,9 @@ async fn out_of_process(bot: Bot) -> (f64, f64) {
         )
     };
     assert_eq!(server.ask("warm").await, "ready");
+    let cpu_before = cpu_time();
     let commands = server.run(EVENTS, 1).await;
+    let cpu_per_command = (cpu_time() - cpu_before) / EVENTS as u32;
     let mixed = if bare {
         0.0
     } else {
@@ -239,7 +267,11 @@ async fn out_of_process(bot: Bot) -> (f64, f64) {
         running.abort();
     }
     drop(tmp);
-    (commands, mixed)
+    Rates {
+        commands,
+        cpu_per_command,
+        mixed,
+    }
 }
 
 async fn claim_overhead() {
@@ -501,24 +533,58 @@ fn main() {
         }
         // The same with the server in its own process; and Minstrel with every call's
         // memory handed back to the kernel (`keep_resident_bytes = 0`), as before.
+        // `-- --out-of-process --arm minstrel` (or `given-back`, or `bare`) runs one arm
+        // alone, to profile it.
+        let arm = std::env::args().skip_while(|a| a != "--arm").nth(1);
+        let runs = |name: &str| arm.as_deref().is_none_or(|a| a == name);
         let keep = minstrel::config::plugins::PluginsConfig::default().keep_resident_bytes;
-        let (mut minstrel, mut given_back, mut bare, mut mixed) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..3 {
-            let (commands, mix) = out_of_process(Bot::Minstrel(keep)).await;
-            minstrel.push(commands);
-            mixed.push(mix);
-            given_back.push(out_of_process(Bot::Minstrel(0)).await.0);
-            bare.push(out_of_process(Bot::Bare).await.0);
+        let (mut minstrel, mut given_back, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            if runs("minstrel") {
+                minstrel.push(out_of_process(Bot::Minstrel(keep)).await);
+            }
+            if runs("given-back") {
+                given_back.push(out_of_process(Bot::Minstrel(0)).await);
+            }
+            if runs("bare") {
+                bare.push(out_of_process(Bot::Bare).await);
+            }
         }
-        let (minstrel, given_back, bare) =
-            (median_of(minstrel), median_of(given_back), median_of(bare));
-        println!(
-            "server in its own process, median of 3: commands only minstrel {minstrel:.0} events/s, with memory given back {given_back:.0} events/s, bare poise {bare:.0} events/s (ratios to bare {:.2} and {:.2}); mixed {:.0} events/s (rounds {mixed:.0?})",
-            minstrel / bare,
-            given_back / bare,
-            median_of(mixed.clone())
-        );
+        let commands = |rates: &[Rates]| median_of(rates.iter().map(|r| r.commands).collect());
+        let cpu_us = |rates: &[Rates]| {
+            median_of(
+                rates
+                    .iter()
+                    .map(|r| r.cpu_per_command.as_secs_f64() * 1e6)
+                    .collect(),
+            )
+        };
+        for (name, rates) in [
+            ("minstrel", &minstrel),
+            ("memory given back", &given_back),
+            ("bare poise", &bare),
+        ] {
+            if !rates.is_empty() {
+                println!(
+                    "server in its own process, {name}, median of {}: commands only {:.0} events/s (rounds {:.0?}), bot CPU {:.1} us per command",
+                    rates.len(),
+                    commands(rates),
+                    rates.iter().map(|r| r.commands).collect::<Vec<_>>(),
+                    cpu_us(rates),
+                );
+            }
+        }
+        if arm.is_none() {
+            let bare_rate = commands(&bare);
+            println!(
+                "ratios to bare: minstrel {:.2} (per round {:.2?}), memory given back {:.2}; mixed {:.0} events/s (rounds {:.0?})",
+                commands(&minstrel) / bare_rate,
+                minstrel.iter().zip(&bare).map(|(m, b)| m.commands / b.commands).collect::<Vec<_>>(),
+                commands(&given_back) / bare_rate,
+                median_of(minstrel.iter().map(|r| r.mixed).collect()),
+                minstrel.iter().map(|r| r.mixed).collect::<Vec<_>>(),
+            );
+        }
         if only_end_to_end || only_out_of_process {
             return;
         }
