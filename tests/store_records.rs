@@ -61,11 +61,16 @@ async fn child() {
 }
 
 /// A guild's settings are read on every command, so a process remembers them (see
-/// `store::known`); another process saving new ones is seen by the next read here.
+/// `store::known`); another process saving new ones is seen by the next read here
+/// (with PostgreSQL, once its announcement is heard: see `store::pg_changes`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_saved_by_another_process_are_read_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path(), test_config()).await;
+    assert!(
+        remembering(&store).await,
+        "index reads are never remembered"
+    );
     store
         .set_guild_settings(7, r#"{"volume":10}"#)
         .await
@@ -86,13 +91,70 @@ async fn settings_saved_by_another_process_are_read_at_once() {
             ],
         );
         assert_eq!(child_results(child), ["saved"]);
-        let read = store.guild_settings(guild).await.unwrap();
-        assert_eq!(
-            read.as_deref(),
-            Some(settings),
+        assert!(
+            settings_become(&store, guild, settings).await,
             "guild {guild}: stale settings"
         );
     }
+}
+
+/// Waits until `store` remembers index reads: at once with SQLite; with PostgreSQL
+/// once it hears other processes' changes.
+async fn remembering(store: &Store) -> bool {
+    wait_for(Duration::from_secs(10), async || {
+        store.remembering().unwrap()
+    })
+    .await
+}
+
+/// Whether guild `guild`'s settings read here become `settings`: at the next read with
+/// SQLite; with PostgreSQL within the moment another process's change takes to be
+/// heard.
+async fn settings_become(store: &Store, guild: u64, settings: &str) -> bool {
+    let fresh = async || store.guild_settings(guild).await.unwrap().as_deref() == Some(settings);
+    if database::postgres_selected() {
+        wait_for(Duration::from_secs(10), fresh).await
+    } else {
+        fresh().await
+    }
+}
+
+/// PostgreSQL only: a process whose connection hearing changes is lost remembers
+/// nothing until it hears again, then has forgotten what it remembered before, since
+/// what was announced meanwhile never reached it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_announced_while_nobody_listens_is_not_missed() {
+    if !database::postgres_selected() {
+        return; // SQLite's generation is a file: nothing to lose
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), test_config()).await;
+    // Another process's store, here for a change made at a chosen moment.
+    let other = open_store(dir.path(), test_config()).await;
+    assert!(
+        remembering(&store).await,
+        "index reads are never remembered"
+    );
+    store
+        .set_guild_settings(7, r#"{"volume":10}"#)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let read = store.guild_settings(7).await.unwrap();
+        assert_eq!(read.as_deref(), Some(r#"{"volume":10}"#));
+    }
+    assert!(database::end_change_listeners(dir.path()) >= 1);
+    let deaf = wait_for(Duration::from_secs(10), async || {
+        !store.remembering().unwrap()
+    });
+    assert!(deaf.await, "the lost connection went unnoticed");
+    other
+        .set_guild_settings(7, r#"{"volume":55}"#)
+        .await
+        .unwrap();
+    assert!(remembering(&store).await, "never hearing changes again");
+    let read = store.guild_settings(7).await.unwrap();
+    assert_eq!(read.as_deref(), Some(r#"{"volume":55}"#), "a stale setting");
 }
 
 /// One batch of claims, as the claimer writes it: a pair is won once, by its first

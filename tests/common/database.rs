@@ -58,6 +58,24 @@ pub fn with_search_path(url: &str, schema: &str) -> String {
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
+/// Ends every connection listening for the index changes of the stores on `dir` (see
+/// `store::pg_changes`), as a server restart or a network fault would; returns how
+/// many it ended.
+pub fn end_change_listeners(dir: &Path) -> i64 {
+    let channel = minstrel::store::postgres::changes_channel(&schema_name(dir));
+    let listen = format!(r#"LISTEN "{channel}""#);
+    with_connection(async move |conn| {
+        sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE query = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(listen)
+        .fetch_one(conn)
+        .await
+        .unwrap()
+    })
+}
+
 /// Whether process `pid` (a `minstrel` or a test child) waits for the advisory lock
 /// `id` (pg_locks shows a bigint key as its high and low halves).
 pub fn waits_for_an_advisory_lock(pid: u32, id: i64) -> bool {

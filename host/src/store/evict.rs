@@ -47,7 +47,7 @@ impl Store {
                     .delete_blob_unleased(&blob.hash, now_ms())
                     .await?
                 {
-                    self.index_changed()?;
+                    self.index_changed().await?;
                     inner.blobs.remove(&blob.hash)?;
                     tracing::debug!(hash = %blob.hash, size = blob.size, "evicted");
                     metrics::counter!(crate::metrics::CACHE_EVICTIONS).increment(1);

@@ -9,11 +9,11 @@
 //! The generation is read before the database, so a change that commits after that
 //! read can only make a remembered value look stale, never keep a stale one alive.
 //!
-//! Only for the embedded SQLite index, whose processes share one machine. With
-//! PostgreSQL the data dir may be a network file system, whose caches could hand back
-//! a stale generation, so every read asks the database. A change made to the database
-//! by other means than this store (a manual edit) is seen after the next change here
-//! or a restart.
+//! With PostgreSQL the processes may share no file system (or one whose caches could
+//! hand back a stale file), so the generation moves with the database's own
+//! notifications instead: see [`super::pg_changes`]. A change made to the database by
+//! other means than this store (a manual edit) is seen after the next change here or
+//! a restart.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use cap_std::fs::{Dir, OpenOptions};
 
 use super::Result;
+use super::pg_changes::Changes;
 
 /// The generation file, in the data dir.
 pub const GENERATION_FILE: &str = "index-generation";
@@ -31,37 +32,55 @@ pub const GENERATION_FILE: &str = "index-generation";
 /// read to learn again).
 const MAX_ENTRIES: usize = 65_536;
 
-/// The index's generation, shared by the processes on one data dir.
-pub(super) struct Generation(File);
+/// The index's generation, shared by the processes on one data dir (SQLite) or one
+/// schema of a database (PostgreSQL).
+pub(super) enum Generation {
+    /// The data dir's generation file.
+    File(File),
+    /// Announced and heard through the database.
+    Heard(Changes),
+}
 
 impl Generation {
+    /// The data dir's generation file, created if missing.
     pub fn open(root: &Dir) -> Result<Self> {
         let mut opts = OpenOptions::new();
         opts.read(true).write(true).create(true);
-        Ok(Self(root.open_with(GENERATION_FILE, &opts)?.into_std()))
+        Ok(Self::File(
+            root.open_with(GENERATION_FILE, &opts)?.into_std(),
+        ))
     }
 
     /// The generation now: read before a database read whose result is then given to
-    /// [`Remembered::remember`].
-    pub fn read(&self) -> Result<u64> {
+    /// [`Remembered::remember`]. `None` when nothing may be remembered now.
+    pub fn read(&self) -> Result<Option<u64>> {
+        let file = match self {
+            Self::File(file) => file,
+            Self::Heard(changes) => return Ok(changes.read()),
+        };
         let mut bytes = [0u8; 8];
         let mut read = 0;
         while read < bytes.len() {
-            match self.0.read_at(&mut bytes[read..], read as u64)? {
+            match file.read_at(&mut bytes[read..], read as u64)? {
                 0 => break, // a new, empty file: generation 0
                 n => read += n,
             }
         }
-        Ok(u64::from_le_bytes(bytes))
+        Ok(Some(u64::from_le_bytes(bytes)))
     }
 
     /// Moves the generation on, once a change to what is remembered has committed. Any
     /// value other than the current one will do, and a random one cannot collide with
     /// another process's. (A read torn by this write sees a changed value too.)
-    pub fn bump(&self) -> Result<()> {
-        let next = uuid::Uuid::new_v4().as_u64_pair().0;
-        self.0.write_at(&next.to_le_bytes(), 0)?;
-        Ok(())
+    pub async fn bump(&self) -> Result<()> {
+        match self {
+            Self::File(file) => {
+                let next = uuid::Uuid::new_v4().as_u64_pair().0;
+                file.write_at(&next.to_le_bytes(), 0)?;
+                Ok(())
+            }
+            Self::Heard(changes) => changes.bump().await,
+        }
     }
 }
 

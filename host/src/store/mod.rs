@@ -3,7 +3,8 @@
 //!
 //! - [`key`]: canonical `(source, id)` track keys and YouTube id extraction.
 //! - [`access`]: cache hits counted in memory and written in batches.
-//! - [`known`]: index reads remembered in memory, so that a hit skips the database.
+//! - [`known`]: index reads remembered in memory, so that a hit skips the database;
+//!   [`pg_changes`]: how processes on PostgreSQL tell each other to forget them.
 //! - `claims`: event claims, group-committed.
 //! - [`blobs`]: content-addressed files, written atomically through a cap-std `Dir`.
 //! - [`index`]: the database seam ([`Index`]); [`sqlite`] is the embedded backend,
@@ -33,6 +34,7 @@ pub mod leases;
 pub mod locks;
 pub mod meta;
 pub mod migrate;
+pub mod pg_changes;
 pub mod postgres;
 pub mod reconcile;
 mod records;
@@ -112,8 +114,8 @@ struct Inner {
     claimer: claims::Claimer,
     /// Hits not yet written to the index (see [`access`]).
     accesses: access::Pending,
-    /// The index's generation (SQLite only), and what was read at it (see [`known`]).
-    generation: Option<known::Generation>,
+    /// The index's generation, and what was read at it (see [`known`]).
+    generation: known::Generation,
     cached_rows: known::Remembered<TrackKey, Option<index::BlobRow>>,
     settings_rows: known::Remembered<u64, Option<String>>,
     /// See [`Stats::process_hits`].
@@ -137,11 +139,12 @@ impl Store {
                 let locks = Locks::Files(root.open_dir("locks")?);
                 let db_path = blobs.root_path().join(DB_FILE);
                 let index = sqlite::SqliteIndex::open(&db_path, &locks).await?;
-                (Arc::new(index), locks, Some(known::Generation::open(root)?))
+                (Arc::new(index), locks, known::Generation::open(root)?)
             }
             Some(url) if postgres::is_postgres_url(url) => {
                 let (index, locks) = postgres::PgIndex::open(url).await?;
-                (Arc::new(index), Locks::Postgres(locks), None)
+                let generation = known::Generation::Heard(index.changes());
+                (Arc::new(index), Locks::Postgres(locks), generation)
             }
             Some(_) => {
                 return Err(StoreError::Config(
@@ -163,7 +166,7 @@ impl Store {
         blobs: Blobs,
         locks: Locks,
         (scratch, scratch_root): (Dir, PathBuf),
-        generation: Option<known::Generation>,
+        generation: known::Generation,
     ) -> Self {
         let claimer =
             claims::Claimer::spawn(Arc::clone(&index), config.claim_ttl().as_millis() as i64);
@@ -259,10 +262,9 @@ impl Store {
         K: Eq + std::hash::Hash + Clone,
         V: Clone,
     {
-        let Some(generation) = &self.inner.generation else {
+        let Some(seen) = self.inner.generation.read()? else {
             return read.await;
         };
-        let seen = generation.read()?;
         if let Some(value) = values.get(key, seen) {
             return Ok(value);
         }
@@ -273,13 +275,16 @@ impl Store {
         Ok(value)
     }
 
+    /// Whether index reads are remembered now: always with SQLite; with PostgreSQL
+    /// while other processes' changes can be heard (see [`pg_changes`]).
+    pub fn remembering(&self) -> Result<bool> {
+        Ok(self.inner.generation.read()?.is_some())
+    }
+
     /// Tells every process that what it remembers may be stale (see [`known`]):
     /// called once a change to tracks, blobs or guild settings has committed.
-    fn index_changed(&self) -> Result<()> {
-        match &self.inner.generation {
-            Some(generation) => generation.bump(),
-            None => Ok(()),
-        }
+    async fn index_changed(&self) -> Result<()> {
+        self.inner.generation.bump().await
     }
 
     /// The blob for `key`, running `fetcher` only if it is not cached. However many
@@ -431,7 +436,7 @@ impl Store {
             size: blob.size,
         };
         inner.index.record(key, &row, now_ms()).await?;
-        self.index_changed()?;
+        self.index_changed().await?;
         // Leased under the blob's lock, which eviction takes too.
         let lease = self.lease(&blob).await?;
         drop(blob_lock);

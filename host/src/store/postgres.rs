@@ -19,6 +19,7 @@ use super::advisory::PgLocks;
 use super::error::{Result, StoreError};
 use super::index::{BlobRow, Index, IndexStats, LoudnessRow, TimerRow};
 use super::key::TrackKey;
+use super::pg_changes::Changes;
 use crate::shards::Owned;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -30,6 +31,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct PgIndex {
     pool: PgPool,
+    options: PgConnectOptions,
+    /// Where changes to what processes remember are announced (see [`Self::changes`]).
+    channel: String,
 }
 
 /// `url` as a person may see it: user, host, port and database, never the password.
@@ -86,11 +90,22 @@ impl PgIndex {
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options.clone());
-        Ok((Self { pool }, PgLocks::new(options, schema)))
+        let index = Self {
+            pool,
+            options: options.clone(),
+            channel: changes_channel(&schema),
+        };
+        Ok((index, PgLocks::new(options, schema)))
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Starts hearing the index changes of every process on this schema (see
+    /// [`super::pg_changes`]).
+    pub fn changes(&self) -> Changes {
+        Changes::start(&self.options, self.pool.clone(), self.channel.clone())
     }
 }
 
@@ -115,6 +130,15 @@ async fn migrated(conn: &mut sqlx::PgConnection) -> Result<bool> {
 }
 
 /// `minstrel/<pid>`: which process holds or waits for a lock, as the server sees it.
+/// The channel the stores on `schema` announce their index changes on: one per schema
+/// (a name of at most 63 bytes), so stores in other schemas are not disturbed.
+pub fn changes_channel(schema: &str) -> String {
+    format!(
+        "minstrel_index_{}",
+        &blake3::hash(schema.as_bytes()).to_hex()[..16]
+    )
+}
+
 pub fn application_name() -> String {
     format!("minstrel/{}", std::process::id())
 }

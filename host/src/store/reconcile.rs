@@ -115,7 +115,7 @@ impl Store {
                     report.missing_blobs += 1;
                     if repair {
                         inner.index.delete_blob(hash).await?;
-                        self.index_changed()?;
+                        self.index_changed().await?;
                     }
                 }
                 Some(false) => {
@@ -123,7 +123,7 @@ impl Store {
                     if repair {
                         let _lock = inner.locks.lock_async(BLOB_LOCK, hash).await?;
                         if inner.index.delete_blob_unleased(hash, now_ms()).await? {
-                            self.index_changed()?;
+                            self.index_changed().await?;
                             inner.blobs.remove(hash)?;
                         } else {
                             tracing::warn!(%hash, "corrupt blob is leased; left in place");

@@ -51,7 +51,7 @@ impl Store {
             .index
             .guild_settings_put(guild_id, settings, now_ms())
             .await?;
-        self.index_changed()
+        self.index_changed().await
     }
 
     /// Plugin `plugin`'s live value for `key`.
