@@ -12,8 +12,8 @@ use minstrel_local::http::{LocalHttp, Route};
 use minstrel_tests::database;
 use minstrel_tests::process::{child_role, data_dir_env, finished, spawn, spawn_child};
 use minstrel_tests::{
-    CountingFetcher, bytes, check, hash_hex, json_output, key, minstrel, open_store, test_config,
-    wait_for,
+    CountingFetcher, bytes, check, hash_hex, json_output, key, minstrel, open_store, remembering,
+    test_config, wait_for,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,8 +65,7 @@ async fn a_remembered_hit_follows_what_other_processes_change() {
     assert_eq!(fetch(&url)["hash"], hash_hex(&old));
 
     let store = open_store(dir.path(), test_config()).await;
-    let remembering = async || store.remembering().unwrap();
-    assert!(wait_for(Duration::from_secs(10), remembering).await);
+    assert!(remembering(&store).await);
     let song = minstrel::store::TrackKey::from_url(&url).unwrap();
     for _ in 0..2 {
         let blob = store.lookup(&song).await.unwrap().expect("cached");

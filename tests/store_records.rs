@@ -18,7 +18,9 @@ use minstrel_tests::process::{
     Span, child_results, child_role, data_dir_env, rendezvous, result_of, results_together,
     spawn_child, spawn_together, together_from_env,
 };
-use minstrel_tests::{CountingFetcher, bytes, hash_hex, key, open_store, test_config, wait_for};
+use minstrel_tests::{
+    CountingFetcher, bytes, hash_hex, key, open_store, remembering, test_config, wait_for,
+};
 
 /// Child process roles for the multi-process tests of this file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -67,18 +69,7 @@ async fn child() {
 async fn settings_saved_by_another_process_are_read_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path(), test_config()).await;
-    assert!(
-        remembering(&store).await,
-        "index reads are never remembered"
-    );
-    store
-        .set_guild_settings(7, r#"{"volume":10}"#)
-        .await
-        .unwrap();
-    for _ in 0..2 {
-        let read = store.guild_settings(7).await.unwrap();
-        assert_eq!(read.as_deref(), Some(r#"{"volume":10}"#));
-    }
+    settings_remembered(&store).await;
     assert_eq!(store.guild_settings(8).await.unwrap(), None);
     for (guild, settings) in [(7, r#"{"volume":55}"#), (8, r#"{"volume":70}"#)] {
         let child = spawn_child(
@@ -98,13 +89,18 @@ async fn settings_saved_by_another_process_are_read_at_once() {
     }
 }
 
-/// Waits until `store` remembers index reads: at once with SQLite; with PostgreSQL
-/// once it hears other processes' changes.
-async fn remembering(store: &Store) -> bool {
-    wait_for(Duration::from_secs(10), async || {
-        store.remembering().unwrap()
-    })
-    .await
+/// Once `store` remembers index reads, saves guild 7's settings through it and reads
+/// them twice, so that they are remembered.
+async fn settings_remembered(store: &Store) {
+    assert!(remembering(store).await, "index reads are never remembered");
+    store
+        .set_guild_settings(7, r#"{"volume":10}"#)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let read = store.guild_settings(7).await.unwrap();
+        assert_eq!(read.as_deref(), Some(r#"{"volume":10}"#));
+    }
 }
 
 /// Whether guild `guild`'s settings read here become `settings`: at the next read with
@@ -131,18 +127,7 @@ async fn a_change_announced_while_nobody_listens_is_not_missed() {
     let store = open_store(dir.path(), test_config()).await;
     // Another process's store, here for a change made at a chosen moment.
     let other = open_store(dir.path(), test_config()).await;
-    assert!(
-        remembering(&store).await,
-        "index reads are never remembered"
-    );
-    store
-        .set_guild_settings(7, r#"{"volume":10}"#)
-        .await
-        .unwrap();
-    for _ in 0..2 {
-        let read = store.guild_settings(7).await.unwrap();
-        assert_eq!(read.as_deref(), Some(r#"{"volume":10}"#));
-    }
+    settings_remembered(&store).await;
     assert!(database::end_change_listeners(dir.path()) >= 1);
     let deaf = wait_for(Duration::from_secs(10), async || {
         !store.remembering().unwrap()

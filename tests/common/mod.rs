@@ -176,6 +176,15 @@ pub async fn open_store(dir: &Path, mut config: StoreConfig) -> Store {
     Store::open(dir, config).await.expect("open store")
 }
 
+/// Waits until `store` remembers index reads: at once with SQLite; with PostgreSQL
+/// once it hears other processes' changes (see `store::pg_changes`).
+pub async fn remembering(store: &Store) -> bool {
+    wait_for(Duration::from_secs(10), async || {
+        store.remembering().unwrap()
+    })
+    .await
+}
+
 /// Track `n` of the source `test`.
 pub fn key(n: u64) -> TrackKey {
     TrackKey::new("test", format!("track-{n}"))
